@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: install test lint demo serve worker clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(VENV)/bin/pytest
+
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py generate_ml_data --if-empty
+	$(PY) manage.py train all
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (admin/admin) with a background worker; Ctrl-C stops both."
+	$(PY) manage.py db_worker & WORKER=$$!; trap "kill $$WORKER" EXIT INT TERM; \
+		$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+clean:
+	rm -rf $(VENV) db.sqlite3* ml_models logs/*.log

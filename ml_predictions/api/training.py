@@ -1,0 +1,49 @@
+"""How every train endpoint answers: start the log, enqueue the task, report.
+
+With the immediate backend the task has already run when `enqueue` returns, so the endpoint answers
+with seed 004's full response; with a queueing backend (database, RQ) it answers 202 with the log id
+and a URL to poll. A second training of the same type while one is in flight is refused with 409.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ..models import MLTrainingLog
+from ..tasks import train_model_task
+from ..training import start_training
+
+
+def training_response(request: Request, model_type: str, params: dict[str, Any]) -> Response:
+    user = request.user if request.user and request.user.is_authenticated else None
+    log = start_training(model_type, params, user=user, trigger="api")
+    try:
+        result = train_model_task.enqueue(str(log.pk))
+    except Exception:
+        MLTrainingLog.objects.filter(pk=log.pk).update(
+            status=MLTrainingLog.Status.FAILED, error="Could not enqueue the training task.", message="Failed"
+        )
+        raise
+    MLTrainingLog.objects.filter(pk=log.pk).update(task_id=str(result.id)[:64])
+    log.refresh_from_db()
+    if log.status == MLTrainingLog.Status.SUCCEEDED:
+        return Response(log.result, status=status.HTTP_200_OK)
+    if log.status == MLTrainingLog.Status.FAILED:
+        body = log.result or {"success": False, "error": {"code": "training_failed", "message": log.error}}
+        code = body.get("error", {}).get("status", 500)
+        return Response(body, status=code)
+    status_url = request.build_absolute_uri(reverse("ml_predictions:traininglog-detail", args=[log.pk]))
+    return Response(
+        {
+            "success": True,
+            "status": log.status,
+            "message": "Training queued; poll status_url for progress.",
+            "training_log_id": str(log.pk),
+            "status_url": status_url,
+        },
+        status=status.HTTP_202_ACCEPTED,
+    )

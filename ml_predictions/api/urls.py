@@ -1,0 +1,21 @@
+"""Routes of /api/ml/. Each capability keeps its own routes in its own module (listed here)."""
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from . import forecasting, inventory, operations, recommendations, segmentation
+from .views import InventoryAlertViewSet, MLModelViewSet, MLTrainingLogViewSet, PredictionViewSet
+
+router = DefaultRouter()
+router.register("models", MLModelViewSet, basename="mlmodel")
+router.register("predictions", PredictionViewSet, basename="prediction")
+router.register("inventory-alerts", InventoryAlertViewSet, basename="inventoryalert")
+router.register("training-logs", MLTrainingLogViewSet, basename="traininglog")
+
+urlpatterns = [
+    *segmentation.urlpatterns,
+    *forecasting.urlpatterns,
+    *recommendations.urlpatterns,
+    *inventory.urlpatterns,
+    *operations.urlpatterns,
+    path("", include(router.urls)),
+]

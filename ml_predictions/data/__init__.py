@@ -1,0 +1,24 @@
+"""Data sources: how the plugin reads the host's orders, products and customers."""
+from __future__ import annotations
+
+from django.utils.module_loading import import_string
+
+from ..conf import ml_settings
+from .base import CUSTOMER_COLUMNS, ORDER_LINE_COLUMNS, PRODUCT_COLUMNS, DataSource
+
+__all__ = ["DataSource", "get_data_source", "ORDER_LINE_COLUMNS", "PRODUCT_COLUMNS", "CUSTOMER_COLUMNS"]
+
+_instance: DataSource | None = None
+
+
+def get_data_source() -> DataSource:
+    """The configured source (ML_PREDICTIONS['DATA_SOURCE']), built once per settings change."""
+    global _instance
+    if _instance is None:
+        _instance = import_string(ml_settings.DATA_SOURCE)()
+    return _instance
+
+
+def reset_data_source_cache() -> None:
+    global _instance
+    _instance = None

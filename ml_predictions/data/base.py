@@ -1,0 +1,95 @@
+"""The data-source contract: the host's orders, products and customers as pandas DataFrames.
+
+This is the plugin's single override point (allauth's adapter habit): every capability reads through a
+DataSource, so a shop with differently named models, or no Django models at all (CSV files, a
+warehouse), plugs in by configuration or by one small subclass. Ids are always strings, money is
+float64, timestamps are timezone-aware UTC — whatever the host stores.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import date, datetime
+
+import pandas as pd
+
+ORDER_LINE_COLUMNS = ["order_id", "customer_id", "product_id", "ordered_at", "quantity", "unit_price"]
+PRODUCT_COLUMNS = [
+    "id", "name", "description", "category", "price", "cost", "stock", "lead_time_days", "image_url", "active",
+]
+CUSTOMER_COLUMNS = ["id", "created_at"]
+
+DateLike = date | datetime | str | None
+
+
+def to_utc_timestamp(value: DateLike) -> pd.Timestamp | None:
+    """Dates (not datetimes) mean midnight UTC; naive datetimes are taken as UTC."""
+    if value is None or value == "":
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def empty_order_lines() -> pd.DataFrame:
+    return normalize_order_lines(pd.DataFrame({c: [] for c in ORDER_LINE_COLUMNS}))
+
+
+def normalize_order_lines(df: pd.DataFrame) -> pd.DataFrame:
+    """Coerce to the canonical dtypes so every source returns the same frame shape."""
+    def ids(col: str) -> pd.Series:
+        series = df[col]
+        if series.dtype == object:
+            return series
+        return series.astype("string").astype(object) if len(df) else pd.Series([], dtype=object)
+
+    out = pd.DataFrame(
+        {
+            "order_id": ids("order_id"),
+            "customer_id": ids("customer_id"),
+            "product_id": ids("product_id"),
+            "ordered_at": pd.to_datetime(df["ordered_at"], utc=True),
+            "quantity": pd.to_numeric(df["quantity"]).astype("int64") if len(df) else pd.Series([], dtype="int64"),
+            "unit_price": pd.to_numeric(df["unit_price"]).astype("float64"),
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def normalize_products(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=range(len(df)))
+    out["id"] = df["id"].astype("string").astype(object).to_numpy() if len(df) else []
+    for col in ("name", "description", "category", "image_url"):
+        out[col] = df[col].astype(object).where(df[col].notna(), "").astype(str).to_numpy() if col in df and len(df) else ""
+    for col in ("price", "cost"):
+        out[col] = pd.to_numeric(df[col], errors="coerce").astype("float64").to_numpy() if col in df else float("nan")
+    out["stock"] = pd.to_numeric(df["stock"], errors="coerce").fillna(0).astype("int64").to_numpy() if "stock" in df else 0
+    out["lead_time_days"] = (
+        pd.to_numeric(df["lead_time_days"], errors="coerce").astype("float64").to_numpy()
+        if "lead_time_days" in df else float("nan")
+    )
+    out["active"] = df["active"].fillna(True).astype(bool).to_numpy() if "active" in df and len(df) else True
+    return out[PRODUCT_COLUMNS]
+
+
+def normalize_customers(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": df["id"].astype("string").astype(object).to_numpy() if len(df) else [],
+            "created_at": pd.to_datetime(df["created_at"], utc=True).to_numpy() if len(df) else [],
+        }
+    ).astype({"created_at": "datetime64[ns, UTC]"})
+
+
+class DataSource(ABC):
+    """Reads the shop's history. Implementations must be set-based: one query or file read per table."""
+
+    @abstractmethod
+    def order_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+        """Order lines with `start <= ordered_at < end`, excluding cancelled/refunded orders."""
+
+    @abstractmethod
+    def products(self) -> pd.DataFrame:
+        """All products, active or not (capabilities decide what to do with inactive ones)."""
+
+    @abstractmethod
+    def customers(self) -> pd.DataFrame:
+        """All customers, including those who never ordered."""

@@ -1,0 +1,57 @@
+"""Data source over three CSV files in the canonical columns (order_lines, products, customers).
+
+For shops whose history lives outside Django, and for evaluating the models on exported data
+without importing it. Reading is one vectorized pandas read per file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..conf import ml_settings
+from ..exceptions import DataSourceError
+from .base import (
+    CUSTOMER_COLUMNS,
+    ORDER_LINE_COLUMNS,
+    DataSource,
+    DateLike,
+    normalize_customers,
+    normalize_order_lines,
+    normalize_products,
+    to_utc_timestamp,
+)
+
+ID_DTYPES = {"order_id": str, "customer_id": str, "product_id": str, "id": str}
+
+
+class CSVDataSource(DataSource):
+    def __init__(self, directory: str | Path | None = None) -> None:
+        directory = directory or ml_settings.CSV_DIRECTORY
+        if not directory:
+            raise DataSourceError("CSVDataSource needs a directory (ML_PREDICTIONS['CSV_DIRECTORY']).")
+        self.directory = Path(directory)
+
+    def _read(self, name: str, required: list[str]) -> pd.DataFrame:
+        path = self.directory / f"{name}.csv"
+        if not path.exists():
+            raise DataSourceError(f"{path} does not exist.")
+        frame = pd.read_csv(path, dtype=ID_DTYPES, keep_default_na=True)
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise DataSourceError(f"{path} lacks columns {missing}.")
+        return frame
+
+    def order_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+        frame = normalize_order_lines(self._read("order_lines", ORDER_LINE_COLUMNS))
+        if (s := to_utc_timestamp(start)) is not None:
+            frame = frame[frame["ordered_at"] >= s]
+        if (e := to_utc_timestamp(end)) is not None:
+            frame = frame[frame["ordered_at"] < e]
+        return frame.reset_index(drop=True)
+
+    def products(self) -> pd.DataFrame:
+        return normalize_products(self._read("products", ["id", "name"]))
+
+    def customers(self) -> pd.DataFrame:
+        return normalize_customers(self._read("customers", CUSTOMER_COLUMNS))

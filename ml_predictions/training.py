@@ -1,0 +1,207 @@
+"""One training runner for every model type: log, progress, single writer, atomic activation.
+
+A capability supplies a *trainer* (see TRAINERS): a function `train(params, progress)` that reads
+the data source, fits its service and returns a TrainingOutcome. Everything around it — the
+MLTrainingLog row that doubles as the progress channel (the Tasks API has none), the refusal of a
+second concurrent training, the registry write, failure handling — lives here once, so the API, the
+management commands and the background tasks all behave the same way.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from .conf import ml_settings
+from .exceptions import InvalidParameterError, MLError, TrainingInProgressError
+from .models import MLModel, MLTrainingLog, ModelType
+from .registry import register_model
+
+logger = logging.getLogger(__name__)
+
+# model_type -> dotted path of its trainer. Capabilities live in ml_predictions.workflows.
+TRAINERS: dict[str, str] = {
+    ModelType.CUSTOMER_SEGMENTATION: "ml_predictions.workflows.segmentation.train",
+    ModelType.SALES_FORECAST: "ml_predictions.workflows.forecasting.train",
+    ModelType.PRODUCT_RECOMMENDATION: "ml_predictions.workflows.recommendations.train",
+    ModelType.INVENTORY: "ml_predictions.workflows.inventory.train",
+}
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, percent: int, message: str = "") -> None: ...
+
+
+@dataclass
+class TrainingOutcome:
+    """What a trainer hands back to the runner."""
+
+    artifact: Any
+    algorithm: str
+    metrics: dict[str, Any]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    n_samples: int = 0
+    data_start: date | None = None
+    data_end: date | None = None
+    message: str = "Model trained successfully"
+    # Extra top-level keys of the train endpoint's response (seed 004 shapes differ per capability).
+    response: dict[str, Any] = field(default_factory=dict)
+    # Runs inside the activation transaction with the new MLModel (e.g. bulk-write per-customer rows).
+    on_registered: Callable[[MLModel], None] | None = None
+
+
+def resolve_trainer(model_type: str) -> Callable[[dict[str, Any], ProgressCallback], TrainingOutcome]:
+    if model_type not in TRAINERS:
+        raise InvalidParameterError(
+            f"model_type must be one of {sorted(TRAINERS)}; got {model_type!r}.", field="model_type"
+        )
+    try:
+        return import_string(TRAINERS[model_type])
+    except ImportError as exc:
+        raise InvalidParameterError(f"training of {model_type} is not available in this installation.") from exc
+
+
+def _fail_stale_logs(model_type: str) -> None:
+    """A worker killed mid-training leaves its log 'running' forever; free the slot after a timeout."""
+    cutoff = timezone.now() - timedelta(minutes=ml_settings.STALE_TRAINING_MINUTES)
+    MLTrainingLog.objects.filter(
+        model_type=model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING], updated_at__lt=cutoff
+    ).update(
+        status=MLTrainingLog.Status.FAILED,
+        error="No progress for too long: the worker was stopped or lost. The previous version stays active.",
+        finished_at=timezone.now(),
+    )
+
+
+def start_training(
+    model_type: str, params: dict[str, Any] | None = None, *, user: Any = None, trigger: str = "api"
+) -> MLTrainingLog:
+    """Create the queued log, or raise TrainingInProgressError if this type is already training."""
+    resolve_trainer(model_type)
+    _fail_stale_logs(model_type)
+    try:
+        with transaction.atomic():
+            return MLTrainingLog.objects.create(
+                model_type=model_type,
+                status=MLTrainingLog.Status.QUEUED,
+                parameters=params or {},
+                message="Queued",
+                triggered_by=user if getattr(user, "pk", None) else None,
+                trigger=trigger,
+            )
+    except IntegrityError as exc:
+        running = MLTrainingLog.objects.filter(
+            model_type=model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING]
+        ).first()
+        raise TrainingInProgressError(
+            f"A {model_type} training is already {running.status if running else 'in progress'}; "
+            "wait for it to finish.",
+            details={"training_log_id": str(running.pk) if running else None},
+        ) from exc
+
+
+def _progress_writer(log_id: Any, on_progress: ProgressCallback | None) -> ProgressCallback:
+    def progress(percent: int, message: str = "") -> None:
+        percent = max(0, min(100, int(percent)))
+        MLTrainingLog.objects.filter(pk=log_id).update(progress=percent, message=message[:255], updated_at=timezone.now())
+        logger.info("training %s: %s%% %s", log_id, percent, message)
+        if on_progress is not None:
+            on_progress(percent, message)
+
+    return progress
+
+
+def run_training(log_id: Any, *, on_progress: ProgressCallback | None = None) -> MLTrainingLog:
+    """Run a queued training to the end; never raises for a trainer failure (the log records it)."""
+    log = MLTrainingLog.objects.get(pk=log_id)
+    if log.status != MLTrainingLog.Status.QUEUED:
+        return log
+    started = time.perf_counter()
+    log.status = MLTrainingLog.Status.RUNNING
+    log.started_at = timezone.now()
+    log.message = "Starting"
+    log.save(update_fields=["status", "started_at", "message", "updated_at"])
+    progress = _progress_writer(log.pk, on_progress)
+    try:
+        trainer = resolve_trainer(log.model_type)
+        outcome = trainer(dict(log.parameters), progress)
+        progress(95, "Saving artifact")
+        duration = round(time.perf_counter() - started, 3)
+        model = register_model(
+            model_type=log.model_type,
+            artifact=outcome.artifact,
+            algorithm=outcome.algorithm,
+            parameters={**log.parameters, **outcome.parameters},
+            metrics=outcome.metrics,
+            training_duration_seconds=duration,
+            data_start=outcome.data_start,
+            data_end=outcome.data_end,
+            n_samples=outcome.n_samples,
+            trained_by=log.triggered_by,
+            on_registered=outcome.on_registered,
+        )
+    except Exception as exc:  # noqa: BLE001 — every failure must end in the log, not in a dead worker
+        duration = round(time.perf_counter() - started, 3)
+        is_domain = isinstance(exc, MLError)
+        MLTrainingLog.objects.filter(pk=log.pk).update(
+            status=MLTrainingLog.Status.FAILED,
+            error=str(exc) if is_domain else f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}",
+            message="Failed",
+            finished_at=timezone.now(),
+            duration_seconds=duration,
+            result={
+                "success": False,
+                "error": {
+                    "code": getattr(exc, "code", "training_failed"),
+                    "message": str(exc),
+                    "status": getattr(exc, "status_code", 500),
+                },
+            },
+        )
+        (logger.warning if is_domain else logger.exception)("training %s failed: %s", log.pk, exc)
+        log.refresh_from_db()
+        log.exception = exc  # type: ignore[attr-defined]  # lets a synchronous caller re-raise it
+        return log
+    result = {
+        "success": True,
+        "message": outcome.message,
+        "model_id": str(model.pk),
+        "version": model.version,
+        "metrics": outcome.metrics,
+        "duration_seconds": duration,
+        "training_log_id": str(log.pk),
+        **outcome.response,
+    }
+    MLTrainingLog.objects.filter(pk=log.pk).update(
+        status=MLTrainingLog.Status.SUCCEEDED,
+        progress=100,
+        message="Done",
+        finished_at=timezone.now(),
+        duration_seconds=duration,
+        metrics=outcome.metrics,
+        result=result,
+        ml_model=model,
+    )
+    log.refresh_from_db()
+    return log
+
+
+def train_now(
+    model_type: str,
+    params: dict[str, Any] | None = None,
+    *,
+    user: Any = None,
+    trigger: str = "command",
+    on_progress: ProgressCallback | None = None,
+) -> MLTrainingLog:
+    """Synchronous training (management commands, tests): start + run in this process."""
+    log = start_training(model_type, params, user=user, trigger=trigger)
+    return run_training(log.pk, on_progress=on_progress)

@@ -1,0 +1,65 @@
+"""Shared fixtures: API clients for each role, and a small generated shop."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
+from ml_predictions.registry import clear_artifact_cache
+
+# A fixed end date keeps generated data identical whatever day the suite runs.
+TEST_END_DATE = date(2026, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_artifacts(settings, tmp_path):
+    """Each test writes artifacts to its own directory and starts with an empty artifact cache."""
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "MODEL_DIR": str(tmp_path / "ml_models")}
+    clear_artifact_cache()
+    yield
+    clear_artifact_cache()
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("staff", "staff@example.com", "pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def superuser(db):
+    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+
+
+@pytest.fixture
+def plain_user(db):
+    return get_user_model().objects.create_user("shopper", "shopper@example.com", "pw-shopper-123")
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client
+
+
+@pytest.fixture
+def user_client(plain_user):
+    client = APIClient()
+    client.force_authenticate(plain_user)
+    return client
+
+
+@pytest.fixture
+def small_shop(db):
+    """~300 customers, 60 products, 3,000 orders over two years ending TEST_END_DATE."""
+    shop = synthesize(GeneratorConfig(customers=300, products=60, orders=3000, years=2, seed=7, end_date=TEST_END_DATE))
+    write_shop(shop)
+    return shop
