@@ -1,0 +1,28 @@
+"""Assertions shared by the capability tests."""
+from __future__ import annotations
+
+from typing import Any
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_staff_only(anon_client: Any, user_client: Any, method: str, url: str, data: Any = None) -> None:
+    """Anonymous -> 401, authenticated non-staff -> 403, in the API's error shape."""
+    call = getattr(anon_client, method)
+    res = call(url, data, format="json") if data is not None else call(url)
+    assert res.status_code == 401, (url, res.status_code)
+    assert res.json()["success"] is False
+    call = getattr(user_client, method)
+    res = call(url, data, format="json") if data is not None else call(url)
+    assert res.status_code == 403, (url, res.status_code)
+
+
+def assert_error(response: Any, status: int, *words: str) -> dict:
+    """A 4xx in the API's error shape whose message mentions every word (e.g. the field name)."""
+    assert response.status_code == status, (response.status_code, getattr(response, "content", b"")[:500])
+    body = response.json()
+    assert body["success"] is False
+    text = (body["error"]["message"] + " " + str(body["error"].get("fields", ""))).lower()
+    for word in words:
+        assert word.lower() in text, (word, body)
+    return body
