@@ -69,16 +69,45 @@ def resolve_trainer(model_type: str) -> Callable[[dict[str, Any], ProgressCallba
         raise InvalidParameterError(f"training of {model_type} is not available in this installation.") from exc
 
 
-def _fail_stale_logs(model_type: str) -> None:
-    """A worker killed mid-training leaves its log 'running' forever; free the slot after a timeout."""
+STALE_ERROR = "No progress for too long: the worker was stopped or lost. The previous version stays active."
+
+
+def _fail_stale_logs(model_type: str | None) -> int:
+    """A worker killed mid-training leaves its log 'running' forever; free the slot after a timeout.
+
+    Nothing else has to be undone: the runner registers (and activates) a model only at the very end,
+    in one transaction, so a training that died before that point left the previous version active.
+    """
     cutoff = timezone.now() - timedelta(minutes=ml_settings.STALE_TRAINING_MINUTES)
-    MLTrainingLog.objects.filter(
-        model_type=model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING], updated_at__lt=cutoff
-    ).update(
+    stale = MLTrainingLog.objects.filter(
+        status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING], updated_at__lt=cutoff
+    )
+    if model_type is not None:
+        stale = stale.filter(model_type=model_type)
+    return stale.update(
         status=MLTrainingLog.Status.FAILED,
-        error="No progress for too long: the worker was stopped or lost. The previous version stays active.",
+        error=STALE_ERROR,
+        message="Failed",
         finished_at=timezone.now(),
     )
+
+
+def fail_stale_trainings(model_type: str | None = None) -> int:
+    """Mark trainings that stopped making progress (killed worker) as failed; return how many.
+
+    Called before every new training of the same type, by `retrain_models` and by the dashboard, so a
+    dead worker never blocks a model type for longer than ML_PREDICTIONS['STALE_TRAINING_MINUTES'].
+    """
+    return _fail_stale_logs(model_type)
+
+
+def trainer_available(model_type: str) -> bool:
+    """Whether this installation has a trainer for `model_type` (its workflow module imports)."""
+    try:
+        resolve_trainer(model_type)
+    except InvalidParameterError:
+        return False
+    return True
 
 
 def start_training(
@@ -133,6 +162,12 @@ def run_training(log_id: Any, *, on_progress: ProgressCallback | None = None) ->
     try:
         trainer = resolve_trainer(log.model_type)
         outcome = trainer(dict(log.parameters), progress)
+        if not MLTrainingLog.objects.filter(pk=log.pk, status=MLTrainingLog.Status.RUNNING).exists():
+            # Declared dead (stale) while the trainer was still working: a newer training may own the
+            # slot now, so registering this result would make two writers. Drop it.
+            logger.warning("training %s finished after it was marked failed; its model is discarded", log.pk)
+            log.refresh_from_db()
+            return log
         progress(95, "Saving artifact")
         duration = round(time.perf_counter() - started, 3)
         model = register_model(
