@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from .conf import ml_settings
 from .exceptions import InvalidParameterError, MLError, TrainingInProgressError
@@ -61,12 +62,15 @@ class TrainingOutcome:
 def resolve_trainer(model_type: str) -> Callable[[dict[str, Any], ProgressCallback], TrainingOutcome]:
     if model_type not in TRAINERS:
         raise InvalidParameterError(
-            f"model_type must be one of {sorted(TRAINERS)}; got {model_type!r}.", field="model_type"
+            _("model_type must be one of %(choices)s; got %(value)r.") % {"choices": sorted(TRAINERS), "value": model_type},
+            field="model_type",
         )
     try:
         return import_string(TRAINERS[model_type])
     except ImportError as exc:
-        raise InvalidParameterError(f"training of {model_type} is not available in this installation.") from exc
+        raise InvalidParameterError(
+            _("training of %(model_type)s is not available in this installation.") % {"model_type": model_type}
+        ) from exc
 
 
 STALE_ERROR = "No progress for too long: the worker was stopped or lost. The previous version stays active."
@@ -130,9 +134,10 @@ def start_training(
         running = MLTrainingLog.objects.filter(
             model_type=model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING]
         ).first()
+        state = str(running.get_status_display()).lower() if running else _("in progress")
         raise TrainingInProgressError(
-            f"A {model_type} training is already {running.status if running else 'in progress'}; "
-            "wait for it to finish.",
+            _("A %(model_type)s training is already %(state)s; wait for it to finish.")
+            % {"model_type": model_type, "state": state},
             details={"training_log_id": str(running.pk) if running else None},
         ) from exc
 
