@@ -143,9 +143,9 @@ class SalesHistoryPlotView(MLAPIView):
     @extend_schema(
         summary="Sales history chart (PNG)",
         description=(
-            "Daily revenue with its 7-day mean over the last `days` days of trading (the window ends today, or "
-            "at the last order when the history stops earlier). The dashboard shows it when no sales forecast "
-            "chart is available; it needs no trained model."
+            "Daily revenue with its 7-day mean over the last `days` days of trading (the window ends at the "
+            "last order: today in a live shop). The dashboard shows it when no sales forecast chart is "
+            "available; it needs no trained model."
         ),
         parameters=[OpenApiParameter("days", int, description="7–1095, default 180")],
         responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG image"),
