@@ -260,3 +260,37 @@ def test_rq_worker_runs_training_enqueued_over_the_api(settings, staff_client, f
     result = train_model_task.get_result(log["task_id"])
     assert result.status == "SUCCESSFUL" and result.return_value["status"] == "succeeded"
     queue.empty()
+
+
+RQ_WORKER_CODE = """
+import django
+django.setup()
+from ml_predictions import training
+training.TRAINERS["inventory"] = "tests.operations_fakes.quick_trainer"
+from django.core.management import call_command
+call_command("rqworker", "default", "--burst", "--job-class", "django_tasks_rq.Job")
+"""
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_rqworker_process_runs_training(settings, staff_client, fake_inventory, redis_url, tmp_path):
+    """The documented deployment command (`manage.py rqworker … --job-class django_tasks_rq.Job`), forking."""
+    import django_rq
+    from django_tasks_rq import Job
+
+    db_url = _subprocess_db_url()
+    settings.RQ_QUEUES = {"default": {"URL": redis_url}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    django_rq.get_queue("default", job_class=Job).empty()
+    res = staff_client.post(RETRAIN, {"model_type": "inventory"}, format="json")
+    assert res.status_code == 202
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend_django.settings", "DATABASE_URL": db_url,
+           "TASKS_BACKEND": "rq", "REDIS_URL": redis_url, "ML_MODEL_DIR": settings.ML_PREDICTIONS["MODEL_DIR"],
+           "LOG_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", RQ_WORKER_CODE], cwd=REPO, env=env, capture_output=True,
+                          timeout=120, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = staff_client.get(res.json()["status_url"]).json()
+    assert log["status"] == "succeeded" and log["progress"] == 100, (log, done.stderr[-2000:])
+    assert MLModel.objects.get(is_active=True).algorithm == "fake"
