@@ -5,7 +5,13 @@ from __future__ import annotations
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -87,9 +93,19 @@ class DashboardSummaryView(MLAPIView):
         return Response(body)
 
 
+RETRAIN_CHOICES = list(dict.fromkeys([*ModelType.values, *MODEL_TYPE_ALIASES]))
+
+
+@extend_schema_field({"type": "string", "example": "segmentation",
+                      "description": "One of: " + ", ".join(RETRAIN_CHOICES) + "."})
+class RetrainModelTypeField(serializers.ChoiceField):
+    """Model type or alias. Documented without an enum component: a second `model_type` enum with other
+    values would rename the registry's ModelTypeEnum in the schema."""
+
+
 class RetrainInputSerializer(serializers.Serializer):
-    model_type = serializers.ChoiceField(
-        choices=[*ModelType.values, *MODEL_TYPE_ALIASES],
+    model_type = RetrainModelTypeField(
+        choices=RETRAIN_CHOICES,
         help_text="A model type (sales_forecast, …) or the command's alias (forecast, segmentation, …).",
     )
 
