@@ -273,3 +273,12 @@ def test_operations_endpoints_are_in_the_openapi_schema(staff_client):
                  "/api/ml/models/{id}/activate/"):
         assert path in schema["paths"], path
     assert "/api/ml/dashboard/" not in schema["paths"]  # the HTML page is not an API endpoint
+
+
+@pytest.mark.django_db
+def test_dashboard_page_marks_running_trainings_for_refresh(staff_browser, fake_trainers):
+    log = training.start_training("inventory", {})
+    MLTrainingLog.objects.filter(pk=log.pk).update(status="running", progress=40, message="Fitting")
+    html = staff_browser.get("/api/ml/dashboard/").content.decode()
+    assert 'class="ml-status-running"' in html and "40% Fitting" in html
+    assert "window.location.reload" in html

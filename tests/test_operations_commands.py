@@ -76,3 +76,12 @@ def test_train_command_trains_one_type(only_inventory_and_forecast):
     call_command("train", "inventory", "--no-progress", stdout=out, stderr=err)
     assert "inventory: v1 trained" in out.getvalue()
     assert MLModel.objects.get(is_active=True).model_type == "inventory"
+
+
+@pytest.mark.django_db
+def test_train_all_skips_types_without_a_trainer(only_inventory_and_forecast):
+    out, err = StringIO(), StringIO()
+    call_command("train", "all", "--no-progress", stdout=out, stderr=err)
+    assert "product_recommendation: skipped (no trainer installed)" in out.getvalue()
+    assert "customer_segmentation: skipped" in out.getvalue() and err.getvalue() == ""
+    assert set(MLModel.objects.values_list("model_type", flat=True)) == {"sales_forecast", "inventory"}

@@ -294,3 +294,28 @@ def test_rqworker_process_runs_training(settings, staff_client, fake_inventory, 
     log = staff_client.get(res.json()["status_url"]).json()
     assert log["status"] == "succeeded" and log["progress"] == 100, (log, done.stderr[-2000:])
     assert MLModel.objects.get(is_active=True).algorithm == "fake"
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_waits_for_the_request_transaction(settings, staff_client, fake_inventory, redis_url):
+    """Under ATOMIC_REQUESTS a Redis worker must not see the task before the log row is committed."""
+    import django_rq
+    from django.db import transaction
+    from django_tasks_rq import Job
+    from rq import SimpleWorker
+
+    settings.RQ_QUEUES = {"default": {"URL": redis_url}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    queue = django_rq.get_queue("default", job_class=Job)
+    queue.empty()
+    with transaction.atomic():  # what ATOMIC_REQUESTS wraps around the view
+        res = staff_client.post(RETRAIN, {"model_type": "inventory"}, format="json")
+        assert res.status_code == 202
+        assert queue.count == 0
+    assert queue.count == 1
+    log = MLTrainingLog.objects.get(pk=res.json()["training_log_id"])
+    assert log.task_id and log.status == "queued"
+    SimpleWorker([queue], connection=queue.connection, job_class=Job).work(burst=True)
+    log.refresh_from_db()
+    assert log.status == "succeeded"
