@@ -2,8 +2,9 @@
 
 The rest of the suite uses the immediate backend; here the API must answer 202 + status_url, a worker
 must pick the task up, and the training log must show progress and the end state. The subprocess tests
-need a database another process can open, so they run on PostgreSQL (CI runs the suite on both) and
-skip on SQLite's in-memory test database.
+need a database another process can open: on PostgreSQL they use the test database (CI runs the suite
+on both); on SQLite the in-memory test database is out of reach, so one test migrates its own SQLite file
+like the demo (it runs under both suites) and the others skip there.
 """
 from __future__ import annotations
 
@@ -194,6 +195,71 @@ def test_killed_worker_keeps_previous_version_and_log_is_failed(settings, staff_
     assert MLModel.objects.get(is_active=True).pk == previous.pk
     # and a new training may start
     assert staff_client.post(RETRAIN, {"model_type": "inventory"}, format="json").status_code == 202
+
+
+# --- the demo's configuration: a SQLite file, `db_worker`, the web process (both suites) ----------------
+
+WEB_CODE = """
+import json, time
+from pathlib import Path
+import django
+django.setup()
+from ml_predictions import training
+training.TRAINERS["inventory"] = "tests.operations_fakes.gated_trainer"
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+from ml_predictions.registry import register_model
+register_model(model_type="inventory", artifact={"v": 1}, algorithm="fake")
+client = APIClient()
+client.force_authenticate(get_user_model().objects.create_user("ops", "o@x.io", "pw", is_staff=True))
+res = client.post("/api/ml/retrain/", {"model_type": "inventory"}, format="json")
+out = {"post_status": res.status_code, "post": res.json(), "seen": []}
+url = res.json()["status_url"].replace("http://testserver", "")
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    log = client.get(url).json()
+    state = [log["status"], log["progress"], log["message"]]
+    if not out["seen"] or out["seen"][-1] != state:
+        out["seen"].append(state)
+    if log["progress"] == 30:
+        Path(__import__("os").environ["OPS_TEST_RELEASE_FILE"]).touch()
+    if log["status"] in ("succeeded", "failed"):
+        break
+    time.sleep(0.05)
+out["active_version"] = client.get("/api/ml/models/?is_active=true").json()["results"][0]["version"]
+print(json.dumps(out))
+"""
+
+
+def test_db_worker_on_a_sqlite_file_like_the_demo(tmp_path, settings):
+    """`make demo` runs SQLite (a file, WAL) + runserver + one db_worker: the same three parts here."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend_django.settings",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "TASKS_BACKEND": "database",
+           "ML_MODEL_DIR": str(tmp_path / "models"), "LOG_DIR": str(tmp_path), RELEASE_ENV: str(tmp_path / "go")}
+    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    worker = subprocess.Popen([sys.executable, "-c", WORKER_CODE.replace('"--batch", ', '"--max-tasks", "1", ')],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        web = subprocess.run([sys.executable, "-c", WEB_CODE], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert web.returncode == 0, web.stderr[-2000:]
+        worker_output = worker.communicate(timeout=60)[0].decode()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=30)
+    import json
+
+    result = json.loads(web.stdout.strip().splitlines()[-1])
+    assert result["post_status"] == 202 and result["post"]["status"] == "queued"
+    seen = result["seen"]
+    assert seen[0][0] in ("queued", "running")  # the worker may be quicker than the first poll
+    assert ["running", 30, "Waiting for the test"] in seen
+    assert seen[-1] == ["succeeded", 100, "Done"], (seen, worker_output)
+    assert result["active_version"] == 2
+    assert worker.returncode == 0, worker_output
 
 
 # --- stale detection without a subprocess (SQLite and PostgreSQL) ---------------------------------
