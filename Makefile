@@ -29,3 +29,10 @@ demo: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3* ml_models logs/*.log
+
+serve: install
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The background worker of the database task backend (the default); see docs/operations.md for RQ.
+worker: install
+	$(PY) manage.py db_worker --no-reload

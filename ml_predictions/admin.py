@@ -3,6 +3,10 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import InventoryAlert, MLModel, MLTrainingLog, Prediction
 
+# Link the ML dashboard from the admin index, unless the host already customised that template.
+if admin.site.index_template is None:
+    admin.site.index_template = "ml_predictions/admin_index.html"
+
 
 @admin.register(MLModel)
 class MLModelAdmin(admin.ModelAdmin):

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from .conf import ml_settings
 from .exceptions import InvalidParameterError, MLError, TrainingInProgressError
@@ -61,24 +62,56 @@ class TrainingOutcome:
 def resolve_trainer(model_type: str) -> Callable[[dict[str, Any], ProgressCallback], TrainingOutcome]:
     if model_type not in TRAINERS:
         raise InvalidParameterError(
-            f"model_type must be one of {sorted(TRAINERS)}; got {model_type!r}.", field="model_type"
+            _("model_type must be one of %(choices)s; got %(value)r.") % {"choices": sorted(TRAINERS), "value": model_type},
+            field="model_type",
         )
     try:
         return import_string(TRAINERS[model_type])
     except ImportError as exc:
-        raise InvalidParameterError(f"training of {model_type} is not available in this installation.") from exc
+        raise InvalidParameterError(
+            _("training of %(model_type)s is not available in this installation.") % {"model_type": model_type}
+        ) from exc
 
 
-def _fail_stale_logs(model_type: str) -> None:
-    """A worker killed mid-training leaves its log 'running' forever; free the slot after a timeout."""
+STALE_ERROR = "No progress for too long: the worker was stopped or lost. The previous version stays active."
+
+
+def _fail_stale_logs(model_type: str | None) -> int:
+    """A worker killed mid-training leaves its log 'running' forever; free the slot after a timeout.
+
+    Nothing else has to be undone: the runner registers (and activates) a model only at the very end,
+    in one transaction, so a training that died before that point left the previous version active.
+    """
     cutoff = timezone.now() - timedelta(minutes=ml_settings.STALE_TRAINING_MINUTES)
-    MLTrainingLog.objects.filter(
-        model_type=model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING], updated_at__lt=cutoff
-    ).update(
+    stale = MLTrainingLog.objects.filter(
+        status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING], updated_at__lt=cutoff
+    )
+    if model_type is not None:
+        stale = stale.filter(model_type=model_type)
+    return stale.update(
         status=MLTrainingLog.Status.FAILED,
-        error="No progress for too long: the worker was stopped or lost. The previous version stays active.",
+        error=STALE_ERROR,
+        message="Failed",
         finished_at=timezone.now(),
     )
+
+
+def fail_stale_trainings(model_type: str | None = None) -> int:
+    """Mark trainings that stopped making progress (killed worker) as failed; return how many.
+
+    Called before every new training of the same type, by `retrain_models` and by the dashboard, so a
+    dead worker never blocks a model type for longer than ML_PREDICTIONS['STALE_TRAINING_MINUTES'].
+    """
+    return _fail_stale_logs(model_type)
+
+
+def trainer_available(model_type: str) -> bool:
+    """Whether this installation has a trainer for `model_type` (its workflow module imports)."""
+    try:
+        resolve_trainer(model_type)
+    except InvalidParameterError:
+        return False
+    return True
 
 
 def start_training(
@@ -101,9 +134,10 @@ def start_training(
         running = MLTrainingLog.objects.filter(
             model_type=model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING]
         ).first()
+        state = str(running.get_status_display()).lower() if running else _("in progress")
         raise TrainingInProgressError(
-            f"A {model_type} training is already {running.status if running else 'in progress'}; "
-            "wait for it to finish.",
+            _("A %(model_type)s training is already %(state)s; wait for it to finish.")
+            % {"model_type": model_type, "state": state},
             details={"training_log_id": str(running.pk) if running else None},
         ) from exc
 
@@ -133,6 +167,12 @@ def run_training(log_id: Any, *, on_progress: ProgressCallback | None = None) ->
     try:
         trainer = resolve_trainer(log.model_type)
         outcome = trainer(dict(log.parameters), progress)
+        if not MLTrainingLog.objects.filter(pk=log.pk, status=MLTrainingLog.Status.RUNNING).exists():
+            # Declared dead (stale) while the trainer was still working: a newer training may own the
+            # slot now, so registering this result would make two writers. Drop it.
+            logger.warning("training %s finished after it was marked failed; its model is discarded", log.pk)
+            log.refresh_from_db()
+            return log
         progress(95, "Saving artifact")
         duration = round(time.perf_counter() - started, 3)
         model = register_model(

@@ -6,9 +6,12 @@ and a URL to poll. A second training of the same type while one is in flight is 
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from django.db import transaction
 from django.urls import reverse
+from django_tasks.backends.immediate import ImmediateBackend
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,17 +21,27 @@ from ..tasks import train_model_task
 from ..training import start_training
 
 
-def training_response(request: Request, model_type: str, params: dict[str, Any]) -> Response:
-    user = request.user if request.user and request.user.is_authenticated else None
-    log = start_training(model_type, params, user=user, trigger="api")
+def _enqueue(log_id: str) -> None:
     try:
-        result = train_model_task.enqueue(str(log.pk))
+        result = train_model_task.enqueue(log_id)
     except Exception:
-        MLTrainingLog.objects.filter(pk=log.pk).update(
+        MLTrainingLog.objects.filter(pk=log_id).update(
             status=MLTrainingLog.Status.FAILED, error="Could not enqueue the training task.", message="Failed"
         )
         raise
-    MLTrainingLog.objects.filter(pk=log.pk).update(task_id=str(result.id)[:64])
+    MLTrainingLog.objects.filter(pk=log_id).update(task_id=str(result.id)[:64])
+
+
+def training_response(request: Request, model_type: str, params: dict[str, Any]) -> Response:
+    user = request.user if request.user and request.user.is_authenticated else None
+    log = start_training(model_type, params, user=user, trigger="api")
+    immediate = isinstance(train_model_task.get_backend(), ImmediateBackend)
+    if not immediate and transaction.get_connection().in_atomic_block:
+        # Inside the host's request transaction (ATOMIC_REQUESTS): a Redis worker could pick the task
+        # up before the log row is committed and find nothing. Enqueue once the row is visible.
+        transaction.on_commit(partial(_enqueue, str(log.pk)))
+    else:
+        _enqueue(str(log.pk))
     log.refresh_from_db()
     if log.status == MLTrainingLog.Status.SUCCEEDED:
         return Response(log.result, status=status.HTTP_200_OK)

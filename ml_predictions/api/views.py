@@ -61,6 +61,54 @@ class MLModelViewSet(MLReadOnlyViewSet):
     ordering_fields = ["trained_at", "version", "model_type"]
     search_fields = ["algorithm"]
 
+    @extend_schema(
+        summary="Activate this version (rollback)",
+        description=(
+            "Makes this version the active one of its model type, e.g. to roll back a bad retrain. The artifact "
+            "must still exist and load (else 409); refused with 409 while a training of the same type is queued "
+            "or running, because that training would replace the version a moment later. Activating the "
+            "active version is a no-op."
+        ),
+        request=None,
+        responses={200: inline_serializer("ActivateModel", {
+            "success": serializers.BooleanField(),
+            "message": serializers.CharField(),
+            "previous_model_id": serializers.UUIDField(allow_null=True),
+            "model": MLModelSerializer(),
+        })},
+        examples=[
+            OpenApiExample("Rolled back", value={
+                "success": True, "message": "sales_forecast v2 is now active.",
+                "previous_model_id": "0d0e…", "model": {**MODEL_EXAMPLE, "version": 2}}, response_only=True),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        from django.utils.translation import gettext as _
+
+        from ..registry import activate_model
+        from ..training import fail_stale_trainings
+
+        model = self.get_object()
+        fail_stale_trainings(model.model_type)
+        in_flight = MLTrainingLog.objects.filter(
+            model_type=model.model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING]
+        ).first()
+        if in_flight is not None:
+            raise ConflictError(
+                _("A %(model_type)s training is %(status)s; activate a version after it finishes.")
+                % {"model_type": model.model_type, "status": in_flight.get_status_display()},
+                details={"training_log_id": str(in_flight.pk)},
+            )
+        previous = MLModel.objects.filter(model_type=model.model_type, is_active=True).first()
+        model = activate_model(model.pk)
+        return Response({
+            "success": True,
+            "message": _("%(model)s is now active.") % {"model": f"{model.model_type} v{model.version}"},
+            "previous_model_id": str(previous.pk) if previous else None,
+            "model": MLModelSerializer(model).data,
+        })
+
 
 @extend_schema_view(
     list=extend_schema(

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from ml_predictions.exceptions import MLError
 from ml_predictions.models import MLTrainingLog, ModelType
-from ml_predictions.training import train_now
+from ml_predictions.training import train_now, trainer_available
 
 ALIASES = {
     "segmentation": ModelType.CUSTOMER_SEGMENTATION,
@@ -41,6 +41,9 @@ class Command(BaseCommand):
         failures = 0
         for target in targets:
             model_type = ALIASES.get(target, target)
+            if opts["target"] == "all" and not trainer_available(model_type):
+                self.stdout.write(f"{model_type}: skipped (no trainer installed)")
+                continue
             failures += not self._train(model_type, params, opts["no_progress"])
         if failures and opts["target"] != "all":
             raise CommandError("training failed")
