@@ -100,7 +100,7 @@ def test_invalid_filters_are_400_naming_the_field(staff_client, small_shop, url,
 @pytest.mark.django_db
 def test_no_sales_history_is_422(staff_client, small_shop):
     res = staff_client.get(URLS[0], {"as_of": "2020-01-01"})
-    assert_error(res, 422, "no sales", "90 days")
+    assert_error(res, 422, "no sales", "days of order history")
 
 
 @pytest.mark.django_db

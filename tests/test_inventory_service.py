@@ -218,3 +218,24 @@ def test_estimator_contract_and_validation():
     p = InventoryOptimizer().fit(late, products, as_of=AS_OF).policy_.iloc[0]
     assert p["units_last_slow_window"] == 26
     assert p["daily_demand"] == pytest.approx(1.0)  # first sold 26 days ago: averaged over those days
+
+
+def test_seasonal_index_lifts_the_history_estimate_before_a_known_peak():
+    # 2 a day all year, except the 28 days that followed this date last year sold 6 a day (a peak)
+    values = np.full(365 + 70, 2.0)
+    last_year_ahead = slice(len(values) - 365, len(values) - 365 + 28)
+    values[last_year_ahead] = 6.0
+    sales = make_sales({"a": values})
+    products = make_products([{"id": "a", "stock": 100}])
+    model = InventoryOptimizer().fit(sales, products, as_of=AS_OF)
+    assert model.seasonal_index_ == 2.5  # 6/2 = 3, clipped to the documented maximum
+    assert model.policy_.iloc[0]["daily_demand"] == pytest.approx(2.0 * 2.5)
+    flat = InventoryOptimizer(seasonal_adjustment=False).fit(sales, products, as_of=AS_OF)
+    assert flat.seasonal_index_ == 1.0 and flat.policy_.iloc[0]["daily_demand"] == pytest.approx(2.0)
+    # less than a year of history: no adjustment
+    short = InventoryOptimizer().fit(make_sales({"a": values[-200:]}), products, as_of=AS_OF)
+    assert short.seasonal_index_ == 1.0
+    # a milder season: 3 a day ahead of last year -> index 1.5
+    values[last_year_ahead] = 3.0
+    mild = InventoryOptimizer().fit(make_sales({"a": values}), products, as_of=AS_OF)
+    assert mild.seasonal_index_ == pytest.approx(1.5)

@@ -18,7 +18,10 @@ median + 3 x IQR of that product's weeks (one bulk order must not set the policy
 mean of the capped weekly totals / 7 is `d`. A product first sold inside the window is averaged over the
 days since its first sale (at least 7), so a new product is not diluted by days it did not exist.
 Variability `sigma` is the standard deviation of the capped weekly totals / sqrt(7) (weekly totals absorb
-the day-of-week pattern, which a lead time of a week or more averages out anyway).
+the day-of-week pattern, which a lead time of a week or more averages out anyway). A trailing average lags
+seasonal peaks, so when more than a year of history is given both are multiplied by a shop-wide
+year-over-year seasonal index (units sold in the 28 days that followed this date a year ago, per day,
+over units per day in the window before it a year ago; clipped to [0.5, 2.5]; 1.0 without that history).
 
 Policy (continuous review, (s, S)):
     z               = Phi^-1(service level)        (cycle service level; per-category overrides)
@@ -110,6 +113,8 @@ class InventoryOptimizer:
         high_demand_days: int = 14,
         high_demand_ratio: float = 1.5,
         high_demand_min_units: int = 5,
+        seasonal_adjustment: bool = True,
+        seasonal_horizon_days: int = 28,
     ) -> None:
         self.service_level = service_level
         self.category_service_levels = category_service_levels
@@ -127,6 +132,8 @@ class InventoryOptimizer:
         self.high_demand_days = high_demand_days
         self.high_demand_ratio = high_demand_ratio
         self.high_demand_min_units = high_demand_min_units
+        self.seasonal_adjustment = seasonal_adjustment
+        self.seasonal_horizon_days = seasonal_horizon_days
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters (scikit-learn's convention), e.g. to store beside the artifact."""
@@ -157,15 +164,43 @@ class InventoryOptimizer:
                 raise bad(name, "must be at least 7 days")
         if self.high_demand_days >= self.demand_window_days:
             raise bad("high_demand_days", "must be shorter than demand_window_days")
+        if not 7 <= int(self.seasonal_horizon_days) <= 180:
+            raise bad("seasonal_horizon_days", "must be between 7 and 180")
         for name in ("review_period_days", "low_stock_horizon_days", "overstock_cover_days", "ordering_cost",
                      "holding_cost_rate", "high_demand_ratio", "slow_moving_sell_through", "high_demand_min_units"):
             if getattr(self, name) < 0:
                 raise bad(name, "must be >= 0")
 
     @property
-    def history_days_needed(self) -> int:
-        """How many days of order lines `fit` uses (the workflow reads no more than this)."""
+    def product_days_needed(self) -> int:
+        """Days of per-product history behind demand, variability and the alert rules."""
         return int(max(self.demand_window_days, 3 * self.slow_moving_days))
+
+    @property
+    def history_days_needed(self) -> int:
+        """How many days of order lines `fit` uses (the workflow reads no more than this): the product
+        window, plus last year's same season when the seasonal adjustment is on."""
+        if self.seasonal_adjustment:
+            return int(max(self.product_days_needed, 365 + self.demand_window_days))
+        return self.product_days_needed
+
+    def _seasonal_index(self, offsets: np.ndarray, qty: np.ndarray) -> float:
+        """Shop-wide year-over-year seasonal index (1.0 when less than a year of history is given).
+
+        ratio = daily units sold in the `seasonal_horizon_days` that followed this date a year ago / daily
+        units in the demand window before that date a year ago. Shop-wide (all products summed), because
+        per-product yearly ratios are mostly noise; clipped to [0.5, 2.5].
+        """
+        if not self.seasonal_adjustment or not len(offsets):
+            return 1.0
+        window, horizon = int(self.demand_window_days), int(self.seasonal_horizon_days)
+        if offsets.max() < 365 + window - 7:  # history does not reach last year's window
+            return 1.0
+        ahead = qty[(offsets > 365 - horizon) & (offsets <= 365)].sum() / horizon
+        before = qty[(offsets > 365) & (offsets <= 365 + window)].sum() / window
+        if before <= 0 or ahead <= 0:
+            return 1.0
+        return float(np.clip(ahead / before, 0.5, 2.5))
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -192,7 +227,7 @@ class InventoryOptimizer:
         n = len(prods)
         ids = prods["id"].astype(str).to_numpy()
         window = int(self.demand_window_days)
-        span = self.history_days_needed
+        span = self.product_days_needed
         start = as_of_ts - pd.Timedelta(days=span)
 
         # ---- dense products x days matrix of the last `span` days (one bincount) ----------------------
@@ -202,6 +237,9 @@ class InventoryOptimizer:
         day_idx = ((day_naive - start) // pd.Timedelta(days=1)).to_numpy() if len(sales) else np.array([], dtype=int)
         code = pd.Index(ids).get_indexer(sales["product_id"].astype(str)) if len(sales) else np.array([], dtype=int)
         qty = pd.to_numeric(sales["quantity"], errors="coerce").fillna(0).to_numpy(float) if len(sales) else np.array([])
+        offsets = span - day_idx  # days before as_of (1 = the day before)
+        past = (offsets >= 1) & (qty > 0)
+        seasonal = self._seasonal_index(offsets[past], qty[past])
         keep = (code >= 0) & (day_idx >= 0) & (day_idx < span) & (qty > 0)
         flat = code[keep].astype(np.int64) * span + day_idx[keep].astype(np.int64)
         matrix = np.bincount(flat, weights=qty[keep], minlength=n * span).reshape(n, span)
@@ -244,6 +282,9 @@ class InventoryOptimizer:
         before_rate = np.where(before_days > 0, before.sum(axis=1) / np.maximum(before_days, 1), np.nan)
 
         # ---- demand: forecast when given, otherwise the history estimate -----------------------------
+        # the history estimate looks back; the seasonal index moves it to the coming weeks' level
+        hist_daily = hist_daily * seasonal
+        sigma = sigma * seasonal
         daily = hist_daily.copy()
         demand_7 = hist_daily * 7
         demand_30 = hist_daily * 30
@@ -346,6 +387,7 @@ class InventoryOptimizer:
         )
         self.as_of_ = as_of_ts.date()
         self.history_days_ = span
+        self.seasonal_index_ = seasonal
         self.policy_ = policy
         self.alerts_ = self._alerts(policy)
         return self
