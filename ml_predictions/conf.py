@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     "INVENTORY_HIGH_DEMAND_DAYS": 14,
     "INVENTORY_HIGH_DEMAND_RATIO": 1.5,  # high_demand: recent rate >= 1.5 x forecast / earlier rate
     "INVENTORY_HIGH_DEMAND_MIN_UNITS": 5,
+    # Scale the history estimate by a shop-wide year-over-year seasonal index (needs > 1 year of sales;
+    # the analysis then reads 365 + INVENTORY_DEMAND_WINDOW_DAYS days of order lines).
+    "INVENTORY_SEASONAL_ADJUSTMENT": True,
     # Use the sales-forecasting capability's product-level forecast when it has one.
     "INVENTORY_USE_FORECAST": True,
     # A (product, alert type) resolved by a user is not re-opened for this many days (the plugin does

@@ -52,6 +52,13 @@ def test_analysis_shape_and_consistency(staff_client, small_shop):
     kinds = dict(zip(small_shop.products_truth["product_id"], small_shop.products_truth["stock_kind"], strict=True))
     reorder_kinds = [kinds[a["product_id"].replace("-", "")] for a in alerts if a["alert_type"] == "reorder_now"]
     assert reorder_kinds.count("low") >= len(reorder_kinds) / 2
+    # the seasonal index, recomputed here from the generated orders: last July's rate over the 56 days before it
+    orders = small_shop.orders[~small_shop.orders["status"].isin(["cancelled", "refunded"])]
+    lines = small_shop.order_items.merge(orders[["id", "created_at"]], left_on="order_id", right_on="id")
+    day = pd.to_datetime(lines["created_at"]).dt.normalize()
+    ahead = lines.loc[(day >= "2025-07-01") & (day < "2025-07-29"), "quantity"].sum() / 28
+    before = lines.loc[(day >= "2025-05-06") & (day < "2025-07-01"), "quantity"].sum() / 56
+    assert body["seasonal_index"] == pytest.approx(min(max(ahead / before, 0.5), 2.5), abs=1e-3)
     # products without sales history are listed, not dropped
     no_hist = body["data_issues"]["no_sales_history"]
     assert no_hist["count"] == len(no_hist["products"]) >= 1

@@ -81,7 +81,8 @@ def _iso(value: Any) -> str | None:
 
 
 def _meta(analysis: InventoryAnalysis) -> dict[str, Any]:
-    return {"as_of": str(analysis.as_of), "demand_source": analysis.demand_source}
+    return {"as_of": str(analysis.as_of), "demand_source": analysis.demand_source,
+            "seasonal_index": round(analysis.optimizer.seasonal_index_, 3)}
 
 
 # --------------------------------------------------------------------------- examples
@@ -89,6 +90,7 @@ ANALYSIS_EXAMPLE = {
     "success": True,
     "as_of": "2026-11-23",
     "demand_source": "history",
+    "seasonal_index": 1.18,
     "total_products_analyzed": 150,
     "alerts": [
         {
@@ -120,6 +122,7 @@ REORDER_EXAMPLE = {
     "success": True,
     "as_of": "2026-11-23",
     "demand_source": "forecast",
+    "seasonal_index": 1.0,
     "recommendations": [
         {
             "product_id": "5d1e…",
@@ -145,6 +148,7 @@ HEALTH_EXAMPLE = {
     "success": True,
     "as_of": "2026-11-23",
     "demand_source": "history",
+    "seasonal_index": 1.18,
     "health_score": 78.5,
     "status": "warning",
     "metrics": {"total_products": 150, "low_stock": 8, "overstock": 3, "slow_moving": 6, "optimal": 133},

@@ -73,6 +73,7 @@ def build_optimizer(overrides: dict[str, Any] | None = None) -> InventoryOptimiz
         "high_demand_days": s.INVENTORY_HIGH_DEMAND_DAYS,
         "high_demand_ratio": s.INVENTORY_HIGH_DEMAND_RATIO,
         "high_demand_min_units": s.INVENTORY_HIGH_DEMAND_MIN_UNITS,
+        "seasonal_adjustment": s.INVENTORY_SEASONAL_ADJUSTMENT,
     }
     params.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return InventoryOptimizer(**params)
@@ -282,6 +283,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         "reorder_recommendations": int((opt.policy_["recommended_order_quantity"] > 0).sum()),
         "demand_source": analysis.demand_source,
         "forecast_products": analysis.forecast_products,
+        "seasonal_index": round(opt.seasonal_index_, 3),
         "products_without_history": len(issues["no_sales_history"]),
         "products_without_cost": len(issues["missing_cost"]),
         "products_default_lead_time": len(issues["default_lead_time"]),
