@@ -280,21 +280,30 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
     call_command("migrate", verbosity=0)
     shop = synthesize(GeneratorConfig(customers=50_000, products=n_products, orders=orders, years=1, seed=5,
                                       end_date=date(2026, 6, 30)))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM shop_product")
+        present = cursor.fetchone()[0]
     started = time.perf_counter()
-    write_shop(shop, clear=True)
+    if present != n_products:  # the same seed gives the same shop: reuse one written by an earlier run
+        write_shop(shop, clear=True)
     write_s = time.perf_counter() - started
-    times = []
+    times, reads = [], []
     for _ in range(3):
         started = time.perf_counter()
         analysis = run_inventory_analysis(as_of="2026-07-01")
         analysis.optimizer.health()
         times.append(time.perf_counter() - started)
-    recent = int((pd.to_datetime(shop.orders["created_at"]) >= pd.Timestamp("2026-04-02")).sum())
+        reads.append(analysis.read_seconds)
+    best = int(np.argmin(times))
+    created = pd.to_datetime(shop.orders["created_at"])
+    recent = int((created >= pd.Timestamp("2026-04-02")).sum())
+    last_year = int(((created >= pd.Timestamp("2025-05-06")) & (created < pd.Timestamp("2025-07-29"))).sum())
     out = ["### Speed: analysis of 10k products through the ORM data source", "",
            f"{connection.vendor}, {n_products:,} products, {shop.stats['order_lines']:,} order lines in a year "
-           f"({recent:,} orders in the 90-day window read): run_inventory_analysis (read products + 90 days of "
-           f"order lines, fit, alerts) + health in {min(times):.2f} s (best of 3; runs "
-           f"{', '.join(f'{t:.2f}' for t in times)} s). Writing the shop took {write_s:.0f} s (not part of the figure).",
+           f"(read: {recent:,} orders of the last 90 days + {last_year:,} orders of last year's season window): "
+           f"run_inventory_analysis (read products and order lines, fit, alerts) + health in {times[best]:.2f} s, "
+           f"of which {reads[best]:.2f} s reading the database (best of 3; runs {', '.join(f'{t:.2f}' for t in times)} "
+           f"s). Writing the shop took {write_s:.0f} s (0 = reused; not part of the figure).",
            ""]
     print("\n".join(out), flush=True)
     return out

@@ -60,7 +60,7 @@ Status: good >= 80, warning >= 60, else critical.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -183,6 +183,17 @@ class InventoryOptimizer:
         if self.seasonal_adjustment:
             return int(max(self.product_days_needed, 365 + self.demand_window_days))
         return self.product_days_needed
+
+    def history_windows(self, as_of: date) -> list[tuple[date, date]]:
+        """The [start, end) date ranges of order lines `fit` looks at: the recent product window and, with
+        the seasonal adjustment, last year's window around the same date (read separately, it is ~2.5x
+        fewer rows than the whole year)."""
+        as_of = pd.Timestamp(as_of).date()
+        windows = [(as_of - timedelta(days=self.product_days_needed), as_of)]
+        if self.seasonal_adjustment:
+            windows.append((as_of - timedelta(days=365 + int(self.demand_window_days)),
+                            as_of - timedelta(days=365 - int(self.seasonal_horizon_days))))
+        return windows
 
     def _seasonal_index(self, offsets: np.ndarray, qty: np.ndarray) -> float:
         """Shop-wide year-over-year seasonal index (1.0 when less than a year of history is given).

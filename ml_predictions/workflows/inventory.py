@@ -51,6 +51,7 @@ class InventoryAnalysis:
     forecast_products: int
     inactive_excluded: int
     duration_seconds: float
+    read_seconds: float = 0.0
 
 
 def build_optimizer(overrides: dict[str, Any] | None = None) -> InventoryOptimizer:
@@ -122,26 +123,31 @@ def run_inventory_analysis(*, as_of: date | str | None = None, overrides: dict[s
     optimizer = build_optimizer(overrides)
     optimizer._validate()  # bad settings/params -> 400 before any read
     source = get_data_source()
+    read_started = time.perf_counter()
     products = source.products()
     active = products["active"].astype(bool).to_numpy() if len(products) else np.array([], dtype=bool)
     inactive = int((~active).sum())
     products = products[active].reset_index(drop=True)
     if products.empty:
         raise InsufficientDataError("There are no active products to analyse.")
-    start = as_of_date - timedelta(days=optimizer.history_days_needed)
-    lines = source.order_lines(start=start, end=as_of_date)
+    windows = optimizer.history_windows(as_of_date)
+    frames = [source.order_lines(start=start, end=end)[["product_id", "ordered_at", "quantity"]]
+              for start, end in windows]
+    lines = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    read_seconds = time.perf_counter() - read_started
     if lines.empty:
+        start = windows[0][0]
         raise InsufficientDataError(
             f"No sales between {start} and {as_of_date}: inventory optimization needs the last "
-            f"{optimizer.history_days_needed} days of order history to estimate demand.",
-            details={"as_of": str(as_of_date), "history_days": optimizer.history_days_needed},
+            f"{optimizer.product_days_needed} days of order history to estimate demand.",
+            details={"as_of": str(as_of_date), "history_days": optimizer.product_days_needed},
         )
     forecast = product_demand_forecast()
-    optimizer.fit(lines[["product_id", "ordered_at", "quantity"]], products, as_of=as_of_date, forecast=forecast)
+    optimizer.fit(lines, products, as_of=as_of_date, forecast=forecast)
     n_forecast = int((optimizer.policy_["demand_source"] == "forecast").sum())
     demand_source = "history" if n_forecast == 0 else "forecast" if n_forecast == len(products) else "mixed"
     return InventoryAnalysis(optimizer, as_of_date, demand_source, n_forecast, inactive,
-                             round(time.perf_counter() - started, 3))
+                             round(time.perf_counter() - started, 3), round(read_seconds, 3))
 
 
 # --------------------------------------------------------------------------- text (translatable)
