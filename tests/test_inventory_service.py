@@ -109,8 +109,12 @@ def test_alert_rules_and_urgency():
     surge[-14:] = 4.0
     rare = np.zeros(n)
     rare[5] = 1  # one sale 85 days ago
+    noisy = np.zeros(n)
+    noisy[0:76:5] = 1  # 1 unit every 5 days, then 5 units in the last 14 days: 1.8x, but Poisson noise
+    noisy[-14::3] = 1
     sales = make_sales({"out": steady, "short": steady, "eating_ss": steady, "soon": steady, "fine": steady,
-                        "over": steady, "surge": surge, "rare": rare})
+                        "over": steady, "surge": surge, "rare": rare,
+                        "noisy": noisy})
     products = make_products([
         {"id": "out", "stock": 0},                 # out of stock -> reorder_now 5
         {"id": "short", "stock": 10},              # cover 5 < L=7 -> reorder_now 4
@@ -120,6 +124,7 @@ def test_alert_rules_and_urgency():
         {"id": "over", "stock": 500},              # cover 250 d -> overstock 3
         {"id": "surge", "stock": 60},              # recent 4/day vs 1/day before -> high_demand
         {"id": "rare", "stock": 30},               # last sale 85 days ago -> slow_moving
+        {"id": "noisy", "stock": 10},
         {"id": "ghost", "stock": 12},              # never sold -> slow_moving 3, reported without history
         {"id": "empty", "stock": 0},               # never sold, no stock -> nothing to alert
     ])
@@ -137,6 +142,8 @@ def test_alert_rules_and_urgency():
     assert not [k for k in got if k[0] in ("fine", "empty")]
     assert got[("over", "overstock")] == 3
     assert ("surge", "high_demand") in got
+    assert ("noisy", "high_demand") not in got
+    assert noisy[-14:].sum() == 5 and noisy[-14:].sum() / 14 >= 1.5 * noisy[34:76].sum() / 42
     assert got[("rare", "slow_moving")] == 2  # >= 60 days since the last sale
     assert got[("ghost", "slow_moving")] == 3
     assert ("rare", "overstock") not in got  # slow_moving wins over overstock

@@ -49,7 +49,9 @@ over overstock):
     overstock    d > 0, not slow moving, stock > S and stock / d > `overstock_cover_days` (default 90).
                  Urgency 2, 3 when cover exceeds twice the threshold.
     high_demand  the last `high_demand_days` (14) sold at least `high_demand_ratio` (1.5) x the reference
-                 rate and at least `high_demand_min_units` (5) units. The reference is the forecast when
+                 rate and at least `high_demand_min_units` (5) units, and more units than the 99th
+                 percentile of a Poisson count at the reference rate (so a slow product selling 5 instead
+                 of 3 is not flagged). The reference is the forecast when
                  there is one, else the average of the window days before those 14 days. Urgency 3, 4 when
                  the product is also at or below its reorder point.
 
@@ -65,7 +67,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import norm, poisson
 
 from ..exceptions import InvalidParameterError, NotFittedError
 
@@ -433,10 +435,14 @@ class InventoryOptimizer:
 
         ref = p["reference_daily"].to_numpy()
         recent = p["recent_daily"].to_numpy()
+        recent_units = p["recent_units"].to_numpy()
+        expected = np.where(np.isfinite(ref), ref, 0.0) * float(self.high_demand_days)
         high = (
-            (p["recent_units"].to_numpy() >= float(self.high_demand_min_units))
+            (recent_units >= float(self.high_demand_min_units))
             & np.isfinite(ref)
             & (recent >= float(self.high_demand_ratio) * np.where(np.isfinite(ref), ref, np.inf))
+            # and not just noise: more units than a Poisson count at the reference rate gives 99 % of the time
+            & (recent_units > poisson.ppf(0.99, np.maximum(expected, 1e-9)))
         )
         u_high = np.where(reorder, 4, 3)
 
