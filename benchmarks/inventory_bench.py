@@ -226,9 +226,9 @@ def pharma_case() -> list[str]:
     cost = np.ones(len(cols))
     out = run_case("Pharmacy daily sales (real), 8 categories", demand[:, :-365], demand[:, -365:],
                    np.array(cols, dtype=object), frame.index, lead, cost)
-    out.append("Lead times (days): " + ", ".join(f"{c} {int(v)}" for c, v in zip(cols, lead, strict=True)))
-    out.append("")
-    return out
+    extra = ["Lead times (days): " + ", ".join(f"{c} {int(v)}" for c, v in zip(cols, lead, strict=True)), ""]
+    print("\n".join(extra), flush=True)
+    return out + extra
 
 
 # --------------------------------------------------------------------------- speed
