@@ -126,3 +126,32 @@ def test_management_command_trains_inventory(small_shop, settings):
     optimizer = get_active_artifact("inventory")[1]["optimizer"]
     ordered = optimizer.policy_[optimizer.policy_["recommended_order_quantity"] > 0]
     assert len(ordered) and (ordered["recommended_order_quantity"] >= ordered["eoq"].fillna(0) - 1e-9).all()
+
+
+@pytest.mark.django_db
+def test_settings_drive_the_policy(small_shop, settings):
+    base_run = run_inventory_analysis(as_of=AS_OF).optimizer
+    base = base_run.policy_.set_index("product_id")
+    category = base["category"].iloc[0]
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_CATEGORY_SERVICE_LEVELS": {category: 0.99},
+                               "DEFAULT_LEAD_TIME_DAYS": 11, "INVENTORY_SEASONAL_ADJUSTMENT": False}
+    tuned = run_inventory_analysis(as_of=AS_OF).optimizer.policy_.set_index("product_id")
+    in_cat = tuned["category"] == category
+    assert (tuned.loc[in_cat, "service_level"] == 0.99).all()
+    assert (tuned.loc[~in_cat, "service_level"] == 0.95).all()
+    moved = in_cat & (tuned["demand_std"] > 0)
+    assert moved.any()
+    # safety stock scales with z: 2.326 / 1.645, times the seasonal index that was switched off
+    from scipy.stats import norm
+
+    ratio = tuned.loc[moved, "safety_stock"] / base.loc[moved.index[moved], "safety_stock"]
+    expected = norm.ppf(0.99) / norm.ppf(0.95) / base_run.seasonal_index_
+    assert ratio.to_numpy() == pytest.approx(expected, rel=1e-9)
+    # every generated product has a lead time, so the default is not used
+    assert (tuned["lead_time_source"] == "product").all()
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_ORDER_POLICY": "magic"}
+    from ml_predictions.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as exc:
+        run_inventory_analysis(as_of=AS_OF)
+    assert exc.value.field == "order_policy"
