@@ -206,3 +206,22 @@ def test_openapi_lists_the_endpoints_with_examples(staff_client):
         content = op["responses"]["200"]["content"]["application/json"]
         assert content.get("examples"), url
         assert {p["name"] for p in op["parameters"]} >= {"category", "as_of"}
+
+
+@pytest.mark.django_db
+def test_analysis_links_persisted_alerts_and_resolve_works(staff_client, small_shop):
+    from ml_predictions.models import InventoryAlert
+    from ml_predictions.training import train_now
+
+    before = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
+    assert {a["alert_id"] for a in before["alerts"]} == {None}
+    assert train_now("inventory", {"as_of": AS_OF}).status == "succeeded"
+    body = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
+    stored = {(a.product_id, a.alert_type): str(a.pk) for a in InventoryAlert.objects.filter(status="open")}
+    assert {(a["product_id"], a["alert_type"]): a["alert_id"] for a in body["alerts"]} == stored
+    alert_id = body["alerts"][0]["alert_id"]
+    res = staff_client.post(f"/api/ml/inventory-alerts/{alert_id}/resolve/", {}, format="json")
+    assert res.status_code == 200 and res.json()["status"] == "resolved"
+    after = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
+    assert next(a for a in after["alerts"] if (a["product_id"], a["alert_type"]) ==
+                (body["alerts"][0]["product_id"], body["alerts"][0]["alert_type"]))["alert_id"] is None

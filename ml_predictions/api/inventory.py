@@ -205,11 +205,11 @@ class InventoryAnalysisView(MLAPIView):
         total = len(alerts)
         if filters.get("limit"):
             alerts = alerts.head(filters["limit"])
+        # all open alerts in one query (at most five per product; no huge IN list for SQLite)
         open_ids = {
             (pid, atype): str(pk)
-            for pk, pid, atype in InventoryAlert.objects.filter(
-                status=InventoryAlert.Status.OPEN, product_id__in=list(alerts["product_id"].unique())
-            ).values_list("id", "product_id", "alert_type")
+            for pk, pid, atype in InventoryAlert.objects.filter(status=InventoryAlert.Status.OPEN)
+            .values_list("id", "product_id", "alert_type")
         } if len(alerts) else {}
         items = [
             {
