@@ -62,6 +62,32 @@ DEFAULTS: dict[str, Any] = {
     "SERVICE_LEVEL": 0.95,
     "MIN_CLUSTERS": 2,
     "MAX_CLUSTERS": 10,
+    # --- inventory optimization (docs/inventory.md) ----------------------------------------------
+    # SERVICE_LEVEL (above) is the default cycle service level; these override it per category name.
+    "INVENTORY_CATEGORY_SERVICE_LEVELS": {},  # e.g. {"Abrigos": 0.98, "Accesorios": 0.90}
+    # Lead-time variability as a coefficient of variation (0 = lead times are certain).
+    "INVENTORY_LEAD_TIME_CV": 0.0,
+    # "order_up_to" (order S - stock, S = demand over lead time + review period + safety stock) or "eoq".
+    "INVENTORY_ORDER_POLICY": "order_up_to",
+    "INVENTORY_REVIEW_PERIOD_DAYS": 14,
+    "INVENTORY_ORDERING_COST": 25.0,  # per purchase order, for EOQ
+    "INVENTORY_HOLDING_COST_RATE": 0.25,  # per year, as a fraction of unit cost, for EOQ
+    "INVENTORY_DEMAND_WINDOW_DAYS": 56,  # history behind the robust recent average
+    "INVENTORY_LOW_STOCK_HORIZON_DAYS": 7,  # low_stock: crosses the reorder point within this many days
+    "INVENTORY_SLOW_MOVING_DAYS": 30,
+    "INVENTORY_SLOW_MOVING_SELL_THROUGH": 0.10,  # slow_moving: sold < 10 % of (sold + stock) in those days
+    "INVENTORY_OVERSTOCK_COVER_DAYS": 90,  # overstock: more days of cover than this (and above S)
+    "INVENTORY_HIGH_DEMAND_DAYS": 14,
+    "INVENTORY_HIGH_DEMAND_RATIO": 1.5,  # high_demand: recent rate >= 1.5 x forecast / earlier rate
+    "INVENTORY_HIGH_DEMAND_MIN_UNITS": 5,
+    # Scale the history estimate by a shop-wide year-over-year seasonal index (needs > 1 year of sales;
+    # the analysis then reads 365 + INVENTORY_DEMAND_WINDOW_DAYS days of order lines).
+    "INVENTORY_SEASONAL_ADJUSTMENT": True,
+    # Use the sales-forecasting capability's product-level forecast when it has one.
+    "INVENTORY_USE_FORECAST": True,
+    # A (product, alert type) resolved by a user is not re-opened for this many days (the plugin does
+    # not see open purchase orders, so "reorder_now" stays true until the goods arrive).
+    "INVENTORY_RESOLVED_SNOOZE_DAYS": 7,
 }
 
 
