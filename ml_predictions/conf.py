@@ -62,6 +62,21 @@ DEFAULTS: dict[str, Any] = {
     "SERVICE_LEVEL": 0.95,
     "MIN_CLUSTERS": 2,
     "MAX_CLUSTERS": 10,
+    # --- customer segmentation -------------------------------------------------------------------
+    # RFM window in days before calc_date (seed 001's RFM_WINDOW_DAYS).
+    "SEGMENTATION_WINDOW_DAYS": 365,
+    # "silhouette", "davies_bouldin" or "calinski_harabasz": how automatic k is chosen (seed 003).
+    "SEGMENTATION_SELECTION_METRIC": "silhouette",
+    # Silhouette is O(n^2): it is computed on a random sample of this many customers.
+    "SEGMENTATION_SILHOUETTE_SAMPLE": 10000,
+    # Customers registered but without orders in the window are clustered too (seed 001) unless False.
+    "SEGMENTATION_INCLUDE_CUSTOMERS_WITHOUT_ORDERS": True,
+    # CLV: horizon of expected purchases (days), CLV horizon (months) and monthly discount rate.
+    "CLV_PURCHASE_HORIZON_DAYS": 30,
+    "CLV_HORIZON_MONTHS": 12,
+    "CLV_MONTHLY_DISCOUNT_RATE": 0.01,
+    # Fewer repeat buyers than this -> the documented simple CLV fallback instead of BG/NBD.
+    "CLV_MIN_REPEAT_CUSTOMERS": 30,
 }
 
 

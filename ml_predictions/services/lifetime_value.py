@@ -179,7 +179,7 @@ class GammaGammaModel:
                        options={"maxiter": 2000})
         p, q, g = np.exp(res.x)
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(g)}
-        self.converged_ = bool(res.success) and q > 1
+        self.converged_ = bool(res.success) and bool(q > 1)
         self.message_ = str(res.message) if q > 1 else "q <= 1: the mean spend is undefined"
         self.n_customers_ = int(total_w)
         return self
