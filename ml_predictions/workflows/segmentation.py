@@ -63,7 +63,7 @@ def marketing_actions(segment_type: str) -> list[str]:
     return [str(text) for text in MARKETING_ACTIONS.get(segment_type, [])]
 
 
-def _domain_error(exc: SegmentationError) -> MLError:
+def domain_error(exc: SegmentationError) -> MLError:
     if exc.kind == "insufficient":
         return InsufficientDataError(str(exc), field=exc.field)
     if exc.kind == "not_fitted":
@@ -126,7 +126,7 @@ def segment_frame(
         rfm = compute_rfm(lines, calc_date=calc_date, window_days=window_days, customers=customers,
                           include_without_orders=include)
     except SegmentationError as exc:
-        raise _domain_error(exc) from exc
+        raise domain_error(exc) from exc
     calc_ts = pd.Timestamp(calc_date, tz="UTC") if calc_date else (
         pd.Timestamp(lines["ordered_at"].max()).normalize() + pd.Timedelta(days=1))
     if not rfm["has_orders"].any():
@@ -141,7 +141,7 @@ def segment_frame(
     try:
         segmenter.fit(rfm)
     except SegmentationError as exc:
-        raise _domain_error(exc) from exc
+        raise domain_error(exc) from exc
     labels = segmenter.labels_
     dist = segmenter.kmeans_.transform(segmenter._embed(rfm))
     confidence = confidence_from_distances(dist)
