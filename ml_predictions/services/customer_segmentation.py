@@ -215,7 +215,9 @@ def rfm_scores(rfm: pd.DataFrame) -> pd.DataFrame:
         (r == 2) & (f >= 3),
         (f <= 2) & (m <= 2),
     ]
-    names = np.select(conditions, list(RFM_RULE_NAMES[:7]), default="need_attention")
+    choices = ["champions", "loyal_customers", "big_spenders", "potential_loyalists", "lost", "at_risk",
+               "hibernating"]
+    names = np.select(conditions, choices, default="need_attention")
     code = np.char.add(np.char.add(r.astype(str), f.astype(str)), m.astype(str)) if len(r) else np.array([], str)
     return pd.DataFrame({"r_score": r, "f_score": f, "m_score": m, "rfm_segment": code, "rfm_name": names},
                         index=rfm.index)
