@@ -81,11 +81,17 @@ def test_train_auto_k_reports_every_k(small_shop, staff_client):
     ({"selection_metric": "elbow"}, 400, "selection_metric"),
     ({"window_days": 0}, 400, "window_days"),
     ({"calc_date": "yesterday"}, 400, "calc_date"),
-    ({"calc_date": "2020-01-01"}, 422, "no orders"),
+    ({"features": ["recency_days", "height"]}, 400, "features"),
 ])
-def test_train_bad_input(small_shop, staff_client, body, status, word):
+def test_train_bad_input(staff_client, body, status, word):
     res = staff_client.post("/api/ml/train-customer-segmentation/", body, format="json")
     assert_error(res, status, word)
+    assert not MLModel.objects.filter(model_type="customer_segmentation").exists()
+
+
+def test_train_without_orders_in_window(small_shop, staff_client):
+    res = staff_client.post("/api/ml/train-customer-segmentation/", {"calc_date": "2020-01-01"}, format="json")
+    assert_error(res, 422, "no orders")
     assert not MLModel.objects.filter(model_type="customer_segmentation").exists()
 
 

@@ -75,6 +75,15 @@ def default_calc_date(order_lines: pd.DataFrame) -> pd.Timestamp:
     return last.normalize() + pd.Timedelta(days=1)
 
 
+NS_PER_DAY = 86_400 * 10**9
+
+
+def _ns(when: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds (pandas may store s/ms/us resolutions)."""
+    values = pd.to_datetime(when, utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[ns]")
+    return values.astype("int64")
+
+
 def _as_utc(value: Any) -> pd.Timestamp:
     ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -106,34 +115,32 @@ def compute_rfm(
     lines = order_lines.loc[mask, ["order_id", "customer_id", "product_id", "quantity", "unit_price"]]
     when = when[mask]
     amount = lines["quantity"].to_numpy(dtype="float64") * lines["unit_price"].to_numpy(dtype="float64")
-    cust = lines["customer_id"].astype(str).to_numpy()
-    orders = pd.DataFrame({"order_id": lines["order_id"].astype(str).to_numpy(), "customer_id": cust,
-                           "ordered_at": when.to_numpy(), "amount": amount})
-    per_order = orders.groupby("order_id", sort=False).agg(
-        customer_id=("customer_id", "first"), ordered_at=("ordered_at", "min"), amount=("amount", "sum"))
-    grouped = per_order.groupby("customer_id", sort=True)
-    rfm = pd.DataFrame({
-        "last": grouped["ordered_at"].max(),
-        "first": grouped["ordered_at"].min(),
-        "frequency": grouped.size(),
-        "monetary": grouped["amount"].sum(),
-    })
-    products = pd.DataFrame({"customer_id": cust, "product_id": lines["product_id"].astype(str).to_numpy()})
-    rfm["unique_products"] = products.drop_duplicates().groupby("customer_id").size().reindex(rfm.index).fillna(0)
-    calc_naive = calc.tz_convert("UTC").tz_localize(None)
-    last = pd.to_datetime(rfm["last"], utc=True).dt.tz_localize(None)
-    first = pd.to_datetime(rfm["first"], utc=True).dt.tz_localize(None)
-    rfm["recency_days"] = ((calc_naive - last).dt.total_seconds() / 86400.0).astype("float64")
-    first_seen = first
+    # integer codes instead of string ids: group-bys on int64 are ~10x faster than on Python strings
+    cust_codes, cust_ids = pd.factorize(lines["customer_id"])
+    order_codes, _ = pd.factorize(lines["order_id"])
+    ns = _ns(when)
+    per_order = pd.DataFrame({"o": order_codes, "c": cust_codes, "t": ns, "a": amount}).groupby("o", sort=False).agg(
+        c=("c", "first"), t=("t", "min"), a=("a", "sum"))
+    grouped = per_order.groupby("c", sort=False)
+    agg = grouped.agg(last=("t", "max"), first=("t", "min"), frequency=("t", "size"), monetary=("a", "sum"))
+    prod_codes, prod_ids = pd.factorize(lines["product_id"])
+    pairs = np.unique(cust_codes.astype("int64") * max(len(prod_ids), 1) + prod_codes)
+    n_products = np.bincount(pairs // max(len(prod_ids), 1), minlength=len(cust_ids))
+    index = pd.Index(np.asarray(cust_ids, dtype=object)[agg.index.to_numpy()]).astype(str)
+    rfm = pd.DataFrame({"frequency": agg["frequency"].to_numpy(), "monetary": agg["monetary"].to_numpy(),
+                        "unique_products": n_products[agg.index.to_numpy()]}, index=index)
+    calc_ns = _ns(pd.Series([calc]))[0]
+    rfm["recency_days"] = (calc_ns - agg["last"].to_numpy()) / NS_PER_DAY
+    first_seen = agg["first"].to_numpy().astype("float64")
     if customers is not None and len(customers):
-        created = pd.Series(pd.to_datetime(customers["created_at"], utc=True).dt.tz_localize(None).to_numpy(),
+        created = pd.Series(_ns(pd.to_datetime(customers["created_at"], utc=True)).astype("float64"),
                             index=customers["id"].astype(str).to_numpy())
         created = created[~created.index.duplicated()]
-        joined = created.reindex(rfm.index)
-        first_seen = pd.concat([first, joined], axis=1).min(axis=1)
-    rfm["tenure_days"] = ((calc_naive - first_seen).dt.total_seconds() / 86400.0).clip(lower=0.0)
+        joined = created.reindex(rfm.index).to_numpy()
+        first_seen = np.fmin(first_seen, joined)
+    rfm["tenure_days"] = np.clip((calc_ns - first_seen) / NS_PER_DAY, 0.0, None)
     rfm["has_orders"] = True
-    rfm = rfm.drop(columns=["last", "first"])
+    calc_naive = calc.tz_convert("UTC").tz_localize(None)
     if include_without_orders and customers is not None and len(customers):
         ids = pd.Index(customers["id"].astype(str).unique())
         created_all = pd.Series(pd.to_datetime(customers["created_at"], utc=True).dt.tz_localize(None).to_numpy(),
@@ -297,7 +304,7 @@ class CustomerSegmenter:
         features: Sequence[str] = BASE_FEATURES,
         use_pca: bool = False,
         pca_components: int | None = None,
-        silhouette_sample_size: int = 10_000,
+        silhouette_sample_size: int = 3000,
         n_init: int = 4,
         random_state: int | None = 42,
         n_threads: int | None = None,

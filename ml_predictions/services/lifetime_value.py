@@ -46,25 +46,29 @@ def summary_from_transactions(
     calc = pd.Timestamp(calc_date)
     calc = calc.tz_localize("UTC") if calc.tzinfo is None else calc.tz_convert("UTC")
     when = pd.to_datetime(transactions[date_col], utc=True)
-    keep = when < calc
-    day = when[keep].dt.floor("D")
-    frame = pd.DataFrame({"c": transactions.loc[keep, customer_col].astype(str).to_numpy(),
-                          "d": day.to_numpy(), "v": transactions.loc[keep, amount_col].to_numpy(dtype=float)})
-    daily = frame.groupby(["c", "d"], sort=True)["v"].sum().reset_index()
-    g = daily.groupby("c", sort=True)
-    first = g["d"].min()
-    last = g["d"].max()
-    n_days = g.size()
-    total = g["v"].sum()
-    first_value = g["v"].first()  # daily is sorted by (c, d): first row is the first day
-    calc_day = calc.floor("D")
-    out = pd.DataFrame({
-        "x": (n_days - 1).astype(float),
-        "t_x": (last - first).dt.days.astype(float),
-        "T": (calc_day - first).dt.days.astype(float),
-    })
+    keep = (when < calc).to_numpy()
+    ns = when[keep].dt.tz_localize(None).to_numpy().astype("datetime64[ns]").astype("int64")
+    day = ns // (86_400 * 10**9)
+    # integer customer codes + day numbers: one sort and a few reductions, no group-by on strings
+    codes, ids = pd.factorize(transactions.loc[keep, customer_col])
+    value = transactions.loc[keep, amount_col].to_numpy(dtype=float)
+    daily = pd.DataFrame({"c": codes, "d": day, "v": value}).groupby(["c", "d"], sort=True)["v"].sum()
+    c = daily.index.get_level_values(0).to_numpy()
+    d = daily.index.get_level_values(1).to_numpy()
+    v = daily.to_numpy()
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # first day row of each customer (sorted by c, d)
+    ends = np.r_[starts[1:], len(c)] - 1
+    n_days = ends - starts + 1
+    total = np.add.reduceat(v, starts) if len(v) else np.array([])
+    calc_day = calc.tz_localize(None).to_datetime64().astype("datetime64[ns]").astype("int64") // (86_400 * 10**9)
     repeat = n_days - 1
-    out["monetary_value"] = np.where(repeat > 0, (total - first_value) / repeat.clip(lower=1), 0.0)
+    out = pd.DataFrame({
+        "x": repeat.astype(float),
+        "t_x": (d[ends] - d[starts]).astype(float),
+        "T": (calc_day - d[starts]).astype(float),
+        "monetary_value": np.where(repeat > 0, (total - v[starts]) / np.maximum(repeat, 1), 0.0),
+    }, index=pd.Index(np.asarray(ids, dtype=object)[c[starts]]).astype(str))
+    out = out.sort_index()
     out.index.name = "customer_id"
     return out
 
@@ -103,8 +107,10 @@ class BetaGeoModel:
         total_w = w.sum()
 
         def objective(logp: np.ndarray) -> float:
-            ll = _bgnbd_ll(np.exp(logp), xu, tu, Tu)
-            return -(w * ll).sum() / total_w + self.penalizer * float((logp**2).sum())
+            with np.errstate(all="ignore"):  # the optimizer may probe absurd values; answer "bad", not NaN
+                ll = _bgnbd_ll(np.exp(np.clip(logp, -30, 30)), xu, tu, Tu)
+                value = -(w * ll).sum() / total_w + self.penalizer * float((logp**2).sum())
+            return float(value) if np.isfinite(value) else 1e12
 
         scale = max(float(np.mean(Tu)), 1.0)
         start = np.log([1.0, scale / 10.0, 1.0, 1.0])
@@ -170,10 +176,12 @@ class GammaGammaModel:
         total_w = w.sum()
 
         def objective(logp: np.ndarray) -> float:
-            p, q, g = np.exp(logp)
-            ll = (gammaln(p * xu + q) - gammaln(p * xu) - gammaln(q) + q * np.log(g) + (p * xu - 1) * np.log(mu)
-                  + p * xu * np.log(xu) - (p * xu + q) * np.log(g + xu * mu))
-            return -(w * ll).sum() / total_w + self.penalizer * float((logp**2).sum())
+            p, q, g = np.exp(np.clip(logp, -30, 30))
+            with np.errstate(all="ignore"):
+                ll = (gammaln(p * xu + q) - gammaln(p * xu) - gammaln(q) + q * np.log(g) + (p * xu - 1) * np.log(mu)
+                      + p * xu * np.log(xu) - (p * xu + q) * np.log(g + xu * mu))
+                value = -(w * ll).sum() / total_w + self.penalizer * float((logp**2).sum())
+            return float(value) if np.isfinite(value) else 1e12
 
         res = minimize(objective, np.log([1.0, 1.0, max(float(np.mean(mu)), 1.0)]), method="L-BFGS-B",
                        options={"maxiter": 2000})
