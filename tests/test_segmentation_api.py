@@ -230,15 +230,16 @@ def test_rfm_and_standardized(trained, staff_client):
         assert sum(values) / len(values) == pytest.approx(0, abs=1e-3)  # z-scores over the training customers
 
 
-@pytest.mark.parametrize("kind", ["pca", "frequency_monetary", "recency_frequency", "recency_monetary"])
-def test_plots(trained, staff_client, kind):
-    res = staff_client.get(f"/api/ml/segments/plot/?type={kind}")
-    assert res.status_code == 200 and res["Content-Type"] == "image/png"
-    assert res.content.startswith(PNG_MAGIC) and len(res.content) > 10_000
-
-
-def test_plot_bad_type(trained, staff_client):
+def test_plots(trained, staff_client):
+    sizes = set()
+    for kind in ("pca", "frequency_monetary", "recency_frequency", "recency_monetary"):
+        res = staff_client.get(f"/api/ml/segments/plot/?type={kind}")
+        assert res.status_code == 200 and res["Content-Type"] == "image/png", kind
+        assert res.content.startswith(PNG_MAGIC) and len(res.content) > 10_000
+        sizes.add(len(res.content))
+    assert len(sizes) == 4  # four different pictures
     assert_error(staff_client.get("/api/ml/segments/plot/?type=3d"), 400, "type")
+    assert_error(staff_client.get("/api/ml/segments/plot/?max_points=5"), 400, "max_points")
 
 
 def test_past_runs_stay_queryable_by_calc_date(small_shop, staff_client):
