@@ -107,6 +107,11 @@ def test_naming_is_one_to_one_up_to_six_and_suffixed_beyond():
     two = _profiles([(1.0, 1.2, 1.3, -0.2, 3000), (-1.2, -1.0, -1.0, 0.0, 20)])
     t2, _ = name_clusters(two)
     assert t2[0] != t2[1] and t2[1] == "inactive"
+    # two clearly lapsed clusters: the one-to-one choice would call one of them something else; the
+    # margin keeps both inactive and the suffix keeps the names apart
+    lapsed = _profiles([(1.0, 1.2, 1.3, -0.2, 3000), (-1.6, -1.0, -1.0, 0.0, 20), (-1.5, -0.9, -1.1, 0.1, 10)])
+    t3, n3 = name_clusters(lapsed)
+    assert t3 == {0: "vip", 1: "inactive", 2: "inactive"} and n3 == {0: "vip", 1: "inactive", 2: "inactive_2"}
 
 
 def _blobs(seed: int = 0) -> pd.DataFrame:

@@ -55,6 +55,10 @@ SEGMENT_PROTOTYPES: dict[str, tuple[float, float, float, float]] = {
 }
 
 
+# How much worse (squared distance) the one-to-one type may fit than the nearest type before it is dropped.
+NAME_MARGIN = 1.0
+
+
 class SegmentationError(ValueError):
     """Bad input to the segmentation service; `field` names the offending parameter when there is one."""
 
@@ -258,7 +262,10 @@ def name_clusters(profiles: pd.DataFrame) -> tuple[dict[int, str], dict[int, str
     Rule: each cluster's standardized profile (recentness, frequency, monetary, newness) is compared
     with the six prototypes in SEGMENT_PROTOTYPES by squared Euclidean distance. The first
     min(k, 6) types are assigned one-to-one by an optimal assignment (Hungarian algorithm), so with
-    k <= 6 no two clusters share a type. Clusters left over (k > 6) take their closest type; a type
+    k <= 6 clusters normally get distinct types — except that a cluster whose assigned prototype is
+    farther than its nearest one by more than NAME_MARGIN (1.0) takes the nearest type instead (two
+    lapsed clusters are both 'inactive', not one of them 'new'). Clusters left over (k > 6) take their
+    closest type; a type
     held by several clusters gets a numeric suffix in `cluster_name` ("frequent", "frequent_2", ...),
     numbered by descending mean monetary value, so names are always unique and never silently merged.
     Returns (segment_type by cluster, cluster_name by cluster).
@@ -268,7 +275,11 @@ def name_clusters(profiles: pd.DataFrame) -> tuple[dict[int, str], dict[int, str
     prof = profiles[["recentness", "frequency", "monetary", "newness"]].to_numpy(dtype=float)
     cost = ((prof[:, None, :] - proto[None, :, :]) ** 2).sum(axis=2)
     rows, cols = linear_sum_assignment(cost)
-    seg_type: dict[int, str] = {int(clusters[r]): SEGMENT_TYPES[c] for r, c in zip(rows, cols, strict=True)}
+    seg_type: dict[int, str] = {}
+    for r, c in zip(rows, cols, strict=True):
+        nearest = int(np.argmin(cost[r]))
+        # one-to-one, unless that forces a clearly wrong name: then the nearest type (suffixed below)
+        seg_type[int(clusters[r])] = SEGMENT_TYPES[c if cost[r, c] - cost[r, nearest] <= NAME_MARGIN else nearest]
     for i, c in enumerate(clusters):
         if int(c) not in seg_type:
             seg_type[int(c)] = SEGMENT_TYPES[int(np.argmin(cost[i]))]
@@ -307,7 +318,7 @@ class CustomerSegmenter:
         silhouette_sample_size: int = 3000,
         n_init: int = 4,
         random_state: int | None = 42,
-        n_threads: int | None = None,
+        n_threads: int | None = 1,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -377,9 +388,10 @@ class CustomerSegmenter:
 
     # -- estimator API
     def fit(self, rfm: pd.DataFrame, y: Any = None) -> CustomerSegmenter:
-        # KMeans' OpenMP threads spin-wait; on a busy 2-core host small fits run 50x slower with them
-        # (4 s instead of 0.08 s for 300 customers), so below 50k rows one thread is used (n_threads=None).
-        threads = self.n_threads if self.n_threads is not None else (1 if len(rfm) < 50_000 else None)
+        # KMeans' OpenMP threads spin-wait: on a busy 2-core host a fit runs 4-50x slower with them
+        # (300 customers: 4 s instead of 0.08 s; 100k: 9.4 s instead of 1.9 s), so one thread is the
+        # default. n_threads=-1 lets OpenMP use every core (faster only on an idle machine).
+        threads = None if self.n_threads == -1 else (self.n_threads or 1)
         with threadpool_limits(limits=threads, user_api="openmp"):
             return self._fit(rfm)
 
@@ -402,6 +414,8 @@ class CustomerSegmenter:
         table: list[dict[str, Any]] = []
         best: tuple[float, int, KMeans] | None = None
         n_distinct = len(np.unique(np.round(z, 9), axis=0))
+        # k selection uses one k-means++ start per k; the chosen k is refitted with n_init starts below
+        selection_init = 1 if len(ks) > 1 else self.n_init
         for k in ks:
             if k > n_distinct:
                 if len(ks) == 1:
@@ -409,7 +423,7 @@ class CustomerSegmenter:
                         f"only {n_distinct} distinct customer profiles; cannot form n_clusters={k} clusters.",
                         field="n_clusters", kind="insufficient")
                 continue
-            km = KMeans(n_clusters=k, init="k-means++", n_init=self.n_init, random_state=self.random_state).fit(z)
+            km = KMeans(n_clusters=k, init="k-means++", n_init=selection_init, random_state=self.random_state).fit(z)
             labels = km.labels_
             if len(np.unique(labels)) < 2:
                 continue
@@ -428,6 +442,8 @@ class CustomerSegmenter:
             raise SegmentationError("the customers' profiles are too alike to form two clusters.",
                                     field="n_clusters", kind="insufficient")
         _, k, km = best
+        if selection_init != self.n_init:
+            km = KMeans(n_clusters=k, init="k-means++", n_init=self.n_init, random_state=self.random_state).fit(z)
         self.k_table_ = table
         self.n_clusters_ = k
         self.auto_k_ = len(ks) > 1
@@ -441,7 +457,16 @@ class CustomerSegmenter:
         km.cluster_centers_ = km.cluster_centers_[order]
         self.kmeans_ = km
         self.labels_ = remap[raw_labels]
-        self.metrics_ = next(r for r in table if r["k"] == k)
+        self.metrics_ = dict(next(r for r in table if r["k"] == k))
+        if selection_init != self.n_init:  # scores of the final (multi-start) fit
+            final = self.labels_
+            self.metrics_["inertia"] = float(km.inertia_)
+            self.metrics_["davies_bouldin"] = float(davies_bouldin_score(z, final))
+            self.metrics_["calinski_harabasz"] = float(calinski_harabasz_score(z, final))
+            if sample is not None:
+                self.metrics_["silhouette"] = float(silhouette_score(z[sample], final[sample]))
+            else:
+                self.metrics_["silhouette"] = float(silhouette_score(z, final))
         named = rfm if "tenure_days" in rfm else rfm.assign(tenure_days=0.0)
         prof = cluster_profiles(named, self.labels_)
         self.centroids_rfm_ = prof[["mean_recency_days", "mean_frequency", "mean_monetary"]].rename(
