@@ -103,3 +103,16 @@ def test_fit_clv_uses_bgnbd_when_data_allow_and_falls_back_when_thin(cdnow):
     assert thin.method == "simple_fallback"
     assert "repeat customers" in thin.details["fallback_reason"]
     assert ((thin.predictions["p_alive"] >= 0) & (thin.predictions["p_alive"] <= 1)).all()
+
+
+def test_analytic_gradients_match_finite_differences(cdnow):
+    from scipy.optimize import approx_fprime
+
+    from ml_predictions.services.lifetime_value import _bgnbd_ll, _bgnbd_ll_grad
+
+    x, t_x, T = (cdnow[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    for point in ([0.3, 5.0, 0.7, 2.0], [1.5, 60.0, 0.2, 3.0]):
+        p0 = np.array(point)
+        _, grad = _bgnbd_ll_grad(p0, x, t_x, T)
+        numeric = approx_fprime(p0, lambda p: _bgnbd_ll(p, x, t_x, T).sum(), 1e-7)
+        assert grad.sum(axis=1) == pytest.approx(numeric, rel=1e-3, abs=1e-2)

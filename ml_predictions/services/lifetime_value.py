@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 DAYS_PER_MONTH = 30.4375
 
@@ -84,6 +84,29 @@ def _bgnbd_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray)
     return a1 + np.logaddexp(a2, a3)
 
 
+def _bgnbd_ll_grad(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row log-likelihood and its gradient w.r.t. (r, alpha, a, b): 4-5x fewer evaluations than
+    finite differences, which is what makes 100k-customer fits take a fraction of a second."""
+    r, alpha, a, b = params
+    ll = _bgnbd_ll(params, x, t_x, T)
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    w2 = np.exp(a1 + a2 - ll)  # softmax weights of the two likelihood terms
+    w3 = 1.0 - w2
+    pos = x > 0
+    xm1 = np.where(pos, x - 1, 0.0)
+    d_ab = digamma(a + b)
+    d_abx = digamma(a + b + x)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w2 * np.log(alpha + T) - w3 * np.log(alpha + t_x)
+    d_alpha = r / alpha - (r + x) * (w2 / (alpha + T) + w3 / (alpha + t_x))
+    d_a = w2 * (d_ab - d_abx) + w3 * (digamma(a + 1) - d_abx - digamma(a) + d_ab)
+    d_b = w2 * (digamma(b + x) - d_abx - digamma(b) + d_ab) + w3 * (digamma(b + xm1) - d_abx - digamma(b) + d_ab)
+    d_b = np.where(pos, d_b, digamma(b + x) - d_abx - digamma(b) + d_ab)
+    d_a = np.where(pos, d_a, d_ab - d_abx)
+    return ll, np.vstack([d_r, d_alpha, d_a, d_b])
+
+
 @dataclass
 class BetaGeoModel:
     """BG/NBD purchase-and-dropout model fitted by maximum likelihood."""
@@ -112,9 +135,19 @@ class BetaGeoModel:
                 value = -(w * ll).sum() / total_w + self.penalizer * float((logp**2).sum())
             return float(value) if np.isfinite(value) else 1e12
 
+        def objective_and_grad(logp: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(np.clip(logp, -30, 30))
+            with np.errstate(all="ignore"):
+                ll, grad = _bgnbd_ll_grad(params, xu, tu, Tu)
+                value = -(w * ll).sum() / total_w + self.penalizer * float((logp**2).sum())
+                g = -(grad * w).sum(axis=1) / total_w * params + 2 * self.penalizer * logp
+            if not (np.isfinite(value) and np.isfinite(g).all()):
+                return 1e12, np.zeros_like(logp)
+            return float(value), g
+
         scale = max(float(np.mean(Tu)), 1.0)
         start = np.log([1.0, scale / 10.0, 1.0, 1.0])
-        res = minimize(objective, start, method="L-BFGS-B", options={"maxiter": self.max_iter})
+        res = minimize(objective_and_grad, start, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter})
         if not res.success:  # one retry from another start before giving up
             res2 = minimize(objective, np.log([0.5, scale, 0.5, 2.0]), method="Nelder-Mead",
                             options={"maxiter": self.max_iter * 4, "xatol": 1e-8, "fatol": 1e-10})
@@ -175,15 +208,28 @@ class GammaGammaModel:
         xu, mu, w = (rows[c].to_numpy(dtype=float) for c in ("x", "m", "w"))
         total_w = w.sum()
 
-        def objective(logp: np.ndarray) -> float:
+        log_mu, log_x = np.log(mu), np.log(xu)
+
+        def objective(logp: np.ndarray) -> tuple[float, np.ndarray]:
             p, q, g = np.exp(np.clip(logp, -30, 30))
             with np.errstate(all="ignore"):
-                ll = (gammaln(p * xu + q) - gammaln(p * xu) - gammaln(q) + q * np.log(g) + (p * xu - 1) * np.log(mu)
-                      + p * xu * np.log(xu) - (p * xu + q) * np.log(g + xu * mu))
+                px = p * xu
+                log_gxm = np.log(g + xu * mu)
+                ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + (px - 1) * log_mu
+                      + px * log_x - (px + q) * log_gxm)
                 value = -(w * ll).sum() / total_w + self.penalizer * float((logp**2).sum())
-            return float(value) if np.isfinite(value) else 1e12
+                d_pq = digamma(px + q)
+                grad = np.array([
+                    (w * xu * (d_pq - digamma(px) + log_mu + log_x - log_gxm)).sum() * p,
+                    (w * (d_pq - digamma(q) + np.log(g) - log_gxm)).sum() * q,
+                    (w * (q / g - (px + q) / (g + xu * mu))).sum() * g,
+                ])
+                g_total = -grad / total_w + 2 * self.penalizer * logp
+            if not (np.isfinite(value) and np.isfinite(g_total).all()):
+                return 1e12, np.zeros_like(logp)
+            return float(value), g_total
 
-        res = minimize(objective, np.log([1.0, 1.0, max(float(np.mean(mu)), 1.0)]), method="L-BFGS-B",
+        res = minimize(objective, np.log([1.0, 1.0, max(float(np.mean(mu)), 1.0)]), jac=True, method="L-BFGS-B",
                        options={"maxiter": 2000})
         p, q, g = np.exp(res.x)
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(g)}
