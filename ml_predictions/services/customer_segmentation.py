@@ -56,7 +56,7 @@ SEGMENT_PROTOTYPES: dict[str, tuple[float, float, float, float]] = {
 
 
 # How much worse (squared distance) the one-to-one type may fit than the nearest type before it is dropped.
-NAME_MARGIN = 1.0
+NAME_MARGIN = 2.0
 
 
 class SegmentationError(ValueError):
@@ -263,7 +263,7 @@ def name_clusters(profiles: pd.DataFrame) -> tuple[dict[int, str], dict[int, str
     with the six prototypes in SEGMENT_PROTOTYPES by squared Euclidean distance. The first
     min(k, 6) types are assigned one-to-one by an optimal assignment (Hungarian algorithm), so with
     k <= 6 clusters normally get distinct types — except that a cluster whose assigned prototype is
-    farther than its nearest one by more than NAME_MARGIN (1.0) takes the nearest type instead (two
+    farther than its nearest one by more than NAME_MARGIN (2.0) takes the nearest type instead (two
     lapsed clusters are both 'inactive', not one of them 'new'). Clusters left over (k > 6) take their
     closest type; a type
     held by several clusters gets a numeric suffix in `cluster_name` ("frequent", "frequent_2", ...),
