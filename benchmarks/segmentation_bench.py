@@ -149,6 +149,28 @@ print(round(time.perf_counter() - t0, 3), len(s))
 """
 
 
+LIFETIMES_CROSSCHECK = """
+import sys, pandas as pd
+from lifetimes import BetaGeoFitter
+c = pd.read_csv(sys.argv[1])
+m = BetaGeoFitter().fit(c["x"], c["t_x"] / 7, c["T"] / 7)
+total = m.conditional_expected_number_of_purchases_up_to_time(float(sys.argv[2]), c["x"], c["t_x"] / 7, c["T"] / 7).sum()
+print(" ".join(str(round(v, 4)) for v in [*m.params_[["r", "alpha", "a", "b"]], total]))
+"""
+
+
+def lifetimes_crosscheck(calib_csv: str, horizon_weeks: float) -> dict:
+    """The same CDNOW calibration fitted by lifetimes' BetaGeoFitter: parameters and holdout forecast."""
+    if not BENCH_VENV_PY.exists():
+        return {}
+    res = subprocess.run([str(BENCH_VENV_PY), "-c", LIFETIMES_CROSSCHECK, calib_csv, str(horizon_weeks)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        return {"lifetimes_crosscheck_error": res.stderr.strip().splitlines()[-1] if res.stderr else "failed"}
+    r, alpha, a, b, total = (float(v) for v in res.stdout.split())
+    return {"lifetimes_bgnbd_weeks": {"r": r, "alpha": alpha, "a": a, "b": b}, "lifetimes_predicted": total}
+
+
 def lifetimes_timing(tx_csv: str) -> dict:
     if not BENCH_VENV_PY.exists():
         return {"lifetimes": f"bench venv {BENCH_VENV_PY} missing"}
@@ -204,6 +226,9 @@ def cdnow() -> dict:
     out["holdout"] = {"actual_repeat_days": int(actual.sum()), "predicted": round(float(pred.sum()), 1),
                       "customer_correlation": round(float(np.corrcoef(pred, actual)[0, 1]), 4),
                       "mae_per_customer": round(float(np.abs(pred - actual).mean()), 4)}
+    calib_csv = "/tmp/seg_bench_cdnow_calib.csv"
+    calib.to_csv(calib_csv)
+    out["holdout"].update(lifetimes_crosscheck(calib_csv, horizon_weeks))
     clv = fit_clv(calib.assign(avg_order_value=calib["monetary_value"]))
     out["clv_method_days"] = clv.method
     out["clv_mean_12m"] = round(float(clv.predictions["clv"].mean()), 2)
