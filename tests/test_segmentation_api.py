@@ -247,9 +247,16 @@ def test_past_runs_stay_queryable_by_calc_date(small_shop, staff_client):
                               {"n_clusters": 3, "calc_date": "2026-01-01"}, format="json").json()
     second = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 4}, format="json").json()
     assert first["metrics"]["calc_date"] == "2026-01-01" and second["metrics"]["n_clusters"] == 4
+    assert first["metrics"]["warm_started"] is False and second["metrics"]["warm_started"] is False  # k 3 -> 4
+    third = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 4}, format="json").json()
+    assert third["metrics"]["warm_started"] is True  # same k: starts from the active run's centroids
+    assert third["metrics"]["cluster_sizes"] == second["metrics"]["cluster_sizes"]
+    cold = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 4, "warm_start": False},
+                             format="json").json()
+    assert cold["metrics"]["warm_started"] is False
     old = staff_client.get("/api/ml/segments/?calc_date=2026-01-01").json()
     assert old["model_id"] == first["model_id"] and len(old["segments"]) == 3
-    assert staff_client.get("/api/ml/segments/").json()["model_id"] == second["model_id"]
+    assert staff_client.get("/api/ml/segments/").json()["model_id"] == cold["model_id"]
     cid = CustomerSegmentAssignment.objects.filter(model_id=first["model_id"]).first().customer_id
     assert staff_client.get(f"/api/ml/customer-segment/{cid}/?calc_date=2026-01-01").json()["calc_date"] == \
         "2026-01-01"

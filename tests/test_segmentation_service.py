@@ -188,3 +188,17 @@ def test_generator_archetypes_are_recovered_better_than_chance():
     # most planted churned customers land in a cluster named inactive or at_risk
     churned_types = pd.Series(seg.segment_type(seg.labels_[(truth == "churned").to_numpy()]))
     assert churned_types.isin(["inactive", "at_risk"]).mean() > 0.7
+
+
+def test_warm_start_from_previous_centroids():
+    df = _blobs(2)
+    first = CustomerSegmenter(4).fit(df)
+    assert first.warm_started_ is False and first.centroids_log_.shape == (4, 3)
+    # next week: the same customers, a little older and richer
+    later = df.assign(recency_days=df["recency_days"] + 7, monetary=df["monetary"] * 1.05)
+    warm = CustomerSegmenter(4, init_centroids=first.centroids_log_, random_state=99).fit(later)
+    assert warm.warm_started_ is True
+    assert adjusted_rand_score(first.labels_, warm.labels_) > 0.99
+    assert warm.cluster_names_ == first.cluster_names_
+    # a different k cannot reuse the centroids: cold start, said so
+    assert CustomerSegmenter(3, init_centroids=first.centroids_log_).fit(later).warm_started_ is False

@@ -91,6 +91,8 @@ class TrainInput(serializers.Serializer):
         required=False, min_length=2, max_length=7)
     clv_horizon_months = serializers.IntegerField(required=False, min_value=1, max_value=120)
     clv_monthly_discount_rate = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
+    warm_start = serializers.BooleanField(required=False, default=True,
+                                          help_text="start from the active run's centroids when k matches")
 
 
 class RunQuery(serializers.Serializer):

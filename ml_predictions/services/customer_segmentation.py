@@ -319,6 +319,7 @@ class CustomerSegmenter:
         n_init: int = 4,
         random_state: int | None = 42,
         n_threads: int | None = 1,
+        init_centroids: np.ndarray | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -331,6 +332,7 @@ class CustomerSegmenter:
         self.n_init = n_init
         self.random_state = random_state
         self.n_threads = n_threads
+        self.init_centroids = init_centroids
 
     # -- helpers
     def _validate(self, n_rows: int) -> list[int]:
@@ -442,7 +444,16 @@ class CustomerSegmenter:
             raise SegmentationError("the customers' profiles are too alike to form two clusters.",
                                     field="n_clusters", kind="insufficient")
         _, k, km = best
-        if selection_init != self.n_init:
+        # Warm start (a retrain starts from the previous run's centroids, given in log1p feature space) when
+        # the chosen k matches: boundaries then move only as much as the data did, not with the random start.
+        init = None if self.init_centroids is None else np.asarray(self.init_centroids, dtype=float)
+        self.warm_started_ = bool(init is not None and init.shape == (k, x.shape[1]) and np.isfinite(init).all())
+        if self.warm_started_:
+            z_init = self.scaler_.transform(init)
+            if self.pca_ is not None:
+                z_init = self.pca_.transform(z_init)
+            km = KMeans(n_clusters=k, init=z_init, n_init=1, random_state=self.random_state).fit(z)
+        elif selection_init != self.n_init:
             km = KMeans(n_clusters=k, init="k-means++", n_init=self.n_init, random_state=self.random_state).fit(z)
         self.k_table_ = table
         self.n_clusters_ = k
@@ -458,7 +469,7 @@ class CustomerSegmenter:
         self.kmeans_ = km
         self.labels_ = remap[raw_labels]
         self.metrics_ = dict(next(r for r in table if r["k"] == k))
-        if selection_init != self.n_init:  # scores of the final (multi-start) fit
+        if selection_init != self.n_init or self.warm_started_:  # scores of the final fit
             final = self.labels_
             self.metrics_["inertia"] = float(km.inertia_)
             self.metrics_["davies_bouldin"] = float(davies_bouldin_score(z, final))
@@ -474,6 +485,10 @@ class CustomerSegmenter:
         self.centroids_rfm_.index.name = "cluster"
         self.segment_types_, self.cluster_names_ = name_clusters(prof)
         self.feature_names_in_ = list(self.features)
+        centers = self.kmeans_.cluster_centers_
+        if self.pca_ is not None:
+            centers = self.pca_.inverse_transform(centers)
+        self.centroids_log_ = self.scaler_.inverse_transform(centers)  # what the next retrain starts from
         return self
 
     def transform(self, rfm: pd.DataFrame) -> np.ndarray:

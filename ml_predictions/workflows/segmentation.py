@@ -28,6 +28,7 @@ from ..exceptions import (
     NotFoundError,
 )
 from ..models import CustomerSegmentAssignment, MLModel, ModelType
+from ..registry import load_artifact
 from ..services.customer_segmentation import (
     CustomerSegmenter,
     SegmentationError,
@@ -82,7 +83,7 @@ def _to_date(value: Any) -> date | None:
         raise InvalidParameterError(f"calc_date must be a date (YYYY-MM-DD); got {value!r}.", field="calc_date") from exc
 
 
-def build_segmenter(params: dict[str, Any], n_rows: int | None = None) -> CustomerSegmenter:
+def build_segmenter(params: dict[str, Any], init_centroids: Any = None) -> CustomerSegmenter:
     """A segmenter configured from request parameters over the settings' defaults."""
     n_clusters = params.get("n_clusters", "auto")
     if n_clusters in (None, ""):
@@ -97,7 +98,24 @@ def build_segmenter(params: dict[str, Any], n_rows: int | None = None) -> Custom
         pca_components=params.get("pca_components"),
         silhouette_sample_size=int(ml_settings.SEGMENTATION_SILHOUETTE_SAMPLE),
         random_state=int(params.get("random_state", ml_settings.RANDOM_STATE)),
+        init_centroids=init_centroids,
     )
+
+
+def previous_centroids(params: dict[str, Any]) -> Any:
+    """Centroids of the active run when the new run uses the same features and PCA setting, else None."""
+    if params.get("warm_start") is False:
+        return None
+    model = MLModel.objects.filter(model_type=MODEL_TYPE, is_active=True).first()
+    if model is None:
+        return None
+    try:
+        previous = load_artifact(model)["segmenter"]
+    except Exception:  # noqa: BLE001 — an unreadable old artifact just means a cold start
+        return None
+    same = (list(previous.features) == list(params.get("features") or ("recency_days", "frequency", "monetary"))
+            and bool(previous.use_pca) == bool(params.get("use_pca", False)))
+    return getattr(previous, "centroids_log_", None) if same else None
 
 
 def segment_frame(
@@ -137,7 +155,7 @@ def segment_frame(
     step(30, f"RFM computed for {len(rfm)} customers")
 
     t0 = time.perf_counter()
-    segmenter = build_segmenter(params)
+    segmenter = build_segmenter(params, params.get("_init_centroids"))
     try:
         segmenter.fit(rfm)
     except SegmentationError as exc:
@@ -210,6 +228,7 @@ def _metrics(result: dict[str, Any]) -> dict[str, Any]:
         "k_selection": [{key: (round(v, 4) if isinstance(v, float) else v) for key, v in row.items()}
                         for row in seg.k_table_],
         "auto_k": bool(seg.auto_k_),
+        "warm_started": bool(seg.warm_started_),
         "calc_date": result["calc_date"].isoformat(),
         "window_days": result["window_days"],
         "n_customers_with_orders": int(frame["has_orders"].sum()),
@@ -259,7 +278,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     customers = source.customers()
     read_seconds = round(time.perf_counter() - t0, 3)
     progress(20, f"Read {len(lines)} order lines")
-    result = segment_frame(lines, customers, params, progress)
+    result = segment_frame(lines, customers, {**params, "_init_centroids": previous_centroids(params)}, progress)
     result["timings"] = {"read_seconds": read_seconds, **result["timings"]}
     metrics = _metrics(result)
     seg: CustomerSegmenter = result["segmenter"]
