@@ -272,3 +272,17 @@ def test_openapi_lists_every_endpoint(staff_client):
                    "segments/{segment}/customers/", "segments/{segment}/export/", "segments/predict/",
                    "segments/apply/", "segments/plot/", "rfm/", "rfm/standardized/"):
         assert f"/api/ml/{suffix}" in paths, suffix
+
+
+def test_failed_bulk_write_keeps_the_previous_run_active(trained, staff_client, monkeypatch):
+    from ml_predictions.workflows import segmentation as workflow
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(workflow, "write_assignments", broken)
+    res = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 3}, format="json")
+    assert res.status_code == 500 and res.json()["success"] is False
+    active = MLModel.objects.get(model_type="customer_segmentation", is_active=True)
+    assert str(active.pk) == trained["model_id"] and MLModel.objects.count() == 1
+    assert CustomerSegmentAssignment.objects.count() == 300  # only the first run's rows

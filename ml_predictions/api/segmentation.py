@@ -16,7 +16,13 @@ from django.db.models import Avg, Count, Sum
 from django.http import StreamingHttpResponse
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -55,6 +61,8 @@ MAX_APPLY_ROWS = 100_000
 # --- serializers ------------------------------------------------------------------------------------------
 
 
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 2, "maximum": 50},
+                                {"type": "string", "enum": ["auto"]}], "default": "auto"})
 class NClustersField(serializers.Field):
     """An integer 2..50 or the string "auto"."""
 
