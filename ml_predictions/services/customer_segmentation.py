@@ -481,7 +481,7 @@ class CustomerSegmenter:
         named = rfm if "tenure_days" in rfm else rfm.assign(tenure_days=0.0)
         prof = cluster_profiles(named, self.labels_)
         self.centroids_rfm_ = prof[["mean_recency_days", "mean_frequency", "mean_monetary"]].rename(
-            columns=lambda c: c.removeprefix("mean_")).rename(columns={"recency_days": "recency_days"})
+            columns=lambda c: c.removeprefix("mean_"))
         self.centroids_rfm_.index.name = "cluster"
         self.segment_types_, self.cluster_names_ = name_clusters(prof)
         self.feature_names_in_ = list(self.features)
