@@ -167,3 +167,46 @@ class MLTrainingLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_type} {self.status} {self.progress}%"
+
+
+class CustomerSegmentAssignment(models.Model):
+    """One customer's segment in one segmentation run (seed 001's customer_clusters table).
+
+    Rows belong to the MLModel version that produced them, so the active run answers a lookup with one
+    indexed read and past runs stay queryable by calc_date until their version is pruned
+    (KEEP_VERSIONS). Written in bulk by the segmentation trainer, never row by row.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="segment_assignments")
+    customer_id = models.CharField(max_length=64)
+    calc_date = models.DateField(db_index=True)
+    cluster = models.PositiveSmallIntegerField()
+    segment_type = models.CharField(max_length=16, db_index=True)
+    cluster_name = models.CharField(max_length=32)
+    rfm_segment = models.CharField(max_length=3)
+    rfm_name = models.CharField(max_length=32)
+    recency_days = models.FloatField()
+    frequency = models.PositiveIntegerField()
+    monetary = models.FloatField()
+    avg_order_value = models.FloatField(default=0)
+    unique_products = models.PositiveIntegerField(default=0)
+    tenure_days = models.FloatField(default=0)
+    purchases_per_month = models.FloatField(default=0)
+    confidence = models.FloatField()
+    p_alive = models.FloatField(null=True, blank=True)
+    expected_purchases = models.FloatField(null=True, blank=True)
+    clv = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model", "cluster", "customer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "customer_id"], name="segassign_one_per_customer_per_run"),
+        ]
+        indexes = [
+            models.Index(fields=["customer_id", "calc_date"], name="segassign_customer_date"),
+            models.Index(fields=["model", "cluster_name"], name="segassign_model_cluster"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.cluster_name} ({self.calc_date})"
