@@ -199,11 +199,33 @@ def _apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], known: set[str]
     return out
 
 
+def _on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply a (slow, per-string) transformation to the distinct values only: a 500k-line file has a
+    few thousand products, prices and quantities and far fewer distinct ids than lines."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    converted = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    out = np.empty(len(codes), dtype=object)
+    valid = codes >= 0
+    out[valid] = converted[codes[valid]]
+    out[~valid] = None
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def _stripped(series: pd.Series, case: str | None = None, width: int | None = None) -> pd.Series:
+    def clean(s: pd.Series) -> pd.Series:
+        s = s.str.strip()
+        s = s.str.lower() if case == "lower" else s.str.upper() if case == "upper" else s
+        return s.str.slice(0, width) if width else s
+    return _on_uniques(series, clean)
+
+
 def _clean_ids(series: pd.Series, prefix: str = "") -> pd.Series:
     """Trim, and turn '17850.0' (an integer id that went through a float column) back into '17850'."""
-    s = series.str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    s = s.where(s != "", None)
-    return (prefix + s) if prefix else s
+    def clean(s: pd.Series) -> pd.Series:
+        s = s.str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        s = s.where(s != "", None)
+        return (prefix + s) if prefix else s
+    return _on_uniques(series, clean)
 
 
 class _Errors:
@@ -212,11 +234,13 @@ class _Errors:
         self.bad = np.zeros(len(lines), dtype=bool)
         self.items: list[tuple[str, np.ndarray, list[str]]] = []
 
-    def add(self, mask: np.ndarray | pd.Series, message: str | pd.Series) -> None:
+    def add(self, mask: np.ndarray | pd.Series, message: str, values: pd.Series | None = None) -> None:
+        """Flag rows; with `values` each message ends with the offending value (built for bad rows only)."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        msgs = (message[mask].tolist() if isinstance(message, pd.Series) else [message] * int(mask.sum()))
+        msgs = ([f"{message} {v!r}" for v in values[mask].tolist()] if values is not None
+                else [message] * int(mask.sum()))
         self.items.append((self.path, self.lines[mask], msgs))
         self.bad |= mask
 
@@ -226,6 +250,9 @@ class _Errors:
 
 
 def _parse_dates(raw: pd.Series, fmt: str | None, tz: str) -> pd.Series:
+    index = raw.index
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)  # parse each distinct string once
+    raw = pd.Series(uniques, dtype=object)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format" -> per-value parsing
         if tz == "UTC":
@@ -235,15 +262,20 @@ def _parse_dates(raw: pd.Series, fmt: str | None, tz: str) -> pd.Series:
             if parsed.dt.tz is None:
                 parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
             parsed = parsed.dt.tz_convert("UTC")
-    return parsed.dt.floor("s")
+    parsed = parsed.dt.floor("s").dt.tz_localize(None).to_numpy()
+    out = np.full(len(codes), np.datetime64("NaT"), dtype=parsed.dtype)
+    out[codes >= 0] = parsed[codes[codes >= 0]]
+    return pd.Series(out, index=index).dt.tz_localize("UTC")
 
 
 def _numeric(frame: pd.DataFrame, col: str, errors: _Errors, label: str) -> pd.Series:
     raw = frame[col]
-    value = pd.to_numeric(raw.str.strip().str.replace(r"^\$", "", regex=True), errors="coerce")
+    value = _on_uniques(raw, lambda s: pd.to_numeric(s.str.strip().str.replace(r"^\$", "", regex=True),
+                                                     errors="coerce").astype(object))
+    value = pd.to_numeric(value, errors="coerce").astype("float64")
     errors.add(raw.isna().to_numpy(), f"missing {label}")
-    errors.add((raw.notna() & value.isna()).to_numpy(), "invalid " + label + " " + raw.fillna("").map(repr))
-    return value.astype("float64")
+    errors.add((raw.notna() & value.isna()).to_numpy(), f"invalid {label}", raw)
+    return value
 
 
 def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> tuple[pd.DataFrame, list]:
@@ -269,7 +301,7 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     for col, values in opts.exclude.items():
         if col not in frame:
             raise ValueError(f"--exclude column {col!r} is not in the mapped file")
-        drop = frame[col].str.strip().isin(values).to_numpy()
+        drop = _stripped(frame[col]).isin(values).to_numpy()
         report.excluded += int(drop.sum())
         keep &= ~drop
     frame, lines = frame[keep].reset_index(drop=True), lines[keep]
@@ -278,8 +310,8 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     out = pd.DataFrame(index=frame.index)
     out["ordered_at"] = _parse_dates(frame["ordered_at"], opts.date_format, opts.timezone)
     errors.add(frame["ordered_at"].isna().to_numpy(), "missing ordered_at")
-    errors.add((frame["ordered_at"].notna() & out["ordered_at"].isna()).to_numpy(),
-               "invalid ordered_at " + frame["ordered_at"].fillna("").map(repr))
+    errors.add((frame["ordered_at"].notna() & out["ordered_at"].isna()).to_numpy(), "invalid ordered_at",
+               frame["ordered_at"])
 
     if "quantity" in frame:
         qty = _numeric(frame, "quantity", errors, "quantity")
@@ -311,25 +343,25 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     else:
         product = pd.Series(IMPORTED_TOTAL_SKU, index=frame.index, dtype=object)
     out["order_id"], out["customer_id"], out["product_id"] = order, customer, product
-    out["product_name"] = frame["product_name"].str.strip() if "product_name" in frame else None
+    out["product_name"] = _stripped(frame["product_name"]) if "product_name" in frame else None
     if "product_name" not in frame and "product_id" in frame:
-        out["product_name"] = frame["product_id"].str.strip()
-    out["category"] = frame["category"].str.strip() if "category" in frame else None
+        out["product_name"] = _stripped(frame["product_id"])
+    out["category"] = _stripped(frame["category"]) if "category" in frame else None
     if "status" in frame:
-        key = frame["status"].str.strip().str.lower()
+        key = _stripped(frame["status"], "lower")
         status = key.map(STATUS_MAP)
-        errors.add((key.notna() & status.isna()).to_numpy(), "unknown status " + frame["status"].fillna("").map(repr))
+        errors.add((key.notna() & status.isna()).to_numpy(), "unknown status", frame["status"])
         out["status"] = status.fillna(opts.default_status)
     else:
         out["status"] = opts.default_status
     if "currency" in frame:
-        currency = frame["currency"].str.strip().str.upper()
+        currency = _stripped(frame["currency"], "upper")
         errors.add((currency.notna() & (currency.str.len() != 3)).to_numpy(), "currency is not a 3-letter code")
         out["currency"] = currency.fillna(opts.default_currency)
     else:
         out["currency"] = opts.default_currency
-    out["email"] = frame["email"].str.strip() if "email" in frame else None
-    out["country"] = frame["country"].str.strip().str.slice(0, 64) if "country" in frame else None
+    out["email"] = _stripped(frame["email"]) if "email" in frame else None
+    out["country"] = _stripped(frame["country"], width=64) if "country" in frame else None
     out["line"] = lines
 
     found = errors.collect() + [(str(path), line, msg) for line, msg in rejected]
@@ -370,12 +402,12 @@ def read_customers(path: Path, opts: ImportOptions, report: ImportReport) -> tup
     errors = _Errors(path, lines)
     out = pd.DataFrame({"customer_id": _clean_ids(frame["customer_id"], opts.id_prefix)})
     errors.add(out["customer_id"].isna().to_numpy(), "missing customer_id")
-    out["email"] = frame["email"].str.strip() if "email" in frame else None
-    out["country"] = frame["country"].str.strip().str.slice(0, 64) if "country" in frame else None
+    out["email"] = _stripped(frame["email"]) if "email" in frame else None
+    out["country"] = _stripped(frame["country"], width=64) if "country" in frame else None
     if "created_at" in frame:
         out["created_at"] = _parse_dates(frame["created_at"], opts.customers_date_format, opts.timezone)
-        errors.add((frame["created_at"].notna() & out["created_at"].isna()).to_numpy(),
-                   "invalid created_at " + frame["created_at"].fillna("").map(repr))
+        errors.add((frame["created_at"].notna() & out["created_at"].isna()).to_numpy(), "invalid created_at",
+                   frame["created_at"])
     else:
         out["created_at"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
     found = errors.collect() + [(str(path), line, msg) for line, msg in rejected]
@@ -576,11 +608,14 @@ def write_import(customers: pd.DataFrame | None, lines: pd.DataFrame | None, opt
                 f"WHERE shop_orderitem.order_id = t.order_id AND shop_orderitem.product_id = t.product_id "
                 f"AND (shop_orderitem.quantity {differ} t.quantity OR shop_orderitem.unit_price {differ} t.unit_price)")
             counts["order_items"]["updated"] = max(cursor.rowcount, 0)
+            # SQLite has no statistics here and would probe the product index (hundreds of lines per
+            # product) instead of the order index; unary + takes the product column out of the plan
+            plus = "" if vendor == "postgresql" else "+"
             cursor.execute(
                 "INSERT INTO shop_orderitem (id, order_id, product_id, quantity, unit_price) "
                 "SELECT t.new_id, t.order_id, t.product_id, t.quantity, t.unit_price FROM imp_item t "
                 "WHERE NOT EXISTS (SELECT 1 FROM shop_orderitem oi WHERE oi.order_id = t.order_id "
-                "AND oi.product_id = t.product_id)")
+                f"AND {plus}oi.product_id = t.product_id)")
             counts["order_items"]["created"] = max(cursor.rowcount, 0)
         _drop_temp_tables(cursor)
     report.written = counts
