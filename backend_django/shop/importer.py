@@ -364,7 +364,7 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     out["country"] = _stripped(frame["country"], width=64) if "country" in frame else None
     out["line"] = lines
 
-    found = errors.collect() + [(str(path), line, msg) for line, msg in rejected]
+    found = sorted(errors.collect() + [(str(path), line, msg) for line, msg in rejected], key=lambda e: e[1])
     out = out[~errors.bad].reset_index(drop=True)
 
     # documented rules: rows without a customer, and returns (negative quantities)
@@ -410,7 +410,7 @@ def read_customers(path: Path, opts: ImportOptions, report: ImportReport) -> tup
                    frame["created_at"])
     else:
         out["created_at"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
-    found = errors.collect() + [(str(path), line, msg) for line, msg in rejected]
+    found = sorted(errors.collect() + [(str(path), line, msg) for line, msg in rejected], key=lambda e: e[1])
     out = out[~errors.bad]
     # a customer listed twice: the last row wins
     return out.drop_duplicates("customer_id", keep="last").reset_index(drop=True), found
