@@ -260,3 +260,12 @@ def test_two_columns_joined_into_the_timestamp_and_excluded_values(tmp_path):
     assert Order.objects.get(external_id="2").created_at == datetime(2016, 10, 30, 10, 5, 34, tzinfo=UTC)
     assert OrderItem.objects.get(order__external_id="2").quantity == 2  # one row per unit
     assert Product.objects.get(sku="Scandinavian").name == "Scandinavian"
+
+
+def test_ids_longer_than_the_columns_are_invalid_rows(tmp_path):
+    text = ("order_id,customer_id,ordered_at,product_id,quantity,unit_price\n"
+            f"{'X' * 101},K1,2025-01-02,P1,1,10\nOK1,K1,2025-01-02,{'P' * 65},1,10\nOK2,K1,2025-01-02,P1,1,10\n")
+    report = import_orders(_write(tmp_path, "long.csv", text), options=ImportOptions(on_error="skip"))
+    assert [(line, msg) for _, line, msg in report.errors] == [
+        (2, "order_id longer than 100 characters"), (3, "product_id longer than 64 characters")]
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["OK2"]

@@ -342,6 +342,8 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
         errors.add(product.isna().to_numpy(), "missing product_id")
     else:
         product = pd.Series(IMPORTED_TOTAL_SKU, index=frame.index, dtype=object)
+    for label, ids, width in (("order_id", order, 100), ("customer_id", customer, 100), ("product_id", product, 64)):
+        errors.add((ids.str.len() > width).fillna(False).to_numpy(), f"{label} longer than {width} characters")
     out["order_id"], out["customer_id"], out["product_id"] = order, customer, product
     out["product_name"] = _stripped(frame["product_name"]) if "product_name" in frame else None
     if "product_name" not in frame and "product_id" in frame:
@@ -402,6 +404,7 @@ def read_customers(path: Path, opts: ImportOptions, report: ImportReport) -> tup
     errors = _Errors(path, lines)
     out = pd.DataFrame({"customer_id": _clean_ids(frame["customer_id"], opts.id_prefix)})
     errors.add(out["customer_id"].isna().to_numpy(), "missing customer_id")
+    errors.add((out["customer_id"].str.len() > 100).fillna(False).to_numpy(), "customer_id longer than 100 characters")
     out["email"] = _stripped(frame["email"]) if "email" in frame else None
     out["country"] = _stripped(frame["country"], width=64) if "country" in frame else None
     if "created_at" in frame:

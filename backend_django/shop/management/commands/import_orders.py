@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from backend_django.shop.importer import (
     ImportAborted,
@@ -77,6 +78,8 @@ class Command(BaseCommand):
                                "(--skip-invalid imports the valid rows).") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        except DatabaseError as exc:  # the transaction was rolled back: nothing was imported
+            raise CommandError(f"The database refused the import, nothing was imported: {exc}") from exc
         self._write_errors(report, opts["errors_file"])
         if report.errors:
             self.stderr.write(f"Skipped {report.error_summary()}")
