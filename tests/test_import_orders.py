@@ -77,9 +77,11 @@ def _lines_by_order() -> pd.DataFrame:
     ).sort_values(["order", "sku"]).reset_index(drop=True)
 
 
-def test_seed_001_customers_and_orders(tmp_path):
+def test_seed_001_customers_and_orders(tmp_path, capsys):
     call_command("import_orders", _write(tmp_path, "orders.csv", ORDERS),
                  customers=_write(tmp_path, "customers.csv", CUSTOMERS))
+    out = capsys.readouterr().out
+    assert "writing 4 orders" in out and "Imported in" in out and "orders: 4 created, 0 updated" in out
     assert Customer.objects.count() == 3  # C003 appears only in orders.csv and is created from it
     c1 = Customer.objects.get(external_id="C001")
     assert (c1.email, c1.country, c1.created_at) == ("customer1@example.com", "US", datetime(2023, 1, 15, tzinfo=UTC))

@@ -146,7 +146,7 @@ def parse_values(text: str | None, *, multi: bool = False) -> dict:
     return out
 
 
-_BAD_LINE = re.compile(r"line (\d+)")
+_BAD_LINE = re.compile(r"Skipping line (\d+): ([^\n]+)")
 
 
 def _read_csv(path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
@@ -160,10 +160,8 @@ def _read_csv(path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, np.ndarray
     rejected = []
     for w in caught:
         text = str(w.message)
-        for match in re.finditer(r"Skipping line (\d+): ([^\n]+)", text):
+        for match in _BAD_LINE.finditer(text):  # the C parser's "Skipping line 4: expected 8 fields, saw 9"
             rejected.append((int(match.group(1)), f"malformed row: {match.group(2).strip()}"))
-        if not rejected and "Skipping line" not in text and _BAD_LINE.search(text) and "line" in text:
-            rejected.append((int(_BAD_LINE.search(text).group(1)), f"malformed row: {text}"))
     frame.columns = [str(c).strip() for c in frame.columns]
     bad = {line for line, _ in rejected}
     candidates = np.arange(2, 2 + len(frame) + len(bad))
