@@ -271,3 +271,18 @@ def test_ids_longer_than_the_columns_are_invalid_rows(tmp_path):
     assert [(line, msg) for _, line, msg in report.errors] == [
         (2, "order_id longer than 100 characters"), (3, "product_id longer than 64 characters")]
     assert list(Order.objects.values_list("external_id", flat=True)) == ["OK2"]
+
+
+def test_naive_timestamps_are_read_in_the_given_timezone(tmp_path):
+    text = "order_id,customer_id,ordered_at,product_id,quantity,unit_price\nT1,K1,2025-07-01 10:00,P1,1,10\n"
+    call_command("import_orders", _write(tmp_path, "tz.csv", text), "--timezone", "Europe/Madrid")
+    assert Order.objects.get(external_id="T1").created_at == datetime(2025, 7, 1, 8, 0, tzinfo=UTC)  # CEST = UTC+2
+
+
+def test_customers_file_blank_cells_keep_stored_values(tmp_path):
+    import_orders(None, customers_path=_write(tmp_path, "c.csv", CUSTOMERS))
+    report = import_orders(None, customers_path=_write(tmp_path, "c2.csv", "customer_id,email,country,created_at\n"
+                                                                         "C001,,FR,\n"))
+    assert report.written["customers"]["updated"] == 1
+    c1 = Customer.objects.get(external_id="C001")
+    assert (c1.email, c1.country, c1.created_at) == ("customer1@example.com", "FR", datetime(2023, 1, 15, tzinfo=UTC))

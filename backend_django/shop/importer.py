@@ -16,6 +16,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 import uuid
 import warnings
@@ -494,6 +495,8 @@ def _ensure_categories(cursor, names: list[str], vendor: str) -> dict[str, str]:
 def write_import(customers: pd.DataFrame | None, lines: pd.DataFrame | None, opts: ImportOptions,
                  report: ImportReport, progress: Callable[[str], None]) -> None:
     vendor = connection.vendor
+    if vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 33):
+        raise ValueError(f"the import needs SQLite 3.33 or newer (UPDATE … FROM); this is {sqlite3.sqlite_version}")
     differ = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
     counts: dict[str, dict[str, int]] = {t: {"created": 0, "updated": 0, "deleted": 0}
                                          for t in ("customers", "products", "orders", "order_items")}
