@@ -481,7 +481,7 @@ def _drop_temp_tables(cursor) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _ensure_categories(cursor, names: list[str], vendor: str) -> dict[str, str]:
+def _ensure_categories(names: list[str]) -> dict[str, str]:
     """name -> id of the categories the import needs (few rows: a plain query is fine)."""
     from .models import Category
 
@@ -494,6 +494,8 @@ def _ensure_categories(cursor, names: list[str], vendor: str) -> dict[str, str]:
 
 def write_import(customers: pd.DataFrame | None, lines: pd.DataFrame | None, opts: ImportOptions,
                  report: ImportReport, progress: Callable[[str], None]) -> None:
+    """Upsert the cleaned frames (call inside a transaction). Each table: load a temporary table in one
+    bulk write, then set-based UPDATE (only rows whose values differ) and INSERT of the missing keys."""
     vendor = connection.vendor
     if vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 33):
         raise ValueError(f"the import needs SQLite 3.33 or newer (UPDATE … FROM); this is {sqlite3.sqlite_version}")
@@ -544,7 +546,7 @@ def write_import(customers: pd.DataFrame | None, lines: pd.DataFrame | None, opt
         if products is not None:
             # products -----------------------------------------------------------------------------
             names = sorted(set(products["category"].dropna()) | {IMPORTED_CATEGORY})
-            cat_ids = _ensure_categories(cursor, names, vendor)
+            cat_ids = _ensure_categories(names)
             synthetic = products["product_id"] == IMPORTED_TOTAL_SKU
             frame = pd.DataFrame({
                 "new_id": _new_ids(len(products)), "sku": products["product_id"],
