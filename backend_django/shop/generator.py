@@ -8,12 +8,12 @@ Why it is built this way:
   makes archetypes (VIP, frequent, occasional, churned, new) differ in recency, frequency and value.
 - Products come in bundles bought together, so recommendations have co-purchase signal; stock is
   set from the demand each product actually got, with planted low, overstocked and slow items.
-- Rows are written with one executemany (SQLite) or COPY (PostgreSQL) per table, bypassing model
-  instances: bulk_create of a million objects would dominate the run time.
+- Rows are written with executemany (SQLite) or one COPY of pandas-rendered CSV (PostgreSQL) per
+  table chunk (`bulk.insert_frame`, shared with the CSV import), bypassing model instances:
+  bulk_create of a million objects would dominate the run time.
 """
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,6 +21,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
+
+from .bulk import insert_frame
 
 ARCHETYPES = ["vip", "frequent", "occasional", "churned", "new"]
 ARCHETYPE_SHARE = np.array([0.06, 0.16, 0.40, 0.23, 0.15])
@@ -309,44 +311,24 @@ def _prepare(frame: pd.DataFrame, name: str, vendor: str) -> tuple[str, list[str
         frame["external_id"] = None
         frame["currency"] = "EUR"
     for col in columns:
-        if col in ID_COLUMNS and vendor == "postgresql":
-            frame[col] = [str(uuid.UUID(hex=v)) for v in frame[col]]
-        elif col == "created_at":
+        # ids stay 32-hex strings: SQLite's UUIDField stores exactly that and PostgreSQL's uuid type
+        # accepts it, so no per-value conversion is needed
+        if col == "created_at":
             stamps = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d %H:%M:%S")
             frame[col] = stamps + ("+00:00" if vendor == "postgresql" else "")
     return table, columns, frame[columns]
 
 
 def write_shop(shop: SyntheticShop, *, clear: bool = False, progress: Callable[[int], None] | None = None,
-               chunk_size: int = 50_000) -> None:
+               chunk_size: int = 100_000) -> None:
     """Insert the frames in one transaction; `progress(n_rows)` is called after each chunk."""
     vendor = connection.vendor
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         if clear:
             clear_shop()
         for name in ("categories", "products", "customers", "orders", "order_items"):
-            frame = getattr(shop, name)
-            table, columns, frame = _prepare(frame, name, vendor)
-            rows = frame.itertuples(index=False, name=None)
-            if vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-                    with cursor.cursor.copy(copy_sql) as copy:
-                        for i, row in enumerate(rows, 1):
-                            copy.write_row(row)
-                            if progress and i % chunk_size == 0:
-                                progress(chunk_size)
-                    if progress:
-                        progress(len(frame) % chunk_size)
-            else:
-                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-                with connection.cursor() as cursor:
-                    values = [tuple(None if (isinstance(v, float) and v != v) else v for v in row) for row in rows] \
-                        if name == "products" else list(rows)
-                    for lo in range(0, len(values), chunk_size):
-                        cursor.executemany(sql, values[lo:lo + chunk_size])
-                        if progress:
-                            progress(min(chunk_size, len(values) - lo))
+            table, columns, frame = _prepare(getattr(shop, name), name, vendor)
+            insert_frame(cursor, table, columns, frame, chunk_size=chunk_size, progress=progress)
 
 
 def clear_shop() -> None:
