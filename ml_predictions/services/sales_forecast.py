@@ -474,7 +474,9 @@ class SeriesForecaster(BaseEstimator):
                 pred, _, _ = fit_predict(name, test_origin, np.full(n, test_origin), all_rows, test)
             test_preds[name] = pred
             candidates[name] = _metrics(actual_test, pred, naive_scale_test)
-        chosen = min(candidates, key=lambda k: (np.nan_to_num(candidates[k]["mase"], nan=np.inf), k))
+        # MASE is undefined when the history has no week-to-week change at all; MAE breaks that tie
+        chosen = min(candidates, key=lambda k: (np.nan_to_num(candidates[k]["mase"], nan=np.inf),
+                                                candidates[k]["mae"], k))
         pred_test = test_preds[chosen]
 
         # 2. calibration: refit before the test window, forecast from rolling origins
