@@ -65,11 +65,11 @@ def test_features_never_look_at_or_after_the_origin():
     rows, origins = np.repeat([0, 1, 2], len(horizons)), np.full(3 * len(horizons), origin)
     hh = np.tile(horizons, 3)
     first = np.datetime64("2024-01-01")
-    before = _direct_features(_Cumulative(y), rows, origins, hh, first, np.zeros(3), spec)
+    before, level_before = _direct_features(_Cumulative(y), rows, origins, hh, first, np.zeros(3), spec)
     changed = y.copy()
     changed[:, origin:] = 1e6  # the future, including the origin day itself
-    after = _direct_features(_Cumulative(changed), rows, origins, hh, first, np.zeros(3), spec)
-    assert np.array_equal(before, after)
+    after, level_after = _direct_features(_Cumulative(changed), rows, origins, hh, first, np.zeros(3), spec)
+    assert np.array_equal(before, after) and np.array_equal(level_before, level_after)
 
 
 def test_forecast_starts_after_last_day_is_nonnegative_and_beats_seasonal_naive():

@@ -42,6 +42,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 LAGS: tuple[int, ...] = (1, 7, 14, 28, 364)
 MODEL_TYPES: tuple[str, ...] = ("random_forest", "gradient_boosting", "linear")
@@ -51,8 +52,11 @@ TOTAL_KEY = "total"
 UNCATEGORIZED = "uncategorized"
 # Below this many days a level cannot be backtested honestly (lags + training rows + two windows).
 MIN_HISTORY_DAYS = 120
-_MIN_TRAIN_ROWS = 28
+_MIN_TRAIN_ROWS = 21
 _ROLL_WINDOW = 28
+# Every row is divided by the series' mean over the LEVEL_WINDOW days before its origin, so the
+# model learns shapes relative to the current level and trees can follow a trend they never saw.
+_LEVEL_WINDOW = 56
 _SBA_ALPHA = 0.1
 _INTERMITTENT_ADI = 1.32
 
@@ -144,7 +148,7 @@ class _FeatureSpec:
 
     def min_origin(self, h: np.ndarray) -> np.ndarray:
         """Earliest origin whose features exist for horizon h (rolling window; the yearly lag)."""
-        base = np.full(np.shape(h), _ROLL_WINDOW)
+        base = np.full(np.shape(h), max(_ROLL_WINDOW, _LEVEL_WINDOW))
         if self.use_yearly:
             base = np.maximum(base, 364 * np.ceil(h / 364).astype(int) - h + 1)
         return base
@@ -155,7 +159,7 @@ class _FeatureSpec:
             + ["mean_7", "mean_28", "std_7", "std_28", "same_weekday_mean_4", "zero_share_28", "horizon"]
             + [f"dow_{i}" for i in range(7)]
             + [f"month_{i}" for i in range(1, 13)]
-            + ["doy_sin", "doy_cos", "month_start", "month_end", "holiday", "trend", "log_scale"]
+            + ["doy_sin", "doy_cos", "month_start", "month_end", "holiday", "trend", "log_scale", "log_level"]
         )
 
 
@@ -182,8 +186,11 @@ class _Cumulative:
 def _direct_features(
     cum: _Cumulative, rows: np.ndarray, origins: np.ndarray, horizons: np.ndarray, first_day: np.datetime64,
     log_scale: np.ndarray, spec: _FeatureSpec,
-) -> np.ndarray:
-    """Features of target day t = origin + horizon - 1 for series `rows`, using only columns < origin.
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X, level): features of target day t = origin + horizon - 1 for series `rows`, using only
+    columns < origin, with every value feature divided by `level` (the series' mean over the
+    _LEVEL_WINDOW days before the origin; 1 = its long-run mean when that window has no sales).
+    The model's target is y[t] / level, its prediction is multiplied back.
 
     Lag k means the most recent known value in the same phase: y[t - k*ceil(h/k)] (just y[t - k] when
     k >= h); lag 1 is therefore the last observed day. Window statistics end at the origin.
@@ -191,6 +198,8 @@ def _direct_features(
     ys = cum.ys
     n = len(rows)
     target = origins + horizons - 1
+    level, _, _ = cum.window(rows, origins, _LEVEL_WINDOW)
+    level = np.where(level > 1e-9, level, 1.0)
     cols: list[np.ndarray] = []
     for lag in spec.lags:
         back = lag * np.ceil(horizons / lag).astype(int)
@@ -201,7 +210,9 @@ def _direct_features(
     same_weekday = np.zeros(n)
     for j in range(4):
         same_weekday += ys[rows, np.maximum(target - week_back - 7 * j, 0)]
-    cols += [mean7, mean28, std7, std28, same_weekday / 4.0, zero28, horizons.astype(float)]
+    cols += [mean7, mean28, std7, std28, same_weekday / 4.0]
+    cols = [c / level for c in cols]
+    cols += [zero28, horizons.astype(float)]
     days = first_day + target.astype("timedelta64[D]")
     dow = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
     months = days.astype("datetime64[M]")
@@ -223,9 +234,10 @@ def _direct_features(
             holiday,
             target / 365.0,
             log_scale[rows],
+            np.log(level),
         ]
     )
-    return np.column_stack([np.column_stack(cols), calendar, rest]).astype(np.float32)
+    return np.column_stack([np.column_stack(cols), calendar, rest]).astype(np.float32), level
 
 
 def _seasonal_naive_path(hist: np.ndarray, horizon: int) -> np.ndarray:
@@ -394,8 +406,8 @@ class SeriesForecaster(BaseEstimator):
         target = origins + h - 1
         order = np.argsort(target, kind="stable")
         rows, origins, h, target = rows[order], origins[order], h[order], target[order]
-        X = _direct_features(cum, rows, origins, h, first_day, log_scale, spec)
-        return X, cum.ys[rows, target]
+        X, level = _direct_features(cum, rows, origins, h, first_day, log_scale, spec)
+        return X, cum.ys[rows, target] / level
 
     def _direct_predict(
         self, model: Any, cum: _Cumulative, rows: np.ndarray, origins: np.ndarray, horizon: int, spec: _FeatureSpec,
@@ -409,12 +421,18 @@ class SeriesForecaster(BaseEstimator):
             r = rows[start:start + block]
             o = origins[start:start + block]
             rr, hh = np.repeat(r, horizon), np.tile(steps, len(r))
-            X = _direct_features(cum, rr, np.repeat(o, horizon), hh, first_day, log_scale, spec)
-            out[start:start + block] = np.maximum(model.predict(X), 0.0).reshape(len(r), horizon)
+            X, level = _direct_features(cum, rr, np.repeat(o, horizon), hh, first_day, log_scale, spec)
+            out[start:start + block] = np.maximum(model.predict(X) * level, 0.0).reshape(len(r), horizon)
         return out
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, Y: pd.DataFrame, y: Any = None) -> SeriesForecaster:
+        # gradient boosting's OpenMP threads spin-wait badly on a busy 2-core box (measured 60x
+        # slower); one thread is fast enough for these row counts
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return self._fit(Y)
+
+    def _fit(self, Y: pd.DataFrame) -> SeriesForecaster:
         self._validate()
         if not isinstance(Y.index, pd.DatetimeIndex):
             raise ForecastError("Y must be indexed by day (DatetimeIndex).")
