@@ -148,7 +148,7 @@ def quality(sf_python: str) -> list[dict]:
                 met = _metrics(actual, pred, scale)
                 rows.append({
                     "data": name, "holdout": holdout, "model": label, "mase": round(met["mase"], 4),
-                    "relative_mae": round(met["mae"] / baseline_mae, 4), "smape": round(met["smape"], 4),
+                    "relative_mae": round(float(met["mae"] / baseline_mae), 4), "smape": round(met["smape"], 4),
                     "coverage_95": round(float(((actual >= lo) & (actual <= hi)).mean()), 4), "seconds": took,
                 })
                 print(rows[-1], flush=True)

@@ -468,7 +468,9 @@ class SeriesForecaster(BaseEstimator):
             cum = _Cumulative(values / scale[:, None])
             log_scale = np.log1p(scale)
             model = self._regressor(model_type, spec)
-            X, target = self._training_rows(cum, cut, spec, log_scale, rng, first_day)
+            # a fresh, equally seeded sampler per fit: `auto` sees the very rows a single model would
+            X, target = self._training_rows(cum, cut, spec, log_scale, np.random.default_rng(self.random_state),
+                                            first_day)
             model.fit(X, target)
             scaled = self._direct_predict(model, cum, rows, origins_per_row, horizon, spec, log_scale, first_day)
             return scaled * scale[rows][:, None], model, (X, target)
@@ -481,21 +483,28 @@ class SeriesForecaster(BaseEstimator):
         baseline_pred = _seasonal_naive_path(values[:, :test_origin], test)
         baseline = _metrics(actual_test, baseline_pred, naive_scale_test)
 
-        # 1. choose the model (auto: lowest test MASE among the candidates and the baseline)
+        # 1. choose the model. auto: lowest MASE on the validation window just BEFORE the test
+        #    window, so the test figures of the kept model are not flattered by the choice.
         candidates: dict[str, dict[str, float]] = {}
-        test_preds: dict[str, np.ndarray] = {}
-        to_try = AUTO_CANDIDATES if self.model_type == "auto" else (self.model_type,)
-        for name in to_try:
-            if name == "seasonal_naive":
-                pred = baseline_pred
-            else:
-                pred, _, _ = fit_predict(name, test_origin, np.full(n, test_origin), all_rows, test)
-            test_preds[name] = pred
-            candidates[name] = _metrics(actual_test, pred, naive_scale_test)
-        # MASE is undefined when the history has no week-to-week change at all; MAE breaks that tie
-        chosen = min(candidates, key=lambda k: (np.nan_to_num(candidates[k]["mase"], nan=np.inf),
-                                                candidates[k]["mae"], k))
-        pred_test = test_preds[chosen]
+        if self.model_type == "auto":
+            val_origin = test_origin - test
+            val_actual = values[:, val_origin:test_origin]
+            val_scale = _insample_naive_mae(values[:, :val_origin])
+            for name in AUTO_CANDIDATES:
+                if name == "seasonal_naive":
+                    pred = _seasonal_naive_path(values[:, :val_origin], test)
+                else:
+                    pred, _, _ = fit_predict(name, val_origin, np.full(n, val_origin), all_rows, test)
+                candidates[name] = _metrics(val_actual, pred, val_scale)
+            # MASE is undefined when the history has no week-to-week change at all; MAE breaks the tie
+            chosen = min(candidates, key=lambda k: (np.nan_to_num(candidates[k]["mase"], nan=np.inf),
+                                                    candidates[k]["mae"], k))
+        else:
+            chosen = self.model_type
+        if chosen == "seasonal_naive":
+            pred_test = baseline_pred
+        else:
+            pred_test, _, _ = fit_predict(chosen, test_origin, np.full(n, test_origin), all_rows, test)
 
         # 2. calibration: refit before the test window, forecast from rolling origins
         cal_series = all_rows if n <= self.max_calibration_series else np.sort(
@@ -598,6 +607,7 @@ class SeriesForecaster(BaseEstimator):
             "calibration_origins": k_origins,
         }
         if self.model_type == "auto":
+            # validation-window MASE of every candidate (the window just before the test window)
             self.metrics_["candidates"] = {k: _clean(v["mase"]) for k, v in candidates.items()}
         if self.intermittent:
             self.metrics_["intermittent_series"] = int((adi > _INTERMITTENT_ADI).sum())
