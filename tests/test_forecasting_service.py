@@ -164,3 +164,19 @@ def test_sales_forecaster_levels_products_and_price():
     with pytest.raises(ForecastError) as exc:
         model.predict(5, level="category")
     assert exc.value.field == "id"
+
+
+def test_holiday_list_lets_the_model_forecast_holiday_spikes():
+    index = pd.date_range("2024-01-01", periods=560, freq="D")
+    everywhere = pd.date_range("2024-01-01", periods=700, freq="D")
+    holidays = [d for d in everywhere if d.day in (1, 15)]
+    rng = np.random.default_rng(4)
+    y = 50 * rng.lognormal(0, 0.1, len(index))
+    y[np.isin(index, holidays)] *= 4
+    frame = pd.DataFrame({"total": y}, index=index)
+    with_h = SeriesForecaster("random_forest", holidays=tuple(d.date() for d in holidays), **FAST).fit(frame)
+    without = SeriesForecaster("random_forest", **FAST).fit(frame)
+    out = with_h.predict(60)
+    is_holiday = pd.to_datetime(out["date"]).dt.day.isin([1, 15]).to_numpy()
+    assert out["prediction"][is_holiday].mean() > 2.5 * out["prediction"][~is_holiday].mean()
+    assert with_h.metrics_["mase"] < without.metrics_["mase"]

@@ -5,25 +5,29 @@ Pure pandas / numpy / scikit-learn (no Django). Decisions, and why:
 - **Series.** Order lines become daily revenue and unit series per key (the whole shop, a category,
   a product); a day without orders is a real zero, so missing days are filled with 0. Days are UTC.
 - **One global model per level and target.** Every series of a level (2,000 products, say) is
-  divided by its own scale (mean of its training history) and all of them feed one regressor, so a
-  level costs one fit, not one per series, and sparse products borrow strength from busy ones.
-- **Features for day t use only days < t** (lags 1/7/14/28/364, rolling means and deviations, the
-  share of zero days, same-weekday mean) plus calendar facts of day t itself (weekday, month, day of
-  year, month start/end, optional holidays) and a trend index. The same function builds the training
-  rows and the rows of the forecast, so there is no train/serve skew.
-- **Multi-step strategy: recursive.** One one-step model is applied day by day, each prediction
-  (clipped at 0: sales never go negative) becoming the lag of the next day. It serves any horizon
-  1..365 with one model; its compounding error is exactly what the per-step intervals measure.
+  divided by its own scale (mean of its last year of training history), and every training row by
+  the series' level just before its forecast origin (56-day mean). One regressor learns from all
+  series, so a level costs one fit, sparse products borrow strength from busy ones, and trees follow
+  a trend they never saw in absolute terms.
+- **Multi-step strategy: direct, one model with the horizon as a feature.** A training row is a
+  (series, origin, horizon) triple; its features use only days before the origin (lags 1/7/14/28/364
+  taken in phase: the most recent known value on the same weekday / day of year; rolling means and
+  deviations; zero share; same-weekday mean) plus calendar facts of the target day (weekday, month,
+  day of year, month start/end, optional holidays), the trend index and the horizon. All horizons
+  1..max_horizon are one model call; no prediction is fed back as an input, so errors do not compound
+  (a recursive version was tried first: it was worse on noisy series and 10x slower). Forecasts are
+  clipped at 0: sales never go negative.
 - **Intervals are empirical.** The model is refitted on an earlier cut-off and run from several
-  rolling origins; the scaled errors per horizon step (pooled in step buckets) give the quantiles of
-  the band. Coverage is then checked on the held-out test window, which those quantiles never saw,
-  and reported. Beyond the backtested horizon the last bucket's band grows with sqrt(step).
+  weekly rolling origins; the scaled errors per horizon step (neighbouring steps pooled until 60
+  errors) give the band's quantiles. Coverage is then checked on the held-out test window, which
+  those quantiles never saw, and reported. Beyond the backtested steps the band grows with sqrt(step).
 - **Baseline.** Weekly seasonal-naive (repeat the last week). MASE divides the test MAE by the
-  in-sample MAE of that baseline; `auto` keeps the candidate (including the baseline itself) with the
-  lowest test MASE.
-- **Intermittent products** (average interval between demands > 1.32 days, Syntetos-Boylan) may get
-  an SBA (bias-corrected Croston) rate instead of the global model; which of the two serves them is
-  decided on the calibration window, not on the test window.
+  in-sample MAE of that baseline; relative_mae divides it by the baseline's MAE on the same test
+  window. `auto` keeps the candidate (including the baseline itself) with the lowest MASE on a
+  validation window just before the test window.
+- **Intermittent products** (average interval between demands > 1.32 days, Syntetos-Boylan) get an
+  SBA (bias-corrected Croston) rate instead of the global model when SBA has the lower MAE on the
+  calibration window (never decided on the test window).
 - **Forecasts are computed once, at fit time,** for `max_horizon` days after the last day with data,
   and stored; answering a request is a slice, so the API stays far below its latency budget.
 """
@@ -339,7 +343,7 @@ class SeriesForecaster(BaseEstimator):
     """Backtest, calibrate and forecast every series of one level and one target with one model.
 
     fit(Y) takes a wide frame (days x series). Learned: `model_type_` (the one kept, after `auto`),
-    `metrics_`, `forecast_`, `lower_`, `upper_` (series x max_horizon arrays), `forecast_dates_`,
+    `metrics_`, `forecast_`, `lower_`, `upper_` (series x max_horizon arrays), `forecast_start_`,
     `series_`, `last_date_`, `scale_`.
     """
 
