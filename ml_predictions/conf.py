@@ -78,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     # Training refuses a history shorter than this (lags + training rows + two backtest windows).
     "FORECAST_MIN_HISTORY_DAYS": 120,
     # Sampled (series, origin, horizon) training rows per model: total/category, and product level.
-    "FORECAST_MAX_TRAIN_ROWS": 8000,
+    "FORECAST_MAX_TRAIN_ROWS": 5000,
     "FORECAST_PRODUCT_TRAIN_ROWS": 40000,
 }
 

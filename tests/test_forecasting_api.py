@@ -212,3 +212,8 @@ def test_schema_lists_the_endpoints(db, staff_client):
 def test_unrelated_artifact_does_not_break_none(db):
     register_model(model_type="inventory", artifact={"x": 1}, algorithm="x")
     assert forecast_product_demand(7) is None
+
+
+def test_foreign_artifact_is_a_clear_409(db, staff_client):
+    register_model(model_type="sales_forecast", artifact={"w": [1, 2]}, algorithm="linear")
+    assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7}, format="json"), 409, "retrain")

@@ -357,7 +357,7 @@ class SeriesForecaster(BaseEstimator):
         calibration_origins: int = 8,
         interval_level: float = 0.95,
         max_horizon: int = 365,
-        max_train_rows: int = 8_000,
+        max_train_rows: int = 5_000,
         max_calibration_series: int = 400,
         intermittent: bool = False,
         min_history_days: int = MIN_HISTORY_DAYS,
@@ -646,8 +646,8 @@ class SeriesForecaster(BaseEstimator):
         """Mean one-step R² over TimeSeriesSplit folds of the final training rows (time-ordered)."""
         if len(target) < 60:
             return float("nan")
-        if len(target) > 6_000:  # evenly thinned, still time-ordered: the folds stay honest, the cost bounded
-            keep = np.linspace(0, len(target) - 1, 6_000).astype(int)
+        if len(target) > 3_000:  # evenly thinned, still time-ordered: the folds stay honest, the cost bounded
+            keep = np.linspace(0, len(target) - 1, 3_000).astype(int)
             X, target = X[keep], target[keep]
         scores = []
         for train_idx, test_idx in TimeSeriesSplit(n_splits=3).split(X):
@@ -718,7 +718,7 @@ class SalesForecaster(BaseEstimator):
         test_days: int = 30,
         interval_level: float = 0.95,
         max_horizon: int = 365,
-        max_train_rows: int = 8_000,
+        max_train_rows: int = 5_000,
         product_train_rows: int = 40_000,
         min_history_days: int = MIN_HISTORY_DAYS,
         random_state: int | None = 42,

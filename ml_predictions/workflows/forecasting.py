@@ -15,6 +15,7 @@ import pandas as pd
 from ..conf import ml_settings
 from ..data import get_data_source
 from ..exceptions import (
+    ArtifactError,
     InsufficientDataError,
     InvalidParameterError,
     NoActiveModelError,
@@ -111,6 +112,9 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
 
 def _active() -> tuple[MLModel, SalesForecaster]:
     model, artifact = get_active_artifact(ModelType.SALES_FORECAST)
+    if not isinstance(artifact, SalesForecaster):
+        raise ArtifactError(f"{model} does not hold a sales forecaster; retrain it with "
+                            "POST /api/ml/train-sales-forecast/.")
     return model, artifact
 
 
