@@ -211,7 +211,9 @@ def predict_latency(lines: pd.DataFrame, cats: pd.DataFrame) -> dict:
     from django.conf import settings
 
     settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "MODEL_DIR": tmp}
+    start = time.perf_counter()
     forecaster = SalesForecaster("random_forest").fit(lines, cats)
+    fit_seconds = round(time.perf_counter() - start, 2)
     register_model(model_type="sales_forecast", artifact=forecaster, algorithm="random_forest",
                    metrics=forecaster.metrics_)
     user = get_user_model().objects.create_user("bench", "b@example.com", "pw", is_staff=True)
@@ -230,7 +232,9 @@ def predict_latency(lines: pd.DataFrame, cats: pd.DataFrame) -> dict:
             assert res.status_code == 200, res.content[:200]
         timings[label] = {"median_ms": round(1000 * float(np.median(samples)), 1),
                           "p95_ms": round(1000 * float(np.quantile(samples, 0.95)), 1)}
-    return {"task": "predict-sales latency (Django test client, SQLite, Prediction row written)", **timings}
+    return {"task": "predict-sales latency (Django test client, SQLite, Prediction row written)", **timings,
+            "full_training_seconds_all_levels": fit_seconds,
+            "series": {lvl: len(forecaster.ids(lvl)) for lvl in ("total", "category", "product")}}
 
 
 def main() -> None:
