@@ -87,6 +87,7 @@ def datasets() -> dict[str, pd.DataFrame]:
     pharma = pharma.asfreq("D", fill_value=0.0)
     out["pharma total units (real)"] = pharma.sum(axis=1).to_frame("total")
     out["pharma N02BE units (real)"] = pharma[["N02BE"]]
+    out["pharma 8 categories, one global model (real)"] = pharma
     bread = pd.read_csv(DATA / "bread_basket" / "BreadBasket_DMS.csv")
     bread = bread[bread["Item"] != "NONE"]
     counts = bread.groupby(pd.to_datetime(bread["Date"])).size().asfreq("D", fill_value=0).astype(float)
@@ -121,7 +122,8 @@ def quality(sf_python: str) -> list[dict]:
                 continue
             for model in (*MODEL_TYPES, "auto"):
                 start = time.perf_counter()
-                fitted = SeriesForecaster(model, test_days=holdout, max_horizon=max(holdout, 90)).fit(frame)
+                fitted = SeriesForecaster(model, test_days=holdout, max_horizon=max(holdout, 90),
+                                          intermittent=frame.shape[1] > 1).fit(frame)
                 m = fitted.metrics_
                 rows.append({
                     "data": name, "holdout": holdout, "model": model if model != "auto" else f"auto -> {m['model']}",

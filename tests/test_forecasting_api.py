@@ -217,3 +217,12 @@ def test_unrelated_artifact_does_not_break_none(db):
 def test_foreign_artifact_is_a_clear_409(db, staff_client):
     register_model(model_type="sales_forecast", artifact={"w": [1, 2]}, algorithm="linear")
     assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7}, format="json"), 409, "retrain")
+
+
+def test_management_command_trains_the_forecast(small_shop):
+    from django.core.management import call_command
+
+    call_command("train", "sales_forecast", "--params", '{"model_type": "linear", "level": "total"}', "--no-progress")
+    model = MLModel.objects.get(model_type="sales_forecast", is_active=True)
+    assert model.algorithm == "linear" and model.parameters["levels"] == ["total"]
+    assert model.metrics["levels"]["total"]["revenue"]["history_days"] == model.n_samples
