@@ -104,6 +104,24 @@ DEFAULTS: dict[str, Any] = {
     "CLV_MONTHLY_DISCOUNT_RATE": 0.01,
     # Fewer repeat buyers than this -> the documented simple CLV fallback instead of BG/NBD.
     "CLV_MIN_REPEAT_CUSTOMERS": 30,
+    # --- sales forecasting ------------------------------------------------------------------------
+    # Model used when the train request names none: random_forest, gradient_boosting, linear or auto.
+    "FORECAST_DEFAULT_MODEL": "random_forest",
+    # Levels trained by default; "product" must stay in for inventory's per-product demand.
+    "FORECAST_LEVELS": ["total", "category", "product"],
+    # ISO dates (or date objects) that get the holiday feature, e.g. ["2026-12-25", "2027-01-01"].
+    "FORECAST_HOLIDAYS": [],
+    # Nominal coverage of confidence_lower .. confidence_upper.
+    "FORECAST_INTERVAL_LEVEL": 0.95,
+    # Held-out days at the end of the history for test metrics and interval coverage.
+    "FORECAST_TEST_DAYS": 30,
+    # Days precomputed at training time; predict-sales accepts days_ahead up to this.
+    "FORECAST_MAX_HORIZON_DAYS": 365,
+    # Training refuses a history shorter than this (lags + training rows + two backtest windows).
+    "FORECAST_MIN_HISTORY_DAYS": 120,
+    # Sampled (series, origin, horizon) training rows per model: total/category, and product level.
+    "FORECAST_MAX_TRAIN_ROWS": 5000,
+    "FORECAST_PRODUCT_TRAIN_ROWS": 40000,
 }
 
 
