@@ -708,9 +708,9 @@ def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params:
         "params": tuned["params"],
         "tuning": tuned["trace"],
         "evaluation": {
-            "protocol": "time-based holdout: last {:.0%} of orders; basket completion (one product of each "
+            "protocol": f"time-based holdout: last {test_fraction:.0%} of orders; basket completion (one product of each "
                         "held-out basket shown, the rest to find) and per-customer (products new to the "
-                        "customer in the holdout)".format(test_fraction),
+                        "customer in the holdout)",
             "test_cutoff": cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff),
             "train_orders": int(train_lines["order_id"].nunique()),
             "test_orders": int(test_lines["order_id"].nunique()),
