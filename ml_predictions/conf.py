@@ -69,7 +69,7 @@ DEFAULTS: dict[str, Any] = {
     # "conditional", "cosine", "lift" or "bm25".
     "RECOMMENDATION_NORMALIZATION": "auto",
     # Hybrid blend weights; "auto" = tuned by offline evaluation at each training. A dict fixes them:
-    # {"bought_together": 1.0, "similar": 0.05, "popularity": 0.05}.
+    # {"bought_together": 1.0, "similar": 0.05, "popularity": 0.05, "customer_popularity": 0.001}.
     "RECOMMENDATION_WEIGHTS": "auto",
     # Weight of same-customer (different order) co-occurrence relative to same-order co-occurrence.
     "RECOMMENDATION_CUSTOMER_WEIGHT": 0.25,

@@ -182,4 +182,4 @@ def test_tune_and_evaluate_beats_popularity_on_planted_pairs():
     assert item["hybrid"]["recall_at_10"] >= 0.8  # a shown p39 (noise) cannot tell which pair follows
     assert item["hybrid"]["recall_at_10"] > 1.5 * item["popularity"]["recall_at_10"]
     assert result["params"]["normalization"] in NORMALIZATIONS
-    assert set(result["tuning"]) == {"normalization_recall", "weights_recall"}
+    assert set(result["tuning"]) >= {"normalization_recall", "weights_recall"}

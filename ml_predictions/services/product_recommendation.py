@@ -68,18 +68,48 @@ def bm25_weight(matrix: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.c
 
 
 def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Keep the `keep` largest entries of each row (bounded artifact and request cost)."""
+    """Keep the `keep` largest entries of each row (bounded artifact and request cost).
+
+    Only rows longer than `keep` are touched; inside them one float64 argsort on "row + rank-in-row"
+    keys replaces a two-key lexsort (the pruning was the slowest step of a 1M-line fit).
+    """
     matrix = matrix.tocsr()
     counts = np.diff(matrix.indptr)
-    if not len(counts) or counts.max() <= keep:
+    long_rows = np.flatnonzero(counts > keep)
+    if not len(long_rows):
         return matrix
     rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    # rank inside each row by descending value: sort by (row, -value)
-    order = np.lexsort((-matrix.data, rows))
-    rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], counts)
-    sel = order[rank < keep]
-    out = sp.csr_matrix((matrix.data[sel], (rows[sel], matrix.indices[sel])), shape=matrix.shape)
-    out.sort_indices()
+    in_long = np.zeros(matrix.shape[0], bool)
+    in_long[long_rows] = True
+    pos_long = np.flatnonzero(in_long[rows])
+    vals = matrix.data[pos_long].astype(np.float64)
+    r = rows[pos_long]
+    top = np.zeros(matrix.shape[0])
+    np.maximum.at(top, r, vals)
+    key = r + (1.0 - vals / np.maximum(top[r], 1e-30)) * 0.999  # within a row: larger value first
+    order = pos_long[np.argsort(key, kind="stable")]
+    starts = np.concatenate([[0], np.cumsum(counts[long_rows])[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, counts[long_rows])
+    keep_mask = ~in_long[rows]
+    keep_mask[order[rank < keep]] = True
+    out = sp.csr_matrix((matrix.data[keep_mask], matrix.indices[keep_mask], np.concatenate(
+        [[0], np.cumsum(np.minimum(counts, keep))])), shape=matrix.shape)
+    return out
+
+
+def _epoch_seconds(values: pd.Series) -> np.ndarray:
+    """Seconds since the epoch, vectorized (tz-aware .to_numpy() would build 1M Timestamp objects)."""
+    ts = pd.to_datetime(values, utc=True)
+    return (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
+
+
+def _map_ids(values: pd.Series, index: dict[str, int]) -> np.ndarray:
+    """Map ids to positions (-1 = unknown), converting only the distinct values (1M lines, ~10k ids)."""
+    codes, uniques = pd.factorize(values)
+    mapped = np.array([index.get(str(u), -1) for u in uniques], dtype=np.int64)
+    out = np.full(len(codes), -1, np.int64)
+    ok = codes >= 0
+    out[ok] = mapped[codes[ok]]
     return out
 
 
@@ -123,6 +153,7 @@ class ProductRecommender:
         bought_together_weight: float = 1.0,
         content_weight: float = 0.2,
         popularity_weight: float = 0.05,
+        customer_popularity_weight: float = 0.001,
         category_weight: float = 1.0,
         price_weight: float = 0.5,
         text_weight: float = 1.0,
@@ -144,6 +175,7 @@ class ProductRecommender:
         self.bought_together_weight = bought_together_weight
         self.content_weight = content_weight
         self.popularity_weight = popularity_weight
+        self.customer_popularity_weight = customer_popularity_weight
         self.category_weight = category_weight
         self.price_weight = price_weight
         self.text_weight = text_weight
@@ -168,6 +200,10 @@ class ProductRecommender:
             if key not in self.get_params():
                 raise ValueError(f"unknown parameter {key!r}")
             setattr(self, key, value)
+        # scoring parameters changed: cached neighbour matrices are stale (precomputed topk_ lists
+        # only change with a new fit, which is why tuning fits with precompute=False)
+        if set(params) - {"customer_popularity_weight"}:
+            self.__dict__.pop("_neighbour_cache", None)
         return self
 
     # ---- fitting ------------------------------------------------------------------------------
@@ -206,10 +242,9 @@ class ProductRecommender:
             else np.ones(n)
         self.available_ = active & (stock > 0)
 
-        lines = order_lines[["order_id", "customer_id", "product_id", "ordered_at"]].copy()
-        lines["p"] = pd.Series(lines["product_id"].astype(str)).map(self.product_index_)
-        lines = lines[lines["p"].notna()]
-        lines["p"] = lines["p"].astype(np.int64)
+        lines = order_lines[["order_id", "customer_id", "ordered_at"]].copy()
+        lines["p"] = _map_ids(order_lines["product_id"], self.product_index_)
+        lines = lines[lines["p"] >= 0]
         self.n_lines_ = int(len(lines))
 
         # --- baskets (orders x products), capped ---
@@ -221,18 +256,19 @@ class ProductRecommender:
         self.n_orders_ = int(B.shape[0])
 
         # --- customer histories (customers x products): last max_history_items distinct products ---
-        hist = lines.sort_values("ordered_at", ascending=False).drop_duplicates(["customer_id", "p"])
-        hist = hist[hist.groupby("customer_id", sort=False).cumcount() < self.max_history_items]
-        c_codes, c_uniques = pd.factorize(hist["customer_id"].astype(str))
-        H = _binary_matrix(c_codes, hist["p"].to_numpy(), (len(c_uniques), n))
-        self.customer_ids_ = c_uniques.to_numpy(dtype=object)
+        c_all, c_uniques = pd.factorize(lines["customer_id"])
+        epoch_s = _epoch_seconds(lines["ordered_at"])
+        hist = pd.DataFrame({"c": c_all, "p": lines["p"].to_numpy(), "t": epoch_s})
+        hist = hist[hist["c"] >= 0].sort_values("t", ascending=False, kind="stable").drop_duplicates(["c", "p"])
+        hist = hist[hist.groupby("c", sort=False).cumcount().to_numpy() < self.max_history_items]
+        H = _binary_matrix(hist["c"].to_numpy(), hist["p"].to_numpy(), (len(c_uniques), n))
+        self.customer_ids_ = np.array([str(c) for c in c_uniques], dtype=object)
         self.customer_index_ = {cid: i for i, cid in enumerate(self.customer_ids_)}
         self.history_ = H
 
         # --- popularity: distinct orders per product, exponentially decayed towards the last order ---
         if len(lines):
-            ts = pd.to_datetime(lines["ordered_at"], utc=True)
-            age_days = (ts.max() - ts).dt.total_seconds().to_numpy() / 86400.0
+            age_days = (epoch_s.max() - epoch_s) / 86400.0
             w = np.power(0.5, age_days / max(self.popularity_half_life_days, 1e-9))
             per_order = pd.DataFrame({"o": o_codes, "p": lines["p"].to_numpy(), "w": w}).drop_duplicates(["o", "p"])
             pop = np.bincount(per_order["p"], weights=per_order["w"], minlength=n)
@@ -242,6 +278,7 @@ class ProductRecommender:
         self.popularity_ = (pop / pop.max() if pop.max() > 0 else pop).astype(np.float32)
 
         # --- bought together ---
+        self._baskets = B  # transient (not pickled): lets tuning try other normalizations without a refit
         self.bought_together_ = _prune_rows(self._cooccurrence(B, H), self.max_neighbors).astype(np.float32)
 
         # --- content ---
@@ -259,8 +296,19 @@ class ProductRecommender:
         self.topk_ = {}
         if precompute:
             mask = ~self.available_ if self.exclude_unavailable else None
-            for method in METHODS:
-                self.topk_[method] = self.score_top_k(np.arange(n), method, self.top_k, exclude=mask)
+            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask)
+        return self
+
+    def rebuild_cooccurrence(self, normalization: str) -> ProductRecommender:
+        """Switch normalization on a model fitted in this process (tuning), without re-reading orders."""
+        self._check_fitted()
+        if getattr(self, "_baskets", None) is None:
+            raise NotFittedRecommenderError("rebuild_cooccurrence needs a model fitted in this process.")
+        self.normalization = normalization
+        self._validate()
+        self.bought_together_ = _prune_rows(self._cooccurrence(self._baskets, self.history_),
+                                            self.max_neighbors).astype(np.float32)
+        self.__dict__.pop("_neighbour_cache", None)
         return self
 
     def _cooccurrence(self, B: sp.csr_matrix, H: sp.csr_matrix) -> sp.csr_matrix:
@@ -328,47 +376,72 @@ class ProductRecommender:
         if not hasattr(self, "bought_together_"):
             raise NotFittedRecommenderError("This ProductRecommender is not fitted yet; call fit() first.")
 
-    def _score_chunk(self, rows: np.ndarray, method: str) -> np.ndarray:
-        """Dense scores of `rows` against every product, each in [0, 1]."""
-        if method == "bought_together":
+    def _score_chunks(self, rows: np.ndarray, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Dense scores of `rows` against every product for each method, each in [0, 1].
+
+        bought-together and content are computed once and shared by the hybrid. The content product is
+        sparse(n x d) @ dense(d x rows): a dense result from a sparse left operand stays in C loops,
+        whereas sparse @ sparse would build a nearly dense *sparse* matrix (shared words, categories).
+        """
+        for method in methods:
+            if method not in METHODS:
+                raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        wb, wc, wp = self.bought_together_weight, self.content_weight, self.popularity_weight
+        need_bt = "bought_together" in methods or ("hybrid" in methods and wb > 0)
+        need_ct = "similar" in methods or ("hybrid" in methods and wc > 0)
+        out: dict[str, np.ndarray] = {}
+        bt = ct = None
+        if need_bt:
             bt = self.bought_together_[rows].toarray()
             top = bt.max(axis=1, keepdims=True)
-            return np.divide(bt, top, out=np.zeros_like(bt), where=top > 0)
-        if method == "similar":
-            return (self.content_[rows] @ self.content_.T).toarray()
-        if method == "hybrid":
-            wb, wc, wp = self.bought_together_weight, self.content_weight, self.popularity_weight
+            np.divide(bt, top, out=bt, where=top > 0)
+            bt[(top <= 0).ravel()] = 0.0
+        if need_ct:
+            dense_rows = self.content_[rows].toarray().T
+            ct = np.ascontiguousarray((self.content_ @ dense_rows).T, dtype=np.float32)
+        if "hybrid" in methods:
             total = wb + wc + wp
-            out = np.zeros((len(rows), len(self.product_ids_)), np.float32)
+            hy = np.zeros((len(rows), len(self.product_ids_)), np.float32)
             if wb > 0:
-                out += (wb / total) * self._score_chunk(rows, "bought_together")
+                hy += (wb / total) * bt
             if wc > 0:
-                out += (wc / total) * self._score_chunk(rows, "similar")
+                hy += (wc / total) * ct
             if wp > 0:
-                out += (wp / total) * self.popularity_[None, :]
-            return out
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+                hy += (wp / total) * self.popularity_[None, :]
+            out["hybrid"] = hy
+        if "bought_together" in methods:
+            out["bought_together"] = bt
+        if "similar" in methods:
+            out["similar"] = ct
+        return out
 
-    def score_top_k(self, rows: np.ndarray, method: str, k: int,
-                    exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (indices, scores) for each product row, self and `exclude` (bool mask) left out."""
+    def score_top_k_many(self, rows: np.ndarray, methods: tuple[str, ...], k: int,
+                         exclude: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out."""
         self._check_fitted()
         rows = np.asarray(rows, dtype=np.int64)
         n = len(self.product_ids_)
         chunk = max(1, int(self.chunk_cells // max(n, 1)))
-        idx_parts, val_parts = [], []
+        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
         for start in range(0, len(rows), chunk):
             sub = rows[start:start + chunk]
-            scores = self._score_chunk(sub, method).astype(np.float32, copy=False)
-            scores[np.arange(len(sub)), sub] = 0.0
-            if exclude is not None:
-                scores[:, exclude] = 0.0
-            i, v = top_k_dense(scores, k)
-            idx_parts.append(i)
-            val_parts.append(v)
-        if not idx_parts:
-            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
-        return np.vstack(idx_parts), np.vstack(val_parts)
+            for method, scores in self._score_chunks(sub, methods).items():
+                scores[np.arange(len(sub)), sub] = 0.0
+                if exclude is not None:
+                    scores[:, exclude] = 0.0
+                parts[method].append(top_k_dense(scores, k))
+        result = {}
+        for method in methods:
+            if parts[method]:
+                result[method] = (np.vstack([p[0] for p in parts[method]]), np.vstack([p[1] for p in parts[method]]))
+            else:
+                result[method] = (np.empty((0, k), np.int32), np.empty((0, k), np.float32))
+        return result
+
+    def score_top_k(self, rows: np.ndarray, method: str, k: int,
+                    exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (indices, scores) of one method for each product row."""
+        return self.score_top_k_many(rows, (method,), k, exclude)[method]
 
     # ---- requests -----------------------------------------------------------------------------
 
@@ -433,7 +506,8 @@ class ProductRecommender:
             sub = Hq[start:start + chunk]
             size = np.maximum(np.asarray(sub.sum(axis=1)), 1.0)
             scores = (sub @ neigh).toarray() / size
-            scores += 1e-3 * self.popularity_[None, :]  # popular items fill an empty or short history
+            # popularity also fills an empty or short history; its weight is tuned offline
+            scores += max(self.customer_popularity_weight, 1e-6) * self.popularity_[None, :]
             if not include_purchased:
                 scores[sub.nonzero()] = 0.0
             scores[:, mask] = 0.0
@@ -463,6 +537,7 @@ class ProductRecommender:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_neighbour_cache", None)  # rebuilt on demand; keeps the artifact small
+        state.pop("_baskets", None)
         return state
 
     # ---- summary ------------------------------------------------------------------------------
@@ -521,9 +596,9 @@ def basket_queries(test_lines: pd.DataFrame, product_index: dict[str, int], n_pr
                    random_state: int | None = None) -> BasketQueries:
     """Basket completion: a random product of each held-out basket is shown, the others must be found."""
     rng = np.random.default_rng(random_state)
-    p = test_lines["product_id"].astype(str).map(product_index)
-    frame = pd.DataFrame({"o": test_lines["order_id"].to_numpy(), "p": p}).dropna().drop_duplicates()
-    frame["p"] = frame["p"].astype(np.int64)
+    p = _map_ids(test_lines["product_id"], product_index)
+    frame = pd.DataFrame({"o": test_lines["order_id"].to_numpy(), "p": p})
+    frame = frame[frame["p"] >= 0].drop_duplicates()
     o_codes, _ = pd.factorize(frame["o"])
     if not len(o_codes):
         return BasketQueries(np.empty(0, np.int64), sp.csr_matrix((0, n_products), dtype=np.float32))
@@ -595,9 +670,10 @@ def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: in
                        max_queries=max_queries, random_state=random_state)
     exclude = ~model.available_ if model.exclude_unavailable else None
     result: dict[str, Any] = {"item": {}, "customer": {}}
+    uniq, inv = np.unique(q.seeds, return_inverse=True)
+    tops = model.score_top_k_many(uniq, METHODS, k, exclude=exclude)
     for method in METHODS:
-        uniq, inv = np.unique(q.seeds, return_inverse=True)
-        idx, _ = model.score_top_k(uniq, method, k, exclude=exclude)
+        idx = tops[method][0]
         result["item"][method] = ranking_metrics(idx[inv] if len(q) else idx, q.targets, n, k)
     result["item"]["popularity"] = ranking_metrics(popularity_recs(model.popularity_, q.seeds, k, exclude),
                                                    q.targets, n, k)
@@ -611,9 +687,10 @@ def evaluate_customers(model: ProductRecommender, test_lines: pd.DataFrame, *, k
     """Known customers: recommend from their training history; targets = products new to them in the holdout."""
     n = len(model.product_ids_)
     frame = pd.DataFrame({
-        "c": test_lines["customer_id"].astype(str).map(model.customer_index_),
-        "p": test_lines["product_id"].astype(str).map(model.product_index_),
-    }).dropna().astype(np.int64).drop_duplicates()
+        "c": _map_ids(test_lines["customer_id"], model.customer_index_),
+        "p": _map_ids(test_lines["product_id"], model.product_index_),
+    })
+    frame = frame[(frame["c"] >= 0) & (frame["p"] >= 0)].drop_duplicates()
     if frame.empty:
         return {"hybrid": ranking_metrics(np.empty((0, k)), sp.csr_matrix((0, n)), n, k),
                 "popularity": ranking_metrics(np.empty((0, k)), sp.csr_matrix((0, n)), n, k)}
@@ -662,22 +739,20 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
     fit_lines, valid_lines, _ = time_split(train_lines, validation_fraction)
     chosen = dict(params)
     trace: dict[str, Any] = {}
+    # one fit; normalizations and weights are then varied on it (precompute=False: only the validation
+    # seeds are scored)
+    m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False)
+    q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_), max_basket_size=m.max_basket_size,
+                       max_queries=max_queries, random_state=params.get("random_state"))
     if tune_normalization:
         scores = {}
-        q = None
         for norm in NORMALIZATIONS:
-            m = ProductRecommender(**{**chosen, "normalization": norm}).fit(fit_lines, products, precompute=False)
-            if q is None:
-                q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_),
-                                   max_basket_size=m.max_basket_size, max_queries=max_queries,
-                                   random_state=params.get("random_state"))
+            m.rebuild_cooccurrence(norm)
             scores[norm] = _recall_on(m, q, "bought_together", k)
         chosen["normalization"] = max(NORMALIZATIONS, key=lambda x: (scores[x], -NORMALIZATIONS.index(x)))
         trace["normalization_recall"] = scores
+        m.rebuild_cooccurrence(chosen["normalization"])
     if tune_weights:
-        m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False)
-        q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_), max_basket_size=m.max_basket_size,
-                           max_queries=max_queries, random_state=params.get("random_state"))
         grid = {}
         for wc in (0.0, 0.05, 0.2, 0.5):
             for wp in (0.0, 0.05, 0.2, 0.5):
@@ -686,6 +761,18 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
         best = max(grid.values(), key=lambda t: (t[0], -t[1] - t[2]))
         chosen.update(bought_together_weight=1.0, content_weight=best[1], popularity_weight=best[2])
         trace["weights_recall"] = {key: v[0] for key, v in grid.items()}
+        m.set_params(bought_together_weight=1.0, content_weight=best[1], popularity_weight=best[2])
+        c_grid = {}
+        for wcp in (0.001, 0.1, 0.3, 1.0, 3.0):
+            m.set_params(customer_popularity_weight=wcp)
+            figures = evaluate_customers(m, valid_lines, k=k, max_queries=max_queries,
+                                         random_state=params.get("random_state"))
+            if figures["hybrid"]["queries"] == 0:
+                break
+            c_grid[wcp] = figures["hybrid"]["recall_at_10"]
+        if c_grid:
+            chosen["customer_popularity_weight"] = max(c_grid, key=lambda w: (c_grid[w], -w))
+            trace["customer_popularity_recall"] = {str(w): r for w, r in c_grid.items()}
     return {"params": chosen, "trace": trace}
 
 
@@ -700,7 +787,7 @@ def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params:
     train_lines, test_lines, cutoff = time_split(order_lines, test_fraction)
     tuned = tune(train_lines, products, params, validation_fraction=test_fraction,
                  tune_normalization=tune_normalization, tune_weights=tune_weights)
-    model = ProductRecommender(**tuned["params"]).fit(train_lines, products)
+    model = ProductRecommender(**tuned["params"]).fit(train_lines, products, precompute=False)
     figures = evaluate_model(model, test_lines, max_queries=max_queries, random_state=params.get("random_state"))
     hybrid = figures["item"]["hybrid"]["recall_at_10"]
     popular = figures["item"]["popularity"]["recall_at_10"]

@@ -51,6 +51,7 @@ def _settings_params(params: dict[str, Any]) -> tuple[dict[str, Any], bool, bool
         est["bought_together_weight"] = float(weights.get("bought_together", 1.0))
         est["content_weight"] = float(weights.get("similar", 0.05))
         est["popularity_weight"] = float(weights.get("popularity", 0.05))
+        est["customer_popularity_weight"] = float(weights.get("customer_popularity", 0.001))
     else:
         est.update(bought_together_weight=1.0, content_weight=0.05, popularity_weight=0.05)
     for key, value in explicit.items():
@@ -106,6 +107,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
             "bought_together": model.bought_together_weight,
             "similar": model.content_weight,
             "popularity": model.popularity_weight,
+            "customer_popularity": model.customer_popularity_weight,
         },
         "customer_weight": model.customer_weight,
         "training_time_seconds": round(time.perf_counter() - started, 3),
