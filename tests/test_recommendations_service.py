@@ -183,3 +183,11 @@ def test_tune_and_evaluate_beats_popularity_on_planted_pairs():
     assert item["hybrid"]["recall_at_10"] > 1.5 * item["popularity"]["recall_at_10"]
     assert result["params"]["normalization"] in NORMALIZATIONS
     assert set(result["tuning"]) >= {"normalization_recall", "weights_recall"}
+
+
+def test_params_stay_plain_after_fit():
+    lines, products = _planted()
+    model = ProductRecommender(top_k=7).fit(lines, products)
+    params = model.get_params()
+    assert params["top_k"] == 7
+    assert all(isinstance(v, (int, float, str, bool, type(None))) for v in params.values())

@@ -193,7 +193,7 @@ class ProductRecommender:
         self.random_state = random_state
 
     def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
 
     def set_params(self, **params: Any) -> ProductRecommender:
         for key, value in params.items():
