@@ -191,3 +191,24 @@ def test_openapi_documents_the_endpoints(staff_client):
         assert path in paths
         for operation in paths[path].values():
             assert "examples" in str(operation), path
+
+
+def test_management_command_trains_and_serves(small_shop, staff_client):
+    from django.core.management import call_command
+
+    call_command("train", "product_recommendation", "--params", '{"normalization": "cosine", "evaluate": false}',
+                 "--no-progress")
+    model = MLModel.objects.get(model_type="product_recommendation", is_active=True)
+    assert model.algorithm == "hybrid_cosine" and model.metrics["total_products"] == len(small_shop.products)
+    pid = small_shop.products["id"].iloc[3]
+    res = staff_client.get(product_url(pid, "?top_n=3&method=similar"))
+    assert res.status_code == 200 and len(res.json()["recommendations"]) == 3
+
+
+@pytest.mark.django_db
+def test_raw_bad_parameters_fail_cleanly():
+    from ml_predictions.training import train_now
+
+    log = train_now("product_recommendation", {"customer_weight": "lots"})
+    assert log.status == "failed" and log.result["error"]["status"] == 400
+    assert "customer_weight" in log.error or "lots" in log.error

@@ -122,6 +122,15 @@ def test_unavailable_products_are_excluded_unless_asked():
     assert everything[0] == "p4"
 
 
+def test_keeping_unavailable_products_is_a_setting():
+    lines, products = _planted()
+    products.loc[products["id"] == "p4", "active"] = False
+    model = ProductRecommender(exclude_unavailable=False).fit(lines, products)
+    assert model.product_ids_[model.recommend_for_product("p0", top_n=1)[0][0]] == "p4"
+    assert "p4" in {model.product_ids_[i] for i, _ in model.recommend_for_customer("c0", top_n=12,
+                                                                                    include_purchased=True)}
+
+
 def test_customer_recommendations_exclude_bought_unless_asked():
     lines, products = _planted()
     extra = _lines([["p0"]], customers=["alice"])

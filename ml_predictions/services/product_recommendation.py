@@ -452,10 +452,14 @@ class ProductRecommender:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
         i = self.product_index_[product_id]
-        if not include_unavailable and self.exclude_unavailable and method in self.topk_ and top_n <= self.top_k:
+        # The precomputed lists already follow exclude_unavailable; only a request that asks for
+        # unavailable products from a model that filtered them (or more than top_k) is computed here.
+        on_the_fly = (include_unavailable and self.exclude_unavailable) or top_n > self.top_k \
+            or method not in self.topk_
+        if not on_the_fly:
             idx, val = self.topk_[method][0][i], self.topk_[method][1][i]
         else:
-            mask = None if include_unavailable else ~self.available_
+            mask = ~self.available_ if self.exclude_unavailable and not include_unavailable else None
             idx, val = self.score_top_k(np.array([i]), method, top_n, exclude=mask)
             idx, val = idx[0], val[0]
         keep = idx >= 0

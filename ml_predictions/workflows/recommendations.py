@@ -62,7 +62,10 @@ def _settings_params(params: dict[str, Any]) -> tuple[dict[str, Any], bool, bool
 def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome:
     """Trainer for the runner (TRAINERS['product_recommendation'])."""
     started = time.perf_counter()
-    est_params, tune_norm, tune_weights = _settings_params(params)
+    try:  # the management command passes raw JSON parameters (the API validated them already)
+        est_params, tune_norm, tune_weights = _settings_params(params)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"invalid recommendation training parameter: {exc}") from exc
     source = get_data_source()
     progress(5, "Reading order lines and products")
     lines = source.order_lines()
