@@ -89,7 +89,7 @@ def implicit_figures(train: pd.DataFrame, test: pd.DataFrame, model: ProductReco
     try:
         import implicit  # noqa: F401
         from implicit.als import AlternatingLeastSquares
-        from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
+        from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, ItemItemRecommender
     except Exception as exc:  # noqa: BLE001 — report, do not crash the benchmark
         return {"implicit": {"error": f"{exc.__class__.__name__}: {exc}"}}
     n = len(model.product_ids_)
@@ -104,6 +104,7 @@ def implicit_figures(train: pd.DataFrame, test: pd.DataFrame, model: ProductReco
     unavailable = np.flatnonzero(~model.available_) if model.exclude_unavailable else None
     out: dict[str, dict] = {}
     configs = {
+        "implicit ItemItem raw co-counts (K=100)": lambda: ItemItemRecommender(K=100),
         "implicit ItemItem cosine (K=100)": lambda: CosineRecommender(K=100),
         "implicit ItemItem BM25 (K=100)": lambda: BM25Recommender(K=100, K1=1.2, B=0.75),
         "implicit ALS (64 factors, 20 it)": lambda: AlternatingLeastSquares(factors=64, iterations=20,
@@ -244,6 +245,7 @@ def perf_child(kind: str) -> None:
 
 def perf() -> None:
     print("\n## Performance: 1M order lines over 10k products (generator, seed 3)\n")
+    print(f"load average before: {os.getloadavg()} (the 2 cores are shared with other sessions)\n")
     for kind in ("fit", "train"):
         proc = subprocess.run([sys.executable, __file__, "perf-child", kind], capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -260,6 +262,7 @@ def perf() -> None:
               f"artifact {r['artifact_mb']} MB; {json.dumps(r['summary'])}"
               + (f"; evaluation part {r['evaluation_seconds']} s, hybrid recall@10 {r['hybrid_recall']} vs "
                  f"popularity {r['popularity_recall']}" if kind == "train" else ""))
+        print(f"  (load average after: {tuple(round(x, 2) for x in os.getloadavg())})")
         if "latency_ms" in r:
             print("\nRequest latency of the service call (in-process, artifact loaded):\n")
             print("| request | p50 ms | p95 ms | p99 ms | n |")

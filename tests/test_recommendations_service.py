@@ -200,3 +200,15 @@ def test_params_stay_plain_after_fit():
     params = model.get_params()
     assert params["top_k"] == 7
     assert all(isinstance(v, (int, float, str, bool, type(None))) for v in params.values())
+
+
+def test_pruning_keeps_each_rows_largest_entries():
+    from ml_predictions.services.product_recommendation import _prune_rows
+
+    m = sp.random(120, 120, density=0.3, format="csr", random_state=1, dtype=np.float32)
+    pruned = _prune_rows(m, 15)
+    for i in range(120):
+        row, kept = m[i].toarray().ravel(), pruned[i].toarray().ravel()
+        assert (kept > 0).sum() == min(15, (row > 0).sum())
+        assert np.allclose(np.sort(row)[::-1][:15], np.sort(kept)[::-1][:15])
+        assert np.all((kept == 0) | (kept == row))  # values are kept, not changed

@@ -84,11 +84,11 @@ def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     pos_long = np.flatnonzero(in_long[rows])
     vals = matrix.data[pos_long].astype(np.float64)
     r = rows[pos_long]
-    top = np.zeros(matrix.shape[0])
-    np.maximum.at(top, r, vals)
-    key = r + (1.0 - vals / np.maximum(top[r], 1e-30)) * 0.999  # within a row: larger value first
-    order = pos_long[np.argsort(key, kind="stable")]
     starts = np.concatenate([[0], np.cumsum(counts[long_rows])[:-1]])
+    top = np.zeros(matrix.shape[0])
+    top[long_rows] = np.maximum.reduceat(vals, starts)  # rows are contiguous in CSR
+    key = r + (1.0 - vals / np.maximum(top[r], 1e-30)) * 0.999  # within a row: larger value first
+    order = pos_long[np.argsort(key)]
     rank = np.arange(len(order)) - np.repeat(starts, counts[long_rows])
     keep_mask = ~in_long[rows]
     keep_mask[order[rank < keep]] = True
@@ -749,13 +749,17 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
     q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_), max_basket_size=m.max_basket_size,
                        max_queries=max_queries, random_state=params.get("random_state"))
     if tune_normalization:
-        scores = {}
+        scores, matrices = {}, {}
         for norm in NORMALIZATIONS:
             m.rebuild_cooccurrence(norm)
             scores[norm] = _recall_on(m, q, "bought_together", k)
+            matrices[norm] = m.bought_together_
         chosen["normalization"] = max(NORMALIZATIONS, key=lambda x: (scores[x], -NORMALIZATIONS.index(x)))
         trace["normalization_recall"] = scores
-        m.rebuild_cooccurrence(chosen["normalization"])
+        m.normalization = chosen["normalization"]
+        m.bought_together_ = matrices[chosen["normalization"]]
+        m.__dict__.pop("_neighbour_cache", None)
+        del matrices
     if tune_weights:
         grid = {}
         for wc in (0.0, 0.05, 0.2, 0.5):
