@@ -116,7 +116,8 @@ def implicit_figures(train: pd.DataFrame, test: pd.DataFrame, model: ProductReco
         try:
             rec = make()
             t0 = time.perf_counter()
-            rec.fit(user_items, show_progress=False)
+            # the plain ItemItemRecommender's kernel wants float64 data; the others accept float32
+            rec.fit(user_items.astype(np.float64) if "raw" in name else user_items, show_progress=False)
             fit_s = time.perf_counter() - t0
             kwargs = {"recalculate_user": True} if "ALS" in name else {}
             ids, _ = rec.recommend(np.arange(len(q)), queries, N=K, filter_already_liked_items=True,
@@ -287,6 +288,8 @@ def main() -> None:
                               *generator_data(5000, 1000, 60000, seed=1)))
         print_quality(quality("Generator, larger catalogue (20,000 customers, 5,000 products, 150,000 orders, seed 2)",
                               *generator_data(20000, 5000, 150000, seed=2)))
+        print_quality(quality("Generator, performance data set (100,000 customers, 10,000 products, 400,000 orders, "
+                              "seed 3; ~1M lines)", *generator_data(100_000, 10_000, 400_000, seed=3)))
         print_quality(quality("Bread Basket (real, BreadBasket_DMS.csv, Item == NONE dropped)", *bread_basket()))
     if args.what in ("perf", "all"):
         perf()
