@@ -81,8 +81,38 @@ def main() -> None:
                   f"{np.percentile(t, 99):.2f} | {len(t)} |")
         print(f"\nPrediction rows written: {Prediction.objects.count()} for "
               f"{sum(len(u) for u in cases.values()) + 1} calls (RECOMMENDATION_LOG_EVERY = 20)")
+        if os.environ.get("END_TO_END"):
+            end_to_end(n_products, orders)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def end_to_end(n_products: int, orders: int) -> None:
+    """Write the shop to the database, then run the real training (ORM read included) once."""
+    from datetime import date
+
+    from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
+    from ml_predictions.data import get_data_source
+    from ml_predictions.training import train_now
+
+    shop = synthesize(GeneratorConfig(customers=max(orders // 4, 100), products=n_products, orders=orders, years=2,
+                                      seed=3, end_date=date(2026, 6, 30)))
+    t0 = time.perf_counter()
+    write_shop(shop)
+    write_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n_lines = len(get_data_source().order_lines())
+    read_s = time.perf_counter() - t0
+    for evaluate in (False, True):
+        t0 = time.perf_counter()
+        log = train_now("product_recommendation", {"evaluate": evaluate})
+        total = time.perf_counter() - t0
+        assert log.status == "succeeded", log.error[:500]
+        m = log.metrics
+        print(f"\nEnd to end (`train_now`, evaluate={evaluate}): {total:.1f} s in all, of which reading "
+              f"{m['read_seconds']:.1f} s (ORM, {m['order_lines']:,} lines), final fit {m['fit_seconds']:.1f} s; "
+              f"registering/saving the rest")
+    print(f"(writing the shop took {write_s:.0f} s; a separate read of {n_lines:,} order lines {read_s:.1f} s)")
 
 
 if __name__ == "__main__":
