@@ -212,3 +212,28 @@ def test_raw_bad_parameters_fail_cleanly():
     log = train_now("product_recommendation", {"customer_weight": "lots"})
     assert log.status == "failed" and log.result["error"]["status"] == 400
     assert "customer_weight" in log.error or "lots" in log.error
+
+
+def test_product_without_purchases_gets_content_neighbours(small_shop, staff_client):
+    from backend_django.shop.models import Category, Product
+
+    category = Category.objects.order_by("name").first()
+    new = Product.objects.create(sku="COLD-1", name="Never sold", category=category, price=20, cost=8,
+                                 stock_quantity=5)
+    assert staff_client.post(TRAIN_URL, {"evaluate": False}, format="json").status_code == 200
+    body = staff_client.get(product_url(str(new.pk), "?top_n=3")).json()
+    assert body["strategy"] == "content_cold_start"
+    cat_of = small_shop.categories.set_index("id")["name"]
+    product_cat = small_shop.products.assign(id=lambda f: f["id"].map(canon)).set_index("id")["category_id"]
+    assert [cat_of[product_cat[r["product_id"]]] for r in body["recommendations"]] == [category.name] * 3
+    assert staff_client.get(product_url(str(new.pk), "?method=bought_together")).json()["recommendations"] == []
+
+
+def test_artifact_served_after_reload_from_storage(trained, small_shop, staff_client):
+    from ml_predictions.registry import clear_artifact_cache
+
+    pid = small_shop.products["id"].iloc[5]
+    before = staff_client.get(product_url(pid, "?top_n=5")).json()["recommendations"]
+    clear_artifact_cache()  # next request loads the joblib file (hash and versions checked)
+    after = staff_client.get(product_url(pid, "?top_n=5")).json()["recommendations"]
+    assert before == after and len(after) == 5

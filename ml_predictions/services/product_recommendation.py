@@ -31,6 +31,8 @@ from sklearn.preprocessing import normalize as l2_normalize
 
 METHODS = ("hybrid", "bought_together", "similar")
 NORMALIZATIONS = ("conditional", "cosine", "lift", "bm25")
+# In the hybrid, a product without co-purchases is scored by content, with this small popularity share.
+COLD_START_POPULARITY_SHARE = 0.05
 
 
 class NotFittedRecommenderError(RuntimeError):
@@ -387,15 +389,15 @@ class ProductRecommender:
             if method not in METHODS:
                 raise ValueError(f"method must be one of {METHODS}; got {method!r}")
         wb, wc, wp = self.bought_together_weight, self.content_weight, self.popularity_weight
-        need_bt = "bought_together" in methods or ("hybrid" in methods and wb > 0)
-        need_ct = "similar" in methods or ("hybrid" in methods and wc > 0)
         out: dict[str, np.ndarray] = {}
-        bt = ct = None
-        if need_bt:
-            bt = self.bought_together_[rows].toarray()
-            top = bt.max(axis=1, keepdims=True)
-            np.divide(bt, top, out=bt, where=top > 0)
-            bt[(top <= 0).ravel()] = 0.0
+        # bought-together is always computed: the hybrid needs it to spot cold-start rows
+        bt = self.bought_together_[rows].toarray()
+        top = bt.max(axis=1, keepdims=True)
+        np.divide(bt, top, out=bt, where=top > 0)
+        cold = (top <= 0).ravel()
+        bt[cold] = 0.0
+        ct = None
+        need_ct = "similar" in methods or ("hybrid" in methods and (wc > 0 or cold.any()))
         if need_ct:
             dense_rows = self.content_[rows].toarray().T
             ct = np.ascontiguousarray((self.content_ @ dense_rows).T, dtype=np.float32)
@@ -408,6 +410,11 @@ class ProductRecommender:
                 hy += (wc / total) * ct
             if wp > 0:
                 hy += (wp / total) * self.popularity_[None, :]
+            if cold.any():
+                # cold start: no co-purchase evidence, so the content neighbours lead and popularity
+                # only breaks ties (COLD_START_POPULARITY_SHARE)
+                hy[cold] = (1 - COLD_START_POPULARITY_SHARE) * ct[cold] \
+                    + COLD_START_POPULARITY_SHARE * self.popularity_[None, :]
             out["hybrid"] = hy
         if "bought_together" in methods:
             out["bought_together"] = bt
