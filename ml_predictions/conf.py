@@ -122,6 +122,30 @@ DEFAULTS: dict[str, Any] = {
     # Sampled (series, origin, horizon) training rows per model: total/category, and product level.
     "FORECAST_MAX_TRAIN_ROWS": 5000,
     "FORECAST_PRODUCT_TRAIN_ROWS": 40000,
+    # --- product recommendations (docs/recommendations.md) ----------------------------------------
+    # Length of the precomputed neighbour lists per product and method; also the largest top_n accepted.
+    "RECOMMENDATION_TOP_K": 50,
+    # Co-occurrence normalization: "auto" (chosen by offline evaluation at each training),
+    # "conditional", "cosine", "lift" or "bm25".
+    "RECOMMENDATION_NORMALIZATION": "auto",
+    # Hybrid blend weights; "auto" = tuned by offline evaluation at each training. A dict fixes them:
+    # {"bought_together": 1.0, "similar": 0.05, "popularity": 0.05, "customer_popularity": 0.001}.
+    "RECOMMENDATION_WEIGHTS": "auto",
+    # Weight of same-customer (different order) co-occurrence relative to same-order co-occurrence.
+    "RECOMMENDATION_CUSTOMER_WEIGHT": 0.25,
+    # Orders with more distinct products than this are left out of the co-occurrence (wholesale noise).
+    "RECOMMENDATION_MAX_BASKET_SIZE": 50,
+    # Only a customer's most recent N distinct products count as their history.
+    "RECOMMENDATION_MAX_HISTORY_ITEMS": 50,
+    # Leave inactive and out-of-stock products (as of training) out of the recommendations.
+    "RECOMMENDATION_EXCLUDE_UNAVAILABLE": True,
+    # Share of the most recent orders held out for the offline evaluation run during training.
+    "RECOMMENDATION_TEST_FRACTION": 0.1,
+    # Fewer orders than this -> 422 insufficient_data.
+    "RECOMMENDATION_MIN_ORDERS": 20,
+    # Record one of every N recommendation calls as a Prediction row (per process); 1 = every call,
+    # 0 = none. A busy shop page would otherwise write one row per page view.
+    "RECOMMENDATION_LOG_EVERY": 20,
 }
 
 

@@ -1,4 +1,204 @@
-"""API routes and views of the recommendations capability."""
-from django.urls import URLPattern
+"""API routes and views of the recommendations capability (seed 004, section 2)."""
+from __future__ import annotations
 
-urlpatterns: list[URLPattern] = []
+from django.urls import URLPattern, path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from ..conf import ml_settings
+from ..models import ModelType
+from ..services.product_recommendation import METHODS, NORMALIZATIONS
+from ..workflows import recommendations as workflow
+from .base import MLAPIView
+from .training import training_response
+
+
+class TrainRecommendationInput(serializers.Serializer):
+    normalization = serializers.ChoiceField(
+        choices=["auto", *NORMALIZATIONS], required=False,
+        help_text="Co-occurrence normalization; 'auto' picks it by offline evaluation.",
+    )
+    customer_weight = serializers.FloatField(required=False, min_value=0.0, max_value=10.0)
+    content_weight = serializers.FloatField(required=False, min_value=0.0, max_value=10.0,
+                                            help_text="Fixes the hybrid's content weight instead of tuning it.")
+    popularity_weight = serializers.FloatField(required=False, min_value=0.0, max_value=10.0)
+    max_basket_size = serializers.IntegerField(required=False, min_value=2, max_value=10000)
+    test_fraction = serializers.FloatField(required=False, min_value=0.02, max_value=0.5)
+    evaluate = serializers.BooleanField(required=False, default=True,
+                                        help_text="Run the offline evaluation (time-based holdout) first.")
+
+
+def _top_n_field() -> serializers.IntegerField:
+    return serializers.IntegerField(required=False, default=10, min_value=1, max_value=1000)
+
+
+class ProductRecommendationQuery(serializers.Serializer):
+    top_n = _top_n_field()
+    method = serializers.ChoiceField(choices=list(METHODS), required=False, default="hybrid")
+    include_unavailable = serializers.BooleanField(required=False, default=False)
+
+    def validate_top_n(self, value: int) -> int:
+        limit = int(ml_settings.RECOMMENDATION_TOP_K)
+        if value > limit:
+            raise serializers.ValidationError(f"top_n must be between 1 and {limit}.")
+        return value
+
+
+class CustomerRecommendationQuery(serializers.Serializer):
+    top_n = _top_n_field()
+    include_purchased = serializers.BooleanField(required=False, default=False)
+
+    validate_top_n = ProductRecommendationQuery.validate_top_n
+
+
+TRAIN_EXAMPLE = {
+    "success": True,
+    "message": "Modelo de recomendaciones entrenado exitosamente",
+    "model_id": "5d0c6d3e-3a57-4b43-9a57-0f1b0a6c1f20",
+    "version": 1,
+    "metrics": {
+        "total_products": 150,
+        "matrix_shape": [150, 150],
+        "avg_similarity": 0.23,
+        "method": "hybrid",
+        "nnz": 8412,
+        "normalization": "cosine",
+        "weights": {"bought_together": 1.0, "similar": 0.05, "popularity": 0.05},
+        "training_time_seconds": 1.82,
+        "recall_at_10": 0.41,
+        "precision_at_10": 0.07,
+        "ndcg_at_10": 0.29,
+        "coverage": 0.78,
+        "popularity_recall_at_10": 0.17,
+        "offline_evaluation": {
+            "test_orders": 300,
+            "item": {
+                "hybrid": {"precision_at_10": 0.07, "recall_at_10": 0.41, "ndcg_at_10": 0.29, "coverage": 0.78},
+                "popularity": {"precision_at_10": 0.03, "recall_at_10": 0.17, "ndcg_at_10": 0.1, "coverage": 0.07},
+            },
+        },
+    },
+    "duration_seconds": 1.9,
+    "training_log_id": "0a4b…",
+}
+
+PRODUCT_EXAMPLE = {
+    "success": True,
+    "source_product_id": "2b9f0c1e-0d55-4bb4-9d0e-8f4c55d8e0a1",
+    "method": "hybrid",
+    "strategy": "hybrid",
+    "model_id": "5d0c6d3e-3a57-4b43-9a57-0f1b0a6c1f20",
+    "recommendations": [
+        {
+            "product_id": "7c1d2f6a-1b2c-4d3e-8f90-1a2b3c4d5e6f",
+            "product_name": "Camisa Polo Azul",
+            "similarity_score": 0.87,
+            "price": 150.0,
+            "image_url": "https://cdn.example.com/products/sku-000123.jpg",
+            "rank": 1,
+        }
+    ],
+}
+
+CUSTOMER_EXAMPLE = {
+    "success": True,
+    "customer_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+    "strategy": "history",
+    "history_size": 7,
+    "model_id": "5d0c6d3e-3a57-4b43-9a57-0f1b0a6c1f20",
+    "recommendations": PRODUCT_EXAMPLE["recommendations"],
+}
+
+ERROR_EXAMPLES = [
+    OpenApiExample("Unknown product", status_codes=["404"], response_only=True, value={
+        "success": False, "error": {"code": "not_found", "message": "product_id 123 does not exist.",
+                                    "fields": {"product_id": ["product_id 123 does not exist."]}}}),
+    OpenApiExample("top_n out of range", status_codes=["400"], response_only=True, value={
+        "success": False, "error": {"code": "invalid", "message": "top_n: top_n must be between 1 and 50.",
+                                    "fields": {"top_n": ["top_n must be between 1 and 50."]}}}),
+    OpenApiExample("No model", status_codes=["409"], response_only=True, value={
+        "success": False, "error": {"code": "no_active_model",
+                                    "message": "No active product_recommendation model. Train one first …"}}),
+]
+
+
+class TrainProductRecommendationView(MLAPIView):
+    @extend_schema(
+        summary="Train the product recommendation model",
+        description=(
+            "Reads all orders, runs the offline evaluation (last orders held out by time; normalization and "
+            "hybrid weights tuned on the period before them), then fits on all orders and precomputes the "
+            "top-N lists. 200 with the result under the immediate task backend, 202 + status_url otherwise."
+        ),
+        request=TrainRecommendationInput,
+        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
+                   409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample("Request", value={"normalization": "auto", "evaluate": True}, request_only=True),
+            OpenApiExample("Trained", value=TRAIN_EXAMPLE, response_only=True, status_codes=["200"]),
+        ],
+    )
+    def post(self, request):
+        serializer = TrainRecommendationInput(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        return training_response(request, ModelType.PRODUCT_RECOMMENDATION, dict(serializer.validated_data))
+
+
+class ProductRecommendationsView(MLAPIView):
+    @extend_schema(
+        summary="Recommendations for a product",
+        description=(
+            "hybrid (default) blends bought-together, content similarity and popularity; a product without "
+            "purchases gets content neighbours; a product added after training gets its category's "
+            "best-sellers. Inactive / out-of-stock products are left out unless include_unavailable=true."
+        ),
+        parameters=[
+            OpenApiParameter("top_n", int, description="1 … RECOMMENDATION_TOP_K (default 50)", default=10),
+            OpenApiParameter("method", str, enum=list(METHODS), default="hybrid"),
+            OpenApiParameter("include_unavailable", bool, default=False),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
+                   409: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("Recommendations", value=PRODUCT_EXAMPLE, response_only=True,
+                                 status_codes=["200"]), *ERROR_EXAMPLES],
+    )
+    def get(self, request, product_id: str):
+        query = ProductRecommendationQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        body = workflow.product_recommendations(product_id, user=request.user, **query.validated_data)
+        return Response(body)
+
+
+class CustomerRecommendationsView(MLAPIView):
+    @extend_schema(
+        summary="Recommendations for a customer",
+        description=(
+            "Sums the hybrid neighbour lists of the customer's recent products; products the customer already "
+            "bought are left out unless include_purchased=true. A customer without orders gets the best-sellers."
+        ),
+        parameters=[
+            OpenApiParameter("top_n", int, description="1 … RECOMMENDATION_TOP_K (default 50)", default=10),
+            OpenApiParameter("include_purchased", bool, default=False),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
+                   409: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("Recommendations", value=CUSTOMER_EXAMPLE, response_only=True,
+                                 status_codes=["200"]), *ERROR_EXAMPLES],
+    )
+    def get(self, request, customer_id: str):
+        query = CustomerRecommendationQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        body = workflow.customer_recommendations(customer_id, user=request.user, **query.validated_data)
+        return Response(body)
+
+
+urlpatterns: list[URLPattern] = [
+    path("train-product-recommendation/", TrainProductRecommendationView.as_view(),
+         name="train-product-recommendation"),
+    path("product-recommendations/<str:product_id>/", ProductRecommendationsView.as_view(),
+         name="product-recommendations"),
+    path("customer-recommendations/<str:customer_id>/", CustomerRecommendationsView.as_view(),
+         name="customer-recommendations"),
+]

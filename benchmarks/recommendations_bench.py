@@ -1,0 +1,311 @@
+"""Recommendations benchmark: offline quality vs popularity and `implicit`, training cost, request latency.
+
+Run from the repository root in the benchmark venv (implicit must never touch the product venv):
+
+    python3.11 -m venv /work/wt/reco-benchvenv
+    /work/wt/reco-benchvenv/bin/pip install -r benchmarks/requirements-recommendations.txt
+    PYTHONPATH=. /work/wt/reco-benchvenv/bin/python benchmarks/recommendations_bench.py all
+
+Sub-commands: `quality` (generator + Bread Basket, every method, popularity, implicit ItemItem cosine /
+BM25 and ALS on the same time split and the same queries), `perf` (1M order lines over 10k products:
+fit time and peak memory in a fresh child process, request latency), `all`.
+Figures are printed as Markdown; benchmarks/results/recommendations.md records one run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ml_predictions.services.product_recommendation import (  # noqa: E402
+    ProductRecommender,
+    basket_queries,
+    ranking_metrics,
+    time_split,
+    tune_and_evaluate,
+)
+
+BREAD = Path(os.environ.get("BREAD_BASKET_CSV", ROOT.parent.parent / "shared/data/bread_basket/BreadBasket_DMS.csv"))
+if not BREAD.exists():
+    BREAD = Path("/work/shared/data/bread_basket/BreadBasket_DMS.csv")
+K = 10
+SEED = 42
+TEST_FRACTION = 0.1
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+def generator_data(customers: int, products: int, orders: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from backend_django.shop.generator import GeneratorConfig, synthesize
+
+    shop = synthesize(GeneratorConfig(customers=customers, products=products, orders=orders, years=2, seed=seed,
+                                      end_date=date(2026, 6, 30)))
+    orders_df = shop.orders[~shop.orders["status"].isin(["cancelled", "refunded"])]
+    lines = shop.order_items.merge(
+        orders_df.rename(columns={"id": "order_id", "created_at": "ordered_at"})[["order_id", "customer_id", "ordered_at"]],
+        on="order_id")
+    lines["ordered_at"] = pd.to_datetime(lines["ordered_at"], utc=True)
+    cat = shop.categories.set_index("id")["name"]
+    prods = shop.products.assign(category=shop.products["category_id"].map(cat), stock=shop.products["stock_quantity"],
+                                 active=shop.products["is_active"])
+    return lines[["order_id", "customer_id", "product_id", "ordered_at", "quantity"]], prods
+
+
+def bread_basket() -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw = pd.read_csv(BREAD)
+    raw = raw[raw["Item"].str.upper() != "NONE"]
+    lines = pd.DataFrame({
+        "order_id": raw["Transaction"].astype(str),
+        "customer_id": raw["Transaction"].astype(str),  # anonymous baskets: one "customer" per basket
+        "product_id": raw["Item"].astype(str),
+        "ordered_at": pd.to_datetime(raw["Date"] + " " + raw["Time"], utc=True),
+        "quantity": 1,
+    })
+    items = np.sort(lines["product_id"].unique())
+    prods = pd.DataFrame({"id": items, "name": items, "description": "", "category": "", "price": np.nan,
+                          "stock": 1, "active": True})
+    return lines, prods
+
+
+# ------------------------------------------------------------------------------------------ implicit
+
+
+def implicit_figures(train: pd.DataFrame, test: pd.DataFrame, model: ProductRecommender) -> dict[str, dict]:
+    """implicit's ItemItem (cosine, BM25) and ALS, fitted on training baskets, asked the same queries."""
+    try:
+        import implicit  # noqa: F401
+        from implicit.als import AlternatingLeastSquares
+        from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, ItemItemRecommender
+    except Exception as exc:  # noqa: BLE001 — report, do not crash the benchmark
+        return {"implicit": {"error": f"{exc.__class__.__name__}: {exc}"}}
+    n = len(model.product_ids_)
+    q = basket_queries(test, model.product_index_, n, max_basket_size=model.max_basket_size,
+                       max_queries=20000, random_state=SEED)
+    p = train["product_id"].astype(str).map(model.product_index_)
+    frame = pd.DataFrame({"o": train["order_id"].to_numpy(), "p": p}).dropna().drop_duplicates()
+    o_codes, _ = pd.factorize(frame["o"])
+    user_items = sp.csr_matrix((np.ones(len(frame), np.float32), (o_codes, frame["p"].astype(int))),
+                               shape=(int(o_codes.max()) + 1, n))
+    queries = sp.csr_matrix((np.ones(len(q), np.float32), (np.arange(len(q)), q.seeds)), shape=(len(q), n))
+    unavailable = np.flatnonzero(~model.available_) if model.exclude_unavailable else None
+    out: dict[str, dict] = {}
+    configs = {
+        "implicit ItemItem raw co-counts (K=100)": lambda: ItemItemRecommender(K=100),
+        "implicit ItemItem cosine (K=100)": lambda: CosineRecommender(K=100),
+        "implicit ItemItem BM25 (K=100)": lambda: BM25Recommender(K=100, K1=1.2, B=0.75),
+        "implicit ALS (64 factors, 20 it)": lambda: AlternatingLeastSquares(factors=64, iterations=20,
+                                                                            regularization=0.05, random_state=SEED),
+        "implicit ALS (128 factors, 20 it, alpha 10)": lambda: AlternatingLeastSquares(
+            factors=128, iterations=20, regularization=0.05, alpha=10.0, random_state=SEED),
+    }
+    for name, make in configs.items():
+        try:
+            rec = make()
+            t0 = time.perf_counter()
+            # the plain ItemItemRecommender's kernel wants float64 data; the others accept float32
+            rec.fit(user_items.astype(np.float64) if "raw" in name else user_items, show_progress=False)
+            fit_s = time.perf_counter() - t0
+            kwargs = {"recalculate_user": True} if "ALS" in name else {}
+            ids, _ = rec.recommend(np.arange(len(q)), queries, N=K, filter_already_liked_items=True,
+                                   filter_items=unavailable, **kwargs)
+            ids = np.where(np.isfinite(_) & (ids < n), ids, -1)
+            out[name] = {**ranking_metrics(ids, q.targets, n, K), "fit_seconds": round(fit_s, 2)}
+            if "ALS" in name:  # second way to ask ALS: nearest item factors of the shown product
+                sim, scores = rec.similar_items(q.seeds, N=K + 1, filter_items=unavailable)
+                sim = np.where(np.isfinite(scores) & (sim != q.seeds[:, None]), sim, -1)
+                order = np.argsort(sim < 0, axis=1, kind="stable")  # drop the seed itself, keep the order
+                sim = np.take_along_axis(sim, order, axis=1)[:, :K]
+                out[name + ", similar_items"] = {**ranking_metrics(sim, q.targets, n, K),
+                                                 "fit_seconds": round(fit_s, 2)}
+        except Exception as exc:  # noqa: BLE001
+            out[name] = {"error": f"{exc.__class__.__name__}: {exc}"}
+    return out
+
+
+# ------------------------------------------------------------------------------------------ quality
+
+
+def quality(name: str, lines: pd.DataFrame, products: pd.DataFrame) -> dict:
+    t0 = time.perf_counter()
+    result = tune_and_evaluate(lines, products, {"random_state": SEED}, test_fraction=TEST_FRACTION)
+    seconds = time.perf_counter() - t0
+    train, test, cutoff = time_split(lines, TEST_FRACTION)
+    model = ProductRecommender(**result["params"]).fit(train, products)
+    peers = implicit_figures(train, test, model)
+    ev = result["evaluation"]
+    return {"name": name, "lines": len(lines), "orders": int(lines["order_id"].nunique()),
+            "products": len(products), "cutoff": str(cutoff), "train_orders": ev["train_orders"],
+            "test_orders": ev["test_orders"], "params": {k: result["params"][k] for k in (
+                "normalization", "bought_together_weight", "content_weight", "popularity_weight")},
+            "tuning": result["tuning"], "item": ev["item"], "customer": ev["customer"], "peers": peers,
+            "seconds": round(seconds, 2)}
+
+
+def print_quality(r: dict) -> None:
+    print(f"\n### {r['name']}\n")
+    print(f"{r['lines']:,} order lines, {r['orders']:,} orders, {r['products']:,} products; "
+          f"time split at {r['cutoff']}: {r['train_orders']:,} training / {r['test_orders']:,} held-out orders. "
+          f"Tuned on the last 10% of the training period: {json.dumps(r['params'])}. "
+          f"tune + evaluate: {r['seconds']} s.\n")
+    print("Basket completion (one product of each held-out basket shown, the rest to find), k = 10:\n")
+    print("| method | precision@10 | recall@10 | NDCG@10 | coverage | queries |")
+    print("|---|---|---|---|---|---|")
+    rows = {f"ours: {m}": v for m, v in r["item"].items() if m != "popularity"}
+    rows["popularity baseline"] = r["item"]["popularity"]
+    rows.update(r["peers"])
+    for m, v in rows.items():
+        if "error" in v:
+            print(f"| {m} | error: {v['error']} | | | | |")
+        else:
+            print(f"| {m} | {v['precision_at_10']:.4f} | {v['recall_at_10']:.4f} | {v['ndcg_at_10']:.4f} | "
+                  f"{v['coverage']:.4f} | {v['queries']} |")
+    hyb, pop = r["item"]["hybrid"]["recall_at_10"], r["item"]["popularity"]["recall_at_10"]
+    peer_best = max((v["recall_at_10"] for v in r["peers"].values() if "recall_at_10" in v), default=None)
+    print(f"\nhybrid / popularity recall@10 = {hyb / pop if pop else float('nan'):.2f} (target >= 2); "
+          f"best implicit recall@10 = {peer_best} (target: hybrid not below it: "
+          f"{'met' if peer_best is not None and hyb >= peer_best else 'NOT met' if peer_best is not None else 'n/a'})")
+    c = r["customer"]
+    print(f"\nPer customer (products new to the customer in the holdout): hybrid recall@10 "
+          f"{c['hybrid']['recall_at_10']:.4f} (precision {c['hybrid']['precision_at_10']:.4f}, NDCG "
+          f"{c['hybrid']['ndcg_at_10']:.4f}, {c['hybrid']['queries']} customers) vs popularity "
+          f"{c['popularity']['recall_at_10']:.4f}.")
+
+
+# ------------------------------------------------------------------------------------------ performance
+
+
+def perf_child(kind: str) -> None:
+    """Runs in a fresh process so ru_maxrss is this measurement's peak, not the parent's."""
+    import pickle
+
+    t0 = time.perf_counter()
+    with open(os.environ["RECO_BENCH_DATA"], "rb") as handle:  # generated once by the parent
+        lines, products = pickle.load(handle)
+    gen_s = time.perf_counter() - t0
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"lines": len(lines), "orders": int(lines["order_id"].nunique()), "products": len(products),
+           "customers": int(lines["customer_id"].nunique()), "load_seconds": round(gen_s, 2),
+           "rss_after_data_mb": round(base_rss)}
+    t0 = time.perf_counter()
+    if kind == "fit":
+        model = ProductRecommender(random_state=SEED).fit(lines, products)
+    else:  # what POST /train-product-recommendation/ does after reading: tune + evaluate, then final fit
+        result = tune_and_evaluate(lines, products, {"random_state": SEED}, test_fraction=TEST_FRACTION)
+        out["evaluation_seconds"] = round(time.perf_counter() - t0, 2)
+        model = ProductRecommender(**result["params"]).fit(lines, products)
+        out["hybrid_recall"] = result["evaluation"]["item"]["hybrid"]["recall_at_10"]
+        out["popularity_recall"] = result["evaluation"]["item"]["popularity"]["recall_at_10"]
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["summary"] = {k: model.summary()[k] for k in ("nnz", "content_nnz", "avg_similarity", "normalization")}
+    import joblib, io  # noqa: E401, I001
+    buf = io.BytesIO()
+    joblib.dump(model, buf, compress=3)
+    out["artifact_mb"] = round(len(buf.getvalue()) / 1e6, 1)
+    if kind == "fit":
+        rng = np.random.default_rng(SEED)
+        ids = model.product_ids_[rng.integers(0, len(model.product_ids_), 3000)]
+        lat = {}
+        for method in ("hybrid", "bought_together", "similar"):
+            times = []
+            for pid in ids:
+                s = time.perf_counter()
+                model.recommend_for_product(pid, top_n=10, method=method)
+                times.append(time.perf_counter() - s)
+            lat[method] = times
+        times = []
+        for pid in ids[:500]:
+            s = time.perf_counter()
+            model.recommend_for_product(pid, top_n=10, include_unavailable=True)
+            times.append(time.perf_counter() - s)
+        lat["hybrid, include_unavailable (computed on the fly)"] = times
+        cids = model.customer_ids_[rng.integers(0, len(model.customer_ids_), 1000)]
+        times = []
+        for cid in cids:
+            s = time.perf_counter()
+            model.recommend_for_customer(cid, top_n=10)
+            times.append(time.perf_counter() - s)
+        lat["customer"] = times
+        out["latency_ms"] = {k: {"p50": round(float(np.percentile(v, 50)) * 1e3, 3),
+                                 "p95": round(float(np.percentile(v, 95)) * 1e3, 3),
+                                 "p99": round(float(np.percentile(v, 99)) * 1e3, 3), "n": len(v)}
+                             for k, v in lat.items()}
+    print("RESULT " + json.dumps(out))
+
+
+def perf() -> None:
+    print("\n## Performance: 1M order lines over 10k products (generator, seed 3)\n")
+    print(f"load average before: {os.getloadavg()} (the 2 cores are shared with other sessions)\n")
+    import pickle
+    import tempfile
+
+    # generate in the parent so a child's peak RSS is the loaded data + the measured work only
+    data = generator_data(customers=100_000, products=10_000, orders=400_000, seed=3)
+    with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as handle:
+        pickle.dump(data, handle)
+    del data
+    for kind in ("fit", "train"):
+        proc = subprocess.run([sys.executable, __file__, "perf-child", kind], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "RECO_BENCH_DATA": handle.name})
+        line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        if not line:
+            print(f"{kind} failed:\n{proc.stderr[-3000:]}")
+            continue
+        r = json.loads(line[0][7:])
+        label = "final fit (co-occurrence, content, top-50 lists for 3 methods)" if kind == "fit" else \
+            "whole training as the endpoint runs it (tuning fits + holdout evaluation + final fit)"
+        print(f"- {label}: **{r['seconds']} s**, peak RSS **{r['peak_rss_mb']} MB** (of which "
+              f"{r['rss_after_data_mb']} MB after loading the data, before the work); {r['lines']:,} lines, "
+              f"{r['orders']:,} orders, {r['customers']:,} customers, {r['products']:,} products; "
+              f"artifact {r['artifact_mb']} MB; {json.dumps(r['summary'])}"
+              + (f"; evaluation part {r['evaluation_seconds']} s, hybrid recall@10 {r['hybrid_recall']} vs "
+                 f"popularity {r['popularity_recall']}" if kind == "train" else ""))
+        print(f"  (load average after: {tuple(round(x, 2) for x in os.getloadavg())})")
+        if "latency_ms" in r:
+            print("\nRequest latency of the service call (in-process, artifact loaded):\n")
+            print("| request | p50 ms | p95 ms | p99 ms | n |")
+            print("|---|---|---|---|---|")
+            for k, v in r["latency_ms"].items():
+                print(f"| {k} | {v['p50']} | {v['p95']} | {v['p99']} | {v['n']} |")
+        print()
+    os.unlink(handle.name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["quality", "perf", "all", "perf-child"])
+    parser.add_argument("kind", nargs="?", default="fit")
+    args = parser.parse_args()
+    if args.what == "perf-child":
+        perf_child(args.kind)
+        return
+    print(f"# recommendations benchmark ({os.cpu_count()} cores, python {sys.version.split()[0]})")
+    if args.what in ("quality", "all"):
+        print("\n## Offline quality (time-based holdout: last 10% of orders)")
+        print_quality(quality("Generator (5,000 customers, 1,000 products, 60,000 orders, seed 1)",
+                              *generator_data(5000, 1000, 60000, seed=1)))
+        print_quality(quality("Generator, larger catalogue (20,000 customers, 5,000 products, 150,000 orders, seed 2)",
+                              *generator_data(20000, 5000, 150000, seed=2)))
+        print_quality(quality("Generator, performance data set (100,000 customers, 10,000 products, 400,000 orders, "
+                              "seed 3; ~1M lines)", *generator_data(100_000, 10_000, 400_000, seed=3)))
+        print_quality(quality("Bread Basket (real, BreadBasket_DMS.csv, Item == NONE dropped)", *bread_basket()))
+    if args.what in ("perf", "all"):
+        perf()
+
+
+if __name__ == "__main__":
+    main()
