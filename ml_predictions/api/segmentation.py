@@ -27,6 +27,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..data import canonical_id
 from ..exceptions import InvalidParameterError, NotFoundError
 from ..models import CustomerSegmentAssignment, MLModel, ModelType
 from ..registry import load_artifact
@@ -279,6 +280,7 @@ class CustomerSegmentView(MLAPIView):
     )
     def get(self, request: Request, customer_id: str) -> Response:
         model = _run(request)
+        customer_id = canonical_id(customer_id)
         row = CustomerSegmentAssignment.objects.filter(model=model, customer_id=customer_id).values().first()
         if row is None:
             raise NotFoundError(f"Customer {customer_id} is not in the segmentation of {model.metrics.get('calc_date')}"
@@ -436,7 +438,7 @@ class SegmentPredictView(MLAPIView):
         data = PredictInput(data=request.data)
         data.is_valid(raise_exception=True)
         model = resolve_run(None)
-        ids = data.validated_data.get("customer_ids")
+        ids = [canonical_id(i) for i in data.validated_data.get("customer_ids") or []]
         if ids:
             rows = {r["customer_id"]: r for r in CustomerSegmentAssignment.objects.filter(
                 model=model, customer_id__in=ids).values(*CUSTOMER_FIELDS)}

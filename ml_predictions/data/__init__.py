@@ -4,9 +4,9 @@ from __future__ import annotations
 from django.utils.module_loading import import_string
 
 from ..conf import ml_settings
-from .base import CUSTOMER_COLUMNS, ORDER_LINE_COLUMNS, PRODUCT_COLUMNS, DataSource
+from .base import CUSTOMER_COLUMNS, ORDER_LINE_COLUMNS, PRODUCT_COLUMNS, DataSource, canonical_id
 
-__all__ = ["DataSource", "get_data_source", "ORDER_LINE_COLUMNS", "PRODUCT_COLUMNS", "CUSTOMER_COLUMNS"]
+__all__ = ["DataSource", "canonical_id", "get_data_source", "ORDER_LINE_COLUMNS", "PRODUCT_COLUMNS", "CUSTOMER_COLUMNS"]
 
 _instance: DataSource | None = None
 

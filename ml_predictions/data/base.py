@@ -7,6 +7,7 @@ float64, timestamps are timezone-aware UTC — whatever the host stores.
 """
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from datetime import date, datetime
 
@@ -19,6 +20,24 @@ PRODUCT_COLUMNS = [
 CUSTOMER_COLUMNS = ["id", "created_at"]
 
 DateLike = date | datetime | str | None
+
+
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+_DASHED = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def canonical_id(value: object) -> str | None:
+    """The one spelling of an id everywhere in the plugin: a UUID in lower-case dashed form (SQLite
+    stores 32 hex digits, PostgreSQL and URLs use dashes), anything else as its string."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if len(text) == 32 and _HEX32.fullmatch(text):
+        v = text.lower()
+        return f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}"
+    if len(text) == 36 and _DASHED.fullmatch(text):
+        return text.lower()
+    return text
 
 
 def to_utc_timestamp(value: DateLike) -> pd.Timestamp | None:

@@ -6,8 +6,6 @@ read with a single `values_list` query (joins done by the database), never a que
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from django.apps import apps
@@ -24,6 +22,7 @@ from .base import (
     PRODUCT_COLUMNS,
     DataSource,
     DateLike,
+    canonical_id,
     empty_order_lines,
     normalize_customers,
     normalize_order_lines,
@@ -35,21 +34,13 @@ _TEXT_COLUMNS = {"order_id", "customer_id", "product_id", "id", "ordered_at", "c
                  "category", "image_url"}
 _FLOAT_COLUMNS = {"unit_price", "price", "cost", "lead_time_days"}
 _INT_COLUMNS = {"quantity", "stock"}
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-
-
-def _dashed(value: object) -> object:
-    if isinstance(value, str) and len(value) == 32 and _HEX32.fullmatch(value):
-        v = value.lower()
-        return f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}"
-    return None if value is None else str(value)
 
 
 def canonical_ids(values: pd.Series) -> pd.Series:
     """Ids as strings; a 32-hex UUID (how SQLite stores UUIDField) gets its dashes back, so the same
     shop gives the same ids on SQLite and PostgreSQL. Works on the distinct values only."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    converted = np.array([_dashed(v) for v in uniques], dtype=object)
+    converted = np.array([canonical_id(v) for v in uniques], dtype=object)
     out = np.empty(len(codes), dtype=object)
     valid = codes >= 0
     out[valid] = converted[codes[valid]]

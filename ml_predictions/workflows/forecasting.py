@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..conf import ml_settings
-from ..data import get_data_source
+from ..data import canonical_id, get_data_source
 from ..exceptions import (
     ArtifactError,
     InsufficientDataError,
@@ -123,6 +123,8 @@ def sales_forecast_frame(
 ) -> tuple[MLModel, SalesForecaster, pd.DataFrame]:
     """The active model's daily forecast for one series, as a DataFrame (for the API and the plot)."""
     model, forecaster = _active()
+    if level == "product":
+        id = canonical_id(id)
     try:
         frame = forecaster.predict(days_ahead, level=level, id=id, start_date=start_date)
     except ForecastError as exc:

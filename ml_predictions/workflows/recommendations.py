@@ -11,13 +11,12 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import uuid
 from typing import Any
 
 import numpy as np
 
 from ..conf import ml_settings
-from ..data import get_data_source
+from ..data import canonical_id, get_data_source
 from ..exceptions import InsufficientDataError, InvalidParameterError, NotFoundError
 from ..models import ModelType, Prediction
 from ..registry import get_active_artifact
@@ -193,17 +192,6 @@ def _record(model_row: Any, target: str, inputs: dict[str, Any], body: dict[str,
     )
 
 
-def _canonical_id(value: str, index: dict[str, int]) -> str:
-    """Ids in the model are the data source's canonical strings (dashed UUIDs); accept the other spellings."""
-    value = str(value)
-    if value in index:
-        return value
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return value
-
-
 def product_recommendations(
     product_id: str, *, top_n: int = 10, method: str = "hybrid", include_unavailable: bool = False, user: Any = None
 ) -> dict[str, Any]:
@@ -211,7 +199,7 @@ def product_recommendations(
     if method not in METHODS:
         raise InvalidParameterError(f"method must be one of {list(METHODS)}; got {method!r}.", field="method")
     model_row, model = get_active_artifact(MODEL_TYPE)
-    product_id = _canonical_id(product_id, model.product_index_)
+    product_id = canonical_id(product_id)
     if product_id in model.product_index_:
         pairs = model.recommend_for_product(product_id, top_n=top_n, method=method,
                                             include_unavailable=include_unavailable)
@@ -247,7 +235,7 @@ def customer_recommendations(
 ) -> dict[str, Any]:
     """Per-customer list from the customer's history; a customer without orders gets the best-sellers."""
     model_row, model = get_active_artifact(MODEL_TYPE)
-    customer_id = _canonical_id(customer_id, model.customer_index_)
+    customer_id = canonical_id(customer_id)
     if customer_id in model.customer_index_:
         pairs = model.recommend_for_customer(customer_id, top_n=top_n, include_purchased=include_purchased)
         strategy = "history"
