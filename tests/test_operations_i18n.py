@@ -63,3 +63,20 @@ def test_dashboard_page_in_spanish(client, staff_user):
     assert "reentrenados cada semana" in html
     html = client.get("/api/ml/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Recent trainings" in html
+
+
+@pytest.mark.django_db
+def test_capability_texts_are_translated_to_spanish(small_shop, staff_client):
+    """Seed 004's boutique speaks Spanish: the health advice and marketing actions follow Accept-Language."""
+    from ml_predictions.training import train_now
+
+    english = staff_client.get("/api/ml/inventory-health/").json()["recommendations"]
+    spanish = staff_client.get("/api/ml/inventory-health/", HTTP_ACCEPT_LANGUAGE="es").json()["recommendations"]
+    assert len(english) == len(spanish) and english != spanish
+    assert any(r.startswith("Reabastecer") or "producto" in r for r in spanish)
+    assert train_now("customer_segmentation", {"n_clusters": 6}).status == "succeeded"
+    segments = staff_client.get("/api/ml/segments/", HTTP_ACCEPT_LANGUAGE="es").json()["segments"]
+    actions = {a for s in segments for a in s["recommendations"]}
+    assert actions & {"Ofrecer descuentos exclusivos VIP", "Programa de lealtad premium", "Invitar al programa de lealtad",
+                      "Promociones de temporada", "Campaña de reactivación con una oferta fuerte",
+                      "Serie de bienvenida con descuento en la segunda compra"}
