@@ -22,7 +22,10 @@ test: lint
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py generate_ml_data --if-empty
-	$(PY) manage.py train all
+	$(PY) manage.py train forecast
+	$(PY) manage.py train recommendation
+	$(PY) manage.py train segmentation --params '{"n_clusters": 6}'
+	$(PY) manage.py train inventory
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (admin/admin) with a background worker; Ctrl-C stops both."
 	$(PY) manage.py db_worker & WORKER=$$!; trap "kill $$WORKER" EXIT INT TERM; \
 		$(PY) manage.py runserver 127.0.0.1:$(PORT)

@@ -198,7 +198,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # The console stays quiet below WARNING so commands' progress bars are readable; logs/ml.log
+        # gets everything from LOG_LEVEL up.
+        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+                    "level": os.environ.get("CONSOLE_LOG_LEVEL", "WARNING").upper()},
         "ml_file": {
             "class": "logging.handlers.RotatingFileHandler",
             "filename": str(LOG_DIR / "ml.log"),

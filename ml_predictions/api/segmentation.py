@@ -639,6 +639,11 @@ class SegmentPlotView(MLAPIView):
                     OpenApiParameter("max_points", OpenApiTypes.INT, description="random sample size (100..50000)")],
         responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG image"),
                    400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample(
+            "Unknown plot type", status_codes=["400"], response_only=True,
+            value={"success": False, "error": {"code": "invalid", "message": "type: \"bubbles\" is not a valid choice.",
+                                               "fields": {"type": ["\"bubbles\" is not a valid choice."]}}},
+        )],
     )
     def get(self, request: Request) -> Any:
         query = PlotQuery(data=request.query_params)

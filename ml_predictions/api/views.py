@@ -125,7 +125,13 @@ class MLModelViewSet(MLReadOnlyViewSet):
             )
         ],
     ),
-    retrieve=extend_schema(summary="One prediction"),
+    retrieve=extend_schema(
+        summary="One prediction",
+        examples=[OpenApiExample("Prediction", response_only=True, value={
+            "id": "0b8e…", "model": "6f1c…", "kind": "sales_forecast", "target": "total",
+            "input": {"days_ahead": 7}, "output": {"summary": {"total_predicted_sales": 8750.0}},
+            "created_at": "2026-11-23T10:05:00Z"})],
+    ),
 )
 class PredictionViewSet(MLReadOnlyViewSet):
     queryset = Prediction.objects.all()
@@ -148,7 +154,9 @@ ALERT_EXAMPLE = {
         summary="Inventory alerts",
         examples=[OpenApiExample("Alerts", value=[ALERT_EXAMPLE], response_only=True)],
     ),
-    retrieve=extend_schema(summary="One inventory alert"),
+    retrieve=extend_schema(
+        summary="One inventory alert", examples=[OpenApiExample("Alert", value=ALERT_EXAMPLE, response_only=True)]
+    ),
 )
 class InventoryAlertViewSet(MLReadOnlyViewSet):
     queryset = InventoryAlert.objects.select_related("resolved_by")
@@ -202,7 +210,16 @@ class InventoryAlertViewSet(MLReadOnlyViewSet):
             )
         ],
     ),
-    retrieve=extend_schema(summary="One training run (poll this while a training runs)"),
+    retrieve=extend_schema(
+        summary="One training run (poll this while a training runs)",
+        examples=[OpenApiExample("Running", response_only=True, value={
+            "id": "a1b2…", "model_type": "customer_segmentation", "status": "running", "progress": 40,
+            "message": "Choosing k (silhouette)", "error": "", "parameters": {"n_clusters": "auto"},
+            "metrics": {}, "result": {}, "ml_model": None, "task_id": "…",
+            "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:03Z",
+            "started_at": "2026-11-23T10:00:01Z", "finished_at": None, "duration_seconds": None,
+            "triggered_by": "admin", "trigger": "api"})],
+    ),
 )
 class MLTrainingLogViewSet(MLReadOnlyViewSet):
     queryset = MLTrainingLog.objects.select_related("triggered_by")
