@@ -113,3 +113,10 @@ def test_command_writes_rows_and_refuses_to_mix_without_clear(tmp_path, capsys):
 def test_command_rejects_bad_sizes():
     with pytest.raises(CommandError, match="customers"):
         call_command("generate_ml_data", customers=0, no_progress=True, no_admin=True)
+
+
+def test_customers_have_varied_faker_names_and_unique_emails(shop):
+    customers = shop.customers
+    assert customers["email"].is_unique
+    assert customers["email"].str.fullmatch(r"[a-z0-9.]+@[a-z0-9.-]+\.[a-z]+").all()
+    assert customers["first_name"].nunique() > 100 and customers["last_name"].nunique() > 100
