@@ -1,7 +1,13 @@
 """Assertions shared by the capability tests."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+
+# The real data sets live in ../shared/data beside the repository (ML_SHARED_DATA overrides it);
+# tests that need them skip when they are absent.
+SHARED_DATA = Path(os.environ.get("ML_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

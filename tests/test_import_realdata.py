@@ -1,7 +1,6 @@
 """The real data sets in ../shared/data import with the command lines documented in docs/import.md."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -9,10 +8,9 @@ from django.core.management import call_command
 
 from backend_django.shop.models import Customer, Order, OrderItem, Product
 from ml_predictions.data import get_data_source
+from tests.helpers import SHARED_DATA
 
-DATA = Path(os.environ.get("ML_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 

@@ -1,15 +1,14 @@
 """The whole API on a real imported history: CDNOW's 1997 cohort through the CSV data source."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from ml_predictions.models import CustomerSegmentAssignment
+from tests.helpers import SHARED_DATA
 
-CDNOW = Path("/work/shared/data/cdnow/CDNOW_master.txt")
+CDNOW = SHARED_DATA / "cdnow" / "CDNOW_master.txt"
 
 pytestmark = pytest.mark.django_db
 

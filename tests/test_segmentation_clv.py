@@ -1,8 +1,6 @@
 """BG/NBD + Gamma-Gamma by maximum likelihood: published CDNOW estimates, predictions, fallback."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,11 +12,9 @@ from ml_predictions.services.lifetime_value import (
     fit_clv,
     summary_from_transactions,
 )
+from tests.helpers import SHARED_DATA
 
-CDNOW_SUMMARY = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data" / "cdnow" / \
-    "cdnow_sample_summary.csv"
-if not CDNOW_SUMMARY.exists():  # worktrees live in /work/wt/<name>; the data in /work/shared
-    CDNOW_SUMMARY = Path("/work/shared/data/cdnow/cdnow_sample_summary.csv")
+CDNOW_SUMMARY = SHARED_DATA / "cdnow" / "cdnow_sample_summary.csv"
 
 
 @pytest.fixture(scope="module")
