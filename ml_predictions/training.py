@@ -8,6 +8,8 @@ management commands and the background tasks all behave the same way.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import time
 import traceback
@@ -18,7 +20,6 @@ from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .conf import ml_settings
@@ -65,12 +66,18 @@ def resolve_trainer(model_type: str) -> Callable[[dict[str, Any], ProgressCallba
             _("model_type must be one of %(choices)s; got %(value)r.") % {"choices": sorted(TRAINERS), "value": model_type},
             field="model_type",
         )
+    module_path, _sep, name = TRAINERS[model_type].rpartition(".")
     try:
-        return import_string(TRAINERS[model_type])
-    except ImportError as exc:
+        installed = importlib.util.find_spec(module_path) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        installed = False
+    # The module exists: an ImportError raised inside it is a bug and must surface, not read as "not installed".
+    trainer = getattr(importlib.import_module(module_path), name, None) if installed else None
+    if trainer is None:
         raise InvalidParameterError(
             _("training of %(model_type)s is not available in this installation.") % {"model_type": model_type}
-        ) from exc
+        )
+    return trainer
 
 
 STALE_ERROR = "No progress for too long: the worker was stopped or lost. The previous version stays active."

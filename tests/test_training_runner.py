@@ -96,3 +96,21 @@ def test_unknown_model_type_is_a_clear_error():
 
     with pytest.raises(InvalidParameterError, match="model_type"):
         training.start_training("weather", {})
+
+
+@pytest.mark.django_db
+def test_a_broken_trainer_module_surfaces_its_import_error(monkeypatch, tmp_path):
+    """'Not installed' is only said of a module that is absent; an import bug inside one is raised."""
+    import sys
+
+    (tmp_path / "broken_trainer_mod.py").write_text("import no_such_dependency_xyz\n\ndef train(p, progress):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(training.TRAINERS, "inventory", "broken_trainer_mod.train")
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency_xyz"):
+        training.resolve_trainer("inventory")
+    sys.modules.pop("broken_trainer_mod", None)
+    monkeypatch.setitem(training.TRAINERS, "inventory", "not_installed_pkg_xyz.workflow.train")
+    from ml_predictions.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="not available"):
+        training.resolve_trainer("inventory")
