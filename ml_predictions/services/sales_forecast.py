@@ -62,6 +62,9 @@ _ROLL_WINDOW = 28
 # model learns shapes relative to the current level and trees can follow a trend they never saw.
 _LEVEL_WINDOW = 56
 _SBA_ALPHA = 0.1
+# Calibration blocks are a quarter apart (13 weeks); a block's refit needs this many days before it.
+_BLOCK_SPACING = 91
+_MIN_CALIBRATION_CUT = 2 * _LEVEL_WINDOW + _MIN_TRAIN_ROWS
 _INTERMITTENT_ADI = 1.32
 
 
@@ -160,7 +163,9 @@ class _FeatureSpec:
     def names(self) -> list[str]:
         return (
             [f"lag_{lag}" for lag in self.lags]
-            + ["mean_7", "mean_28", "std_7", "std_28", "same_weekday_mean_4", "zero_share_28", "horizon"]
+            + ["mean_7", "mean_28", "std_7", "std_28", "same_weekday_mean_4"]
+            + (["yoy_ratio", "yoy_growth", "yoy_known"] if self.use_yearly else [])
+            + ["zero_share_28", "horizon"]
             + [f"dow_{i}" for i in range(7)]
             + [f"month_{i}" for i in range(1, 13)]
             + ["doy_sin", "doy_cos", "month_start", "month_end", "holiday", "trend", "log_scale", "log_level"]
@@ -216,6 +221,8 @@ def _direct_features(
         same_weekday += ys[rows, np.maximum(target - week_back - 7 * j, 0)]
     cols += [mean7, mean28, std7, std28, same_weekday / 4.0]
     cols = [c / level for c in cols]
+    if spec.use_yearly:
+        cols += list(_year_over_year(cum, rows, origins, horizons, level))
     cols += [zero28, horizons.astype(float)]
     days = first_day + target.astype("timedelta64[D]")
     dow = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
@@ -242,6 +249,32 @@ def _direct_features(
         ]
     )
     return np.column_stack([np.column_stack(cols), calendar, rest]).astype(np.float32), level
+
+
+def _year_over_year(
+    cum: _Cumulative, rows: np.ndarray, origins: np.ndarray, horizons: np.ndarray, level: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(yoy_ratio, yoy_growth, yoy_known): what the same origin -> target step did a year earlier.
+
+    The target is y[t] / level(origin); a year earlier the same pair gave (7-day mean around t-364) /
+    (level at origin-364). That ratio carries the seasonal rise or fall between origin and target
+    (a December peak, an autumn surge) that a 56-day level alone cannot see, and `yoy_growth` =
+    level(origin) / level(origin-364) carries the year-over-year trend. Only columns before the
+    origin are read (the 7-day window ends at t-364+3 < origin because back >= h + 3). Where the
+    history is too short the features are neutral (1.0) and `yoy_known` is 0.
+    """
+    back = 364 * np.ceil((horizons + 3) / 364).astype(int)
+    centre = origins + horizons - 1 - back
+    known = (centre - 3 >= 0) & (origins - back - _LEVEL_WINDOW >= 0)
+    end_then = np.where(known, origins - back, _LEVEL_WINDOW)
+    centre = np.where(known, centre, 3)
+    then_level, _, _ = cum.window(rows, end_then, _LEVEL_WINDOW)
+    around, _, _ = cum.window(rows, centre + 4, 7)
+    known &= then_level > 1e-9
+    safe = np.where(known, then_level, 1.0)
+    ratio = np.where(known, np.clip(around / safe, 0.0, 20.0), 1.0)
+    growth = np.where(known, np.clip(level / safe, 0.05, 20.0), 1.0)
+    return ratio, growth, known.astype(float)
 
 
 def _seasonal_naive_path(hist: np.ndarray, horizon: int) -> np.ndarray:
@@ -355,6 +388,7 @@ class SeriesForecaster(BaseEstimator):
         holidays: tuple = (),
         test_days: int = 30,
         calibration_origins: int = 8,
+        calibration_blocks: int = 4,
         interval_level: float = 0.95,
         max_horizon: int = 365,
         max_train_rows: int = 5_000,
@@ -368,6 +402,7 @@ class SeriesForecaster(BaseEstimator):
         self.holidays = holidays
         self.test_days = test_days
         self.calibration_origins = calibration_origins
+        self.calibration_blocks = calibration_blocks
         self.interval_level = interval_level
         self.max_horizon = max_horizon
         self.max_train_rows = max_train_rows
@@ -513,16 +548,33 @@ class SeriesForecaster(BaseEstimator):
         # 2. calibration: refit before the test window, forecast from rolling origins
         cal_series = all_rows if n <= self.max_calibration_series else np.sort(
             rng.choice(n, self.max_calibration_series, replace=False))
-        origins = cal_cut + 7 * np.arange(k_origins)
-        rows = np.repeat(cal_series, k_origins)
-        row_origins = np.tile(origins, len(cal_series))
+        #    in up to `calibration_blocks` blocks a quarter apart, each with its own refit that sees
+        #    only the days before its block: one block of 8 weekly origins sees a single season (a
+        #    calm summer says nothing about an autumn surge); four blocks sample the whole year.
+        cuts = [cal_cut - _BLOCK_SPACING * b for b in range(max(1, int(self.calibration_blocks)))]
+        # an earlier block needs the same room before its cut as the lag selection gave cal_cut
+        cuts = [c for c in cuts if c >= _MIN_CALIBRATION_CUT and c - max(spec.lags) >= 2 * _MIN_TRAIN_ROWS]
+        cuts = cuts or [cal_cut]
         steps = np.arange(horizon_cal)
-        if chosen == "seasonal_naive":
-            cal_pred = values[rows[:, None], row_origins[:, None] - 7 + steps % 7]
-        else:
-            cal_pred, _, _ = fit_predict(chosen, cal_cut, row_origins, rows, horizon_cal)
+        block_rows, block_origins, block_pred, block_scale = [], [], [], []
+        for cut in cuts:
+            b_origins = cut + 7 * np.arange(k_origins)
+            b_rows = np.repeat(cal_series, k_origins)
+            b_row_origins = np.tile(b_origins, len(cal_series))
+            if chosen == "seasonal_naive":
+                pred = values[b_rows[:, None], b_row_origins[:, None] - 7 + steps % 7]
+            else:
+                pred, _, _ = fit_predict(chosen, cut, b_row_origins, b_rows, horizon_cal)
+            block_rows.append(b_rows)
+            block_origins.append(b_row_origins)
+            block_pred.append(pred)
+            block_scale.append(scales(cut)[b_rows])
+        rows = np.concatenate(block_rows)
+        row_origins = np.concatenate(block_origins)
+        cal_pred = np.vstack(block_pred)
         cal_actual = values[rows[:, None], row_origins[:, None] + steps]
-        cal_scale = scales(cal_cut)[rows]
+        cal_scale = np.concatenate(block_scale)
+        origins = np.unique(row_origins)
 
         # intermittent treatment: SBA where it beat the model on the calibration window
         self.intermittent_series_ = np.zeros(n, dtype=bool)
@@ -532,7 +584,7 @@ class SeriesForecaster(BaseEstimator):
             is_int = adi > _INTERMITTENT_ADI
             if is_int.any():
                 rates = np.vstack([_sba_rate(values[:, :o]) for o in origins])  # origins x series
-                origin_idx = np.tile(np.arange(k_origins), len(cal_series))
+                origin_idx = np.searchsorted(origins, row_origins)
                 sba_cal = np.repeat(rates[origin_idx, rows][:, None], horizon_cal, 1)
                 mask_rows = is_int[rows]
                 if mask_rows.any():
@@ -608,7 +660,8 @@ class SeriesForecaster(BaseEstimator):
             "n_series": n,
             "history_days": T,
             "lags": list(spec.lags),
-            "calibration_origins": k_origins,
+            "calibration_origins": int(len(origins)),
+            "calibration_refits": len(cuts),
         }
         if self.model_type == "auto":
             # validation-window MASE of every candidate (the window just before the test window)
