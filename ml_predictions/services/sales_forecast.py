@@ -277,6 +277,63 @@ def _year_over_year(
     return ratio, growth, known.astype(float)
 
 
+# Horizon buckets (first step of each, 0-based) for the stacked forecast.
+HORIZON_BUCKETS: tuple[int, ...] = (0, 7, 30, 90)
+STACK_PARTS: tuple[str, ...] = ("model", "seasonal_naive", "seasonal_ratio")
+# every (model, seasonal-naive, seasonal-ratio) weight triple on a 0.1 grid that sums to 1
+_STACK_GRID = np.array([(a / 10, b / 10, (10 - a - b) / 10) for a in range(10, -1, -1) for b in range(0, 11 - a)])
+
+
+def _stack_weights(parts: list[np.ndarray], actual: np.ndarray, scale: np.ndarray, max_horizon: int) -> np.ndarray:
+    """(max_horizon x 3) weights of model / seasonal-naive / seasonal-ratio per step, one triple per
+    horizon bucket (steps 1-7, 8-30, 31-90, 91+), each the grid triple with the lowest scaled MAE on
+    the calibration backtests. A bucket the calibration did not reach takes the last reached
+    bucket's triple. The model alone wins ties: the other parts have to earn their place."""
+    steps = parts[0].shape[1]
+    weights = np.zeros((max_horizon, 3))
+    weights[:, 0] = 1.0
+    last = _STACK_GRID[0]
+    for b, start in enumerate(HORIZON_BUCKETS):
+        end = HORIZON_BUCKETS[b + 1] if b + 1 < len(HORIZON_BUCKETS) else max_horizon
+        if start >= max_horizon:
+            break
+        if start < steps:
+            sl = slice(start, min(end, steps))
+            stack = np.stack([p[:, sl] for p in parts])  # parts x rows x steps
+            a = actual[:, sl]
+            errs = np.array([np.nanmean(np.abs(np.tensordot(w, stack, 1) - a) / scale[:, None]) for w in _STACK_GRID])
+            best = int(np.argmin(errs))
+            last = _STACK_GRID[best] if errs[best] < errs[0] else _STACK_GRID[0]
+        weights[start:end] = last
+    return weights
+
+
+def _seasonal_ratio_path(values: np.ndarray, rows: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """Last year's shape applied to this year's level: level(origin) x (7-day mean around t-364 /
+    level at origin-364) x the target weekday's share over the last 8 weeks. Where a year of
+    history is missing it is the seasonal-naive value. Uses only days before each origin."""
+    cum = _Cumulative(values)
+    steps = np.arange(1, horizon + 1)
+    rr, hh = np.repeat(rows, horizon), np.tile(steps, len(rows))
+    oo = np.repeat(origins, horizon)
+    level, _, _ = cum.window(rr, oo, _LEVEL_WINDOW)
+    ratio, _, known = _year_over_year(cum, rr, oo, hh, np.where(level > 1e-9, level, 1.0))
+    target = oo + hh - 1
+    week_back = 7 * np.ceil(hh / 7).astype(int)
+    same_weekday = np.zeros(len(rr))
+    for j in range(8):
+        same_weekday += values[rr, np.maximum(target - week_back - 7 * j, 0)]
+    weekday_share = np.where(level > 1e-9, same_weekday / 8.0 / np.where(level > 1e-9, level, 1.0), 1.0)
+    naive = values[rr, target - week_back]
+    out = np.where(known > 0, level * ratio * weekday_share, naive)
+    return out.reshape(len(rows), horizon)
+
+
+def _apply_stack(weights: np.ndarray, model: np.ndarray, naive: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """weights: (steps x 3) for model / seasonal-naive / seasonal-ratio; the parts: (series x steps)."""
+    return np.maximum(weights[:, 0] * model + weights[:, 1] * naive + weights[:, 2] * ratio, 0.0)
+
+
 def _seasonal_naive_path(hist: np.ndarray, horizon: int) -> np.ndarray:
     """Repeat the last observed week: the weekly seasonal-naive forecast every model must beat."""
     last_week = hist[:, -7:]
@@ -394,6 +451,7 @@ class SeriesForecaster(BaseEstimator):
         max_train_rows: int = 5_000,
         max_calibration_series: int = 400,
         intermittent: bool = False,
+        stack: bool = True,
         min_history_days: int = MIN_HISTORY_DAYS,
         random_state: int | None = 42,
     ):
@@ -408,6 +466,7 @@ class SeriesForecaster(BaseEstimator):
         self.max_train_rows = max_train_rows
         self.max_calibration_series = max_calibration_series
         self.intermittent = intermittent
+        self.stack = stack
         self.min_history_days = min_history_days
         self.random_state = random_state
 
@@ -576,6 +635,20 @@ class SeriesForecaster(BaseEstimator):
         cal_scale = np.concatenate(block_scale)
         origins = np.unique(row_origins)
 
+        # per horizon bucket, a stack of the model, seasonal-naive and last year's shape on this
+        # year's level (seasonal-ratio), weights chosen on the calibration backtests (never on the
+        # test window): the model alone where it wins there, a mix where mixing errs least
+        if chosen == "seasonal_naive" or not self.stack:
+            self.stack_weights_ = np.tile([1.0, 0.0, 0.0], (int(self.max_horizon), 1))
+        else:
+            naive_cal = values[rows[:, None], row_origins[:, None] - 7 + steps % 7]
+            ratio_cal = _seasonal_ratio_path(values, rows, row_origins, horizon_cal)
+            self.stack_weights_ = _stack_weights([cal_pred, naive_cal, ratio_cal], cal_actual, cal_scale,
+                                                 int(self.max_horizon))
+            cal_pred = _apply_stack(self.stack_weights_[:horizon_cal], cal_pred, naive_cal, ratio_cal)
+            ratio_test = _seasonal_ratio_path(values, all_rows, np.full(n, test_origin), test)
+            pred_test = _apply_stack(self.stack_weights_[:test], pred_test, baseline_pred, ratio_test)
+
         # intermittent treatment: SBA where it beat the model on the calibration window
         self.intermittent_series_ = np.zeros(n, dtype=bool)
         sba_wins = False
@@ -617,6 +690,10 @@ class SeriesForecaster(BaseEstimator):
             forecast, final_model, (X, target) = fit_predict(chosen, T, np.full(n, T), all_rows, self.max_horizon)
             train_r2 = float(r2_score(target, final_model.predict(X))) if len(target) > 1 else float("nan")
             cv_r2 = self._cv_r2(chosen, spec, X, target)
+        if chosen != "seasonal_naive":
+            max_h = int(self.max_horizon)
+            forecast = _apply_stack(self.stack_weights_, forecast, _seasonal_naive_path(values, max_h),
+                                    _seasonal_ratio_path(values, all_rows, np.full(n, T), max_h))
         if self.intermittent_series_.any():
             rate = _sba_rate(values)
             forecast = np.where(self.intermittent_series_[:, None], rate[:, None], forecast)
@@ -662,6 +739,12 @@ class SeriesForecaster(BaseEstimator):
             "lags": list(spec.lags),
             "calibration_origins": int(len(origins)),
             "calibration_refits": len(cuts),
+            # weights of model / seasonal-naive / seasonal-ratio per horizon bucket (model alone = 1, 0, 0)
+            "stack_weights": {
+                label: [_clean(float(v)) for v in self.stack_weights_[start]]
+                for label, start in zip(("1-7", "8-30", "31-90", "91+"), HORIZON_BUCKETS, strict=True)
+                if start < int(self.max_horizon)
+            },
         }
         if self.model_type == "auto":
             # validation-window MASE of every candidate (the window just before the test window)
