@@ -17,10 +17,18 @@ Pure pandas / numpy / scikit-learn (no Django). Decisions, and why:
   1..max_horizon are one model call; no prediction is fed back as an input, so errors do not compound
   (a recursive version was tried first: it was worse on noisy series and 10x slower). Forecasts are
   clipped at 0: sales never go negative.
-- **Intervals are empirical.** The model is refitted on an earlier cut-off and run from several
-  weekly rolling origins; the scaled errors per horizon step (neighbouring steps pooled until 60
-  errors) give the band's quantiles. Coverage is then checked on the held-out test window, which
-  those quantiles never saw, and reported. Beyond the backtested steps the band grows with sqrt(step).
+- **Year over year.** With a year of history, each row also gets what the same origin -> target
+  step did a year earlier (yoy_ratio) and the level's year-over-year growth: the seasonal rise or
+  fall between origin and target that a 56-day level cannot see (a December peak, an autumn surge).
+- **Intervals are empirical (conformal).** The model is refitted at up to four earlier cut-offs a
+  quarter apart and run from 8 weekly rolling origins after each, so the errors sample every season
+  (one block of origins saw a calm summer only and under-covered the autumn surge that followed);
+  the scaled errors per horizon step (neighbouring steps pooled until 60 errors) give the band's
+  quantiles. Coverage is then checked on the held-out test window, which those quantiles never saw,
+  and reported. Beyond the backtested steps the band grows with sqrt(step).
+- **Stack per horizon bucket.** On those calibration backtests (never the test window), each bucket
+  of steps (1-7, 8-30, 31-90, 91+) gets the weights of model / seasonal-naive / seasonal-ratio (last
+  year's shape on this year's level) that err least; the model alone wins ties.
 - **Baseline.** Weekly seasonal-naive (repeat the last week). MASE divides the test MAE by the
   in-sample MAE of that baseline; relative_mae divides it by the baseline's MAE on the same test
   window. `auto` keeps the candidate (including the baseline itself) with the lowest MASE on a
