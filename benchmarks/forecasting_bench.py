@@ -65,6 +65,7 @@ print(json.dumps(out))
 
 def generator_lines(years: float = 3.0, orders: int = 40_000, products: int = 200, seed: int = 11):
     from backend_django.shop.generator import GeneratorConfig, synthesize
+    from ml_predictions.data import canonical_id
 
     shop = synthesize(GeneratorConfig(customers=4000, products=products, orders=orders, years=years, seed=seed,
                                       end_date=date(2026, 6, 30)))
@@ -75,6 +76,11 @@ def generator_lines(years: float = 3.0, orders: int = 40_000, products: int = 20
     )
     cats = shop.products.merge(shop.categories.rename(columns={"id": "category_id", "name": "category"}),
                                on="category_id")[["id", "category"]]
+    # the plugin spells ids as dashed UUIDs (the data source does it); the generator keeps 32 hex
+    lines["product_id"] = lines["product_id"].map(canonical_id)
+    cats["id"] = cats["id"].map(canonical_id)
+    archetype = shop.truth.set_index("customer_id")["archetype"]
+    lines["archetype"] = lines["customer_id"].map(archetype).to_numpy()
     return lines, cats
 
 
@@ -83,6 +89,11 @@ def datasets() -> dict[str, pd.DataFrame]:
     lines, _ = generator_lines()
     revenue, _units = daily_series(lines, level="total")
     out["generator total revenue (3 y, 40k orders)"] = revenue
+    # diagnostic: the same shop without the 'new' archetype, whose customers all start in the last
+    # 90 days (a ramp no history before the holdout contains)
+    revenue_old, _units = daily_series(lines[lines["archetype"] != "new"], level="total",
+                                       end=revenue.index[-1])
+    out["diagnostic: generator without 'new' customers"] = revenue_old
     pharma = pd.read_csv(DATA / "pharma_sales" / "salesdaily_clean.csv", parse_dates=["date"]).set_index("date")
     pharma = pharma.asfreq("D", fill_value=0.0)
     out["pharma total units (real)"] = pharma.sum(axis=1).to_frame("total")

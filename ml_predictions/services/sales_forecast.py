@@ -17,10 +17,18 @@ Pure pandas / numpy / scikit-learn (no Django). Decisions, and why:
   1..max_horizon are one model call; no prediction is fed back as an input, so errors do not compound
   (a recursive version was tried first: it was worse on noisy series and 10x slower). Forecasts are
   clipped at 0: sales never go negative.
-- **Intervals are empirical.** The model is refitted on an earlier cut-off and run from several
-  weekly rolling origins; the scaled errors per horizon step (neighbouring steps pooled until 60
-  errors) give the band's quantiles. Coverage is then checked on the held-out test window, which
-  those quantiles never saw, and reported. Beyond the backtested steps the band grows with sqrt(step).
+- **Year over year.** With a year of history, each row also gets what the same origin -> target
+  step did a year earlier (yoy_ratio) and the level's year-over-year growth: the seasonal rise or
+  fall between origin and target that a 56-day level cannot see (a December peak, an autumn surge).
+- **Intervals are empirical (conformal).** The model is refitted at up to four earlier cut-offs a
+  quarter apart and run from 8 weekly rolling origins after each, so the errors sample every season
+  (one block of origins saw a calm summer only and under-covered the autumn surge that followed);
+  the scaled errors per horizon step (neighbouring steps pooled until 60 errors) give the band's
+  quantiles. Coverage is then checked on the held-out test window, which those quantiles never saw,
+  and reported. Beyond the backtested steps the band grows with sqrt(step).
+- **Stack per horizon bucket.** On those calibration backtests (never the test window), each bucket
+  of steps (1-7, 8-30, 31-90, 91+) gets the weights of model / seasonal-naive / seasonal-ratio (last
+  year's shape on this year's level) that err least; the model alone wins ties.
 - **Baseline.** Weekly seasonal-naive (repeat the last week). MASE divides the test MAE by the
   in-sample MAE of that baseline; relative_mae divides it by the baseline's MAE on the same test
   window. `auto` keeps the candidate (including the baseline itself) with the lowest MASE on a
@@ -62,6 +70,9 @@ _ROLL_WINDOW = 28
 # model learns shapes relative to the current level and trees can follow a trend they never saw.
 _LEVEL_WINDOW = 56
 _SBA_ALPHA = 0.1
+# Calibration blocks are a quarter apart (13 weeks); a block's refit needs this many days before it.
+_BLOCK_SPACING = 91
+_MIN_CALIBRATION_CUT = 2 * _LEVEL_WINDOW + _MIN_TRAIN_ROWS
 _INTERMITTENT_ADI = 1.32
 
 
@@ -160,7 +171,9 @@ class _FeatureSpec:
     def names(self) -> list[str]:
         return (
             [f"lag_{lag}" for lag in self.lags]
-            + ["mean_7", "mean_28", "std_7", "std_28", "same_weekday_mean_4", "zero_share_28", "horizon"]
+            + ["mean_7", "mean_28", "std_7", "std_28", "same_weekday_mean_4"]
+            + (["yoy_ratio", "yoy_growth", "yoy_known"] if self.use_yearly else [])
+            + ["zero_share_28", "horizon"]
             + [f"dow_{i}" for i in range(7)]
             + [f"month_{i}" for i in range(1, 13)]
             + ["doy_sin", "doy_cos", "month_start", "month_end", "holiday", "trend", "log_scale", "log_level"]
@@ -216,6 +229,8 @@ def _direct_features(
         same_weekday += ys[rows, np.maximum(target - week_back - 7 * j, 0)]
     cols += [mean7, mean28, std7, std28, same_weekday / 4.0]
     cols = [c / level for c in cols]
+    if spec.use_yearly:
+        cols += list(_year_over_year(cum, rows, origins, horizons, level))
     cols += [zero28, horizons.astype(float)]
     days = first_day + target.astype("timedelta64[D]")
     dow = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
@@ -242,6 +257,89 @@ def _direct_features(
         ]
     )
     return np.column_stack([np.column_stack(cols), calendar, rest]).astype(np.float32), level
+
+
+def _year_over_year(
+    cum: _Cumulative, rows: np.ndarray, origins: np.ndarray, horizons: np.ndarray, level: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(yoy_ratio, yoy_growth, yoy_known): what the same origin -> target step did a year earlier.
+
+    The target is y[t] / level(origin); a year earlier the same pair gave (7-day mean around t-364) /
+    (level at origin-364). That ratio carries the seasonal rise or fall between origin and target
+    (a December peak, an autumn surge) that a 56-day level alone cannot see, and `yoy_growth` =
+    level(origin) / level(origin-364) carries the year-over-year trend. Only columns before the
+    origin are read (the 7-day window ends at t-364+3 < origin because back >= h + 3). Where the
+    history is too short the features are neutral (1.0) and `yoy_known` is 0.
+    """
+    back = 364 * np.ceil((horizons + 3) / 364).astype(int)
+    centre = origins + horizons - 1 - back
+    known = (centre - 3 >= 0) & (origins - back - _LEVEL_WINDOW >= 0)
+    end_then = np.where(known, origins - back, _LEVEL_WINDOW)
+    centre = np.where(known, centre, 3)
+    then_level, _, _ = cum.window(rows, end_then, _LEVEL_WINDOW)
+    around, _, _ = cum.window(rows, centre + 4, 7)
+    known &= then_level > 1e-9
+    safe = np.where(known, then_level, 1.0)
+    ratio = np.where(known, np.clip(around / safe, 0.0, 20.0), 1.0)
+    growth = np.where(known, np.clip(level / safe, 0.05, 20.0), 1.0)
+    return ratio, growth, known.astype(float)
+
+
+# Horizon buckets (first step of each, 0-based) for the stacked forecast.
+HORIZON_BUCKETS: tuple[int, ...] = (0, 7, 30, 90)
+STACK_PARTS: tuple[str, ...] = ("model", "seasonal_naive", "seasonal_ratio")
+# every (model, seasonal-naive, seasonal-ratio) weight triple on a 0.1 grid that sums to 1
+_STACK_GRID = np.array([(a / 10, b / 10, (10 - a - b) / 10) for a in range(10, -1, -1) for b in range(0, 11 - a)])
+
+
+def _stack_weights(parts: list[np.ndarray], actual: np.ndarray, scale: np.ndarray, max_horizon: int) -> np.ndarray:
+    """(max_horizon x 3) weights of model / seasonal-naive / seasonal-ratio per step, one triple per
+    horizon bucket (steps 1-7, 8-30, 31-90, 91+), each the grid triple with the lowest scaled MAE on
+    the calibration backtests. A bucket the calibration did not reach takes the last reached
+    bucket's triple. The model alone wins ties: the other parts have to earn their place."""
+    steps = parts[0].shape[1]
+    weights = np.zeros((max_horizon, 3))
+    weights[:, 0] = 1.0
+    last = _STACK_GRID[0]
+    for b, start in enumerate(HORIZON_BUCKETS):
+        end = HORIZON_BUCKETS[b + 1] if b + 1 < len(HORIZON_BUCKETS) else max_horizon
+        if start >= max_horizon:
+            break
+        if start < steps:
+            sl = slice(start, min(end, steps))
+            stack = np.stack([p[:, sl] for p in parts])  # parts x rows x steps
+            a = actual[:, sl]
+            errs = np.array([np.nanmean(np.abs(np.tensordot(w, stack, 1) - a) / scale[:, None]) for w in _STACK_GRID])
+            best = int(np.argmin(errs))
+            last = _STACK_GRID[best] if errs[best] < errs[0] else _STACK_GRID[0]
+        weights[start:end] = last
+    return weights
+
+
+def _seasonal_ratio_path(values: np.ndarray, rows: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """Last year's shape applied to this year's level: level(origin) x (7-day mean around t-364 /
+    level at origin-364) x the target weekday's share over the last 8 weeks. Where a year of
+    history is missing it is the seasonal-naive value. Uses only days before each origin."""
+    cum = _Cumulative(values)
+    steps = np.arange(1, horizon + 1)
+    rr, hh = np.repeat(rows, horizon), np.tile(steps, len(rows))
+    oo = np.repeat(origins, horizon)
+    level, _, _ = cum.window(rr, oo, _LEVEL_WINDOW)
+    ratio, _, known = _year_over_year(cum, rr, oo, hh, np.where(level > 1e-9, level, 1.0))
+    target = oo + hh - 1
+    week_back = 7 * np.ceil(hh / 7).astype(int)
+    same_weekday = np.zeros(len(rr))
+    for j in range(8):
+        same_weekday += values[rr, np.maximum(target - week_back - 7 * j, 0)]
+    weekday_share = np.where(level > 1e-9, same_weekday / 8.0 / np.where(level > 1e-9, level, 1.0), 1.0)
+    naive = values[rr, target - week_back]
+    out = np.where(known > 0, level * ratio * weekday_share, naive)
+    return out.reshape(len(rows), horizon)
+
+
+def _apply_stack(weights: np.ndarray, model: np.ndarray, naive: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """weights: (steps x 3) for model / seasonal-naive / seasonal-ratio; the parts: (series x steps)."""
+    return np.maximum(weights[:, 0] * model + weights[:, 1] * naive + weights[:, 2] * ratio, 0.0)
 
 
 def _seasonal_naive_path(hist: np.ndarray, horizon: int) -> np.ndarray:
@@ -355,11 +453,13 @@ class SeriesForecaster(BaseEstimator):
         holidays: tuple = (),
         test_days: int = 30,
         calibration_origins: int = 8,
+        calibration_blocks: int = 4,
         interval_level: float = 0.95,
         max_horizon: int = 365,
         max_train_rows: int = 5_000,
         max_calibration_series: int = 400,
         intermittent: bool = False,
+        stack: bool = True,
         min_history_days: int = MIN_HISTORY_DAYS,
         random_state: int | None = 42,
     ):
@@ -368,11 +468,13 @@ class SeriesForecaster(BaseEstimator):
         self.holidays = holidays
         self.test_days = test_days
         self.calibration_origins = calibration_origins
+        self.calibration_blocks = calibration_blocks
         self.interval_level = interval_level
         self.max_horizon = max_horizon
         self.max_train_rows = max_train_rows
         self.max_calibration_series = max_calibration_series
         self.intermittent = intermittent
+        self.stack = stack
         self.min_history_days = min_history_days
         self.random_state = random_state
 
@@ -513,16 +615,47 @@ class SeriesForecaster(BaseEstimator):
         # 2. calibration: refit before the test window, forecast from rolling origins
         cal_series = all_rows if n <= self.max_calibration_series else np.sort(
             rng.choice(n, self.max_calibration_series, replace=False))
-        origins = cal_cut + 7 * np.arange(k_origins)
-        rows = np.repeat(cal_series, k_origins)
-        row_origins = np.tile(origins, len(cal_series))
+        #    in up to `calibration_blocks` blocks a quarter apart, each with its own refit that sees
+        #    only the days before its block: one block of 8 weekly origins sees a single season (a
+        #    calm summer says nothing about an autumn surge); four blocks sample the whole year.
+        cuts = [cal_cut - _BLOCK_SPACING * b for b in range(max(1, int(self.calibration_blocks)))]
+        # an earlier block needs the same room before its cut as the lag selection gave cal_cut
+        cuts = [c for c in cuts if c >= _MIN_CALIBRATION_CUT and c - max(spec.lags) >= 2 * _MIN_TRAIN_ROWS]
+        cuts = cuts or [cal_cut]
         steps = np.arange(horizon_cal)
-        if chosen == "seasonal_naive":
-            cal_pred = values[rows[:, None], row_origins[:, None] - 7 + steps % 7]
-        else:
-            cal_pred, _, _ = fit_predict(chosen, cal_cut, row_origins, rows, horizon_cal)
+        block_rows, block_origins, block_pred, block_scale = [], [], [], []
+        for cut in cuts:
+            b_origins = cut + 7 * np.arange(k_origins)
+            b_rows = np.repeat(cal_series, k_origins)
+            b_row_origins = np.tile(b_origins, len(cal_series))
+            if chosen == "seasonal_naive":
+                pred = values[b_rows[:, None], b_row_origins[:, None] - 7 + steps % 7]
+            else:
+                pred, _, _ = fit_predict(chosen, cut, b_row_origins, b_rows, horizon_cal)
+            block_rows.append(b_rows)
+            block_origins.append(b_row_origins)
+            block_pred.append(pred)
+            block_scale.append(scales(cut)[b_rows])
+        rows = np.concatenate(block_rows)
+        row_origins = np.concatenate(block_origins)
+        cal_pred = np.vstack(block_pred)
         cal_actual = values[rows[:, None], row_origins[:, None] + steps]
-        cal_scale = scales(cal_cut)[rows]
+        cal_scale = np.concatenate(block_scale)
+        origins = np.unique(row_origins)
+
+        # per horizon bucket, a stack of the model, seasonal-naive and last year's shape on this
+        # year's level (seasonal-ratio), weights chosen on the calibration backtests (never on the
+        # test window): the model alone where it wins there, a mix where mixing errs least
+        if chosen == "seasonal_naive" or not self.stack:
+            self.stack_weights_ = np.tile([1.0, 0.0, 0.0], (int(self.max_horizon), 1))
+        else:
+            naive_cal = values[rows[:, None], row_origins[:, None] - 7 + steps % 7]
+            ratio_cal = _seasonal_ratio_path(values, rows, row_origins, horizon_cal)
+            self.stack_weights_ = _stack_weights([cal_pred, naive_cal, ratio_cal], cal_actual, cal_scale,
+                                                 int(self.max_horizon))
+            cal_pred = _apply_stack(self.stack_weights_[:horizon_cal], cal_pred, naive_cal, ratio_cal)
+            ratio_test = _seasonal_ratio_path(values, all_rows, np.full(n, test_origin), test)
+            pred_test = _apply_stack(self.stack_weights_[:test], pred_test, baseline_pred, ratio_test)
 
         # intermittent treatment: SBA where it beat the model on the calibration window
         self.intermittent_series_ = np.zeros(n, dtype=bool)
@@ -532,7 +665,7 @@ class SeriesForecaster(BaseEstimator):
             is_int = adi > _INTERMITTENT_ADI
             if is_int.any():
                 rates = np.vstack([_sba_rate(values[:, :o]) for o in origins])  # origins x series
-                origin_idx = np.tile(np.arange(k_origins), len(cal_series))
+                origin_idx = np.searchsorted(origins, row_origins)
                 sba_cal = np.repeat(rates[origin_idx, rows][:, None], horizon_cal, 1)
                 mask_rows = is_int[rows]
                 if mask_rows.any():
@@ -565,6 +698,10 @@ class SeriesForecaster(BaseEstimator):
             forecast, final_model, (X, target) = fit_predict(chosen, T, np.full(n, T), all_rows, self.max_horizon)
             train_r2 = float(r2_score(target, final_model.predict(X))) if len(target) > 1 else float("nan")
             cv_r2 = self._cv_r2(chosen, spec, X, target)
+        if chosen != "seasonal_naive":
+            max_h = int(self.max_horizon)
+            forecast = _apply_stack(self.stack_weights_, forecast, _seasonal_naive_path(values, max_h),
+                                    _seasonal_ratio_path(values, all_rows, np.full(n, T), max_h))
         if self.intermittent_series_.any():
             rate = _sba_rate(values)
             forecast = np.where(self.intermittent_series_[:, None], rate[:, None], forecast)
@@ -608,7 +745,14 @@ class SeriesForecaster(BaseEstimator):
             "n_series": n,
             "history_days": T,
             "lags": list(spec.lags),
-            "calibration_origins": k_origins,
+            "calibration_origins": int(len(origins)),
+            "calibration_refits": len(cuts),
+            # weights of model / seasonal-naive / seasonal-ratio per horizon bucket (model alone = 1, 0, 0)
+            "stack_weights": {
+                label: [_clean(float(v)) for v in self.stack_weights_[start]]
+                for label, start in zip(("1-7", "8-30", "31-90", "91+"), HORIZON_BUCKETS, strict=True)
+                if start < int(self.max_horizon)
+            },
         }
         if self.model_type == "auto":
             # validation-window MASE of every candidate (the window just before the test window)
