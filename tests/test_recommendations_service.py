@@ -278,3 +278,16 @@ def test_customer_neighbours_is_validated_and_tuned():
     grid = result["tuning"]["customer_popularity_recall"]
     assert len(grid) == 12 and {key.split(",")[0] for key in grid} == {"hybrid", "bought_together"}
     assert result["evaluation"]["customer"]["hybrid"]["queries"] > 0
+
+
+def test_refit_does_not_reuse_the_previous_fits_cached_lists():
+    lines, products = _planted()
+    model = ProductRecommender(top_k=5).fit(lines, products)
+    model.recommend_for_customer("c0")  # fills the per-customer caches
+    other = _lines([["p2", "p9"]] * 30 + [["p6"]] * 40, [f"c{i}" for i in range(70)])
+    model.fit(other, products)
+    fresh = ProductRecommender(top_k=5).fit(other, products)
+    assert model.recommend_for_customer("c0") == fresh.recommend_for_customer("c0")
+    recommended = [i for i, _ in model.recommend_for_customer("c0")]
+    assert fresh.product_index_["p6"] in recommended  # the new data's best-seller
+    assert not {fresh.product_index_["p2"], fresh.product_index_["p9"]} & set(recommended)  # c0's history

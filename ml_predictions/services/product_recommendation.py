@@ -257,6 +257,7 @@ class ProductRecommender:
         # only change with a new fit, which is why tuning fits with precompute=False)
         if set(params) - {"customer_popularity_weight", "customer_neighbours"}:
             self.__dict__.pop("_neighbour_cache", None)
+            self.__dict__.pop("_available_by_popularity", None)
         if "customer_weight" in params:
             self.__dict__.pop("_raw", None)
         return self
@@ -279,6 +280,8 @@ class ProductRecommender:
     def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True) -> ProductRecommender:
         """Learn co-occurrence, content features and popularity; precompute the top-k lists."""
         self._validate()
+        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw"):  # from an earlier fit
+            self.__dict__.pop(transient, None)
         products = products.drop_duplicates("id").reset_index(drop=True)
         ids = products["id"].astype(str).to_numpy(dtype=object)
         n = len(ids)
@@ -603,9 +606,12 @@ class ProductRecommender:
         pop = self.popularity_.astype(np.float32)
         # popularity candidates: enough of the most popular available products to survive the removal
         # of any history (or of the neighbours already counted)
-        n_pop = min(int(k + np.diff(Hq.indptr).max(initial=0)), int((~mask).sum()))
-        pop_order = np.lexsort((np.arange(n), -pop))
-        pop_cand = pop_order[~mask[pop_order]][:n_pop]
+        available_by_popularity = self.__dict__.get("_available_by_popularity")
+        if available_by_popularity is None:  # cached: a single request must not sort the catalogue
+            pop_order = np.lexsort((np.arange(n), -pop))
+            available_by_popularity = self._available_by_popularity = pop_order[~mask[pop_order]]
+        n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
+        pop_cand = available_by_popularity[:n_pop]
         in_pop = np.zeros(n, bool)
         in_pop[pop_cand] = True
         chunk = max(1, int(self.chunk_cells // max(k + n_pop + 2 * self.top_k, 1) // 8))
@@ -661,6 +667,7 @@ class ProductRecommender:
         state.pop("_neighbour_cache", None)  # rebuilt on demand; keeps the artifact small
         state.pop("_baskets", None)
         state.pop("_raw", None)
+        state.pop("_available_by_popularity", None)
         return state
 
     # ---- summary ------------------------------------------------------------------------------
