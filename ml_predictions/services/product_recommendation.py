@@ -586,7 +586,7 @@ class ProductRecommender:
         self._check_fitted()
         n = len(self.product_ids_)
         if sp.issparse(histories):  # customers x products (the evaluation passes history_ rows)
-            Hq = sp.csr_matrix(histories, dtype=np.float32)
+            Hq = sp.csr_matrix(histories, dtype=np.float32, copy=True)  # never write into the caller's matrix
             Hq.data[:] = 1.0
         else:
             rows, cols = [], []
