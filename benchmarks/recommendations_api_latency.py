@@ -47,6 +47,13 @@ def main() -> None:
 
         settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "MODEL_DIR": tempfile.mkdtemp()}
         lines, products = generator_data(customers=max(orders // 4, 100), products=n_products, orders=orders, seed=3)
+        # the data source hands the model canonical (dashed) ids and the endpoints canonicalize the URL's
+        # id; the generator's frames carry 32-hex ids, so spell them the same way here
+        from ml_predictions.data.orm import canonical_ids
+
+        for col in ("order_id", "customer_id", "product_id"):
+            lines[col] = canonical_ids(lines[col])
+        products["id"] = canonical_ids(products["id"])
         t0 = time.perf_counter()
         model = ProductRecommender(random_state=42).fit(lines, products)
         fit_s = time.perf_counter() - t0

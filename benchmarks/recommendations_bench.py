@@ -6,7 +6,8 @@ Run from the repository root in the benchmark venv (implicit must never touch th
     /work/wt/reco-benchvenv/bin/pip install -r benchmarks/requirements-recommendations.txt
     PYTHONPATH=. /work/wt/reco-benchvenv/bin/python benchmarks/recommendations_bench.py all
 
-Sub-commands: `quality` (generator + Bread Basket, every method, popularity, implicit ItemItem cosine /
+Sub-commands: `customer` (per-customer recall for each neighbour list x popularity weight, on the
+validation window and on the holdout), `quality` (generator + Bread Basket, every method, popularity, implicit ItemItem cosine /
 BM25 and ALS on the same time split and the same queries), `perf` (1M order lines over 10k products:
 fit time and peak memory in a fresh child process, request latency), `all`.
 Figures are printed as Markdown; benchmarks/results/recommendations.md records one run.
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from ml_predictions.services.product_recommendation import (  # noqa: E402
     ProductRecommender,
     basket_queries,
+    encode_lines,
     ranking_metrics,
     time_split,
     tune_and_evaluate,
@@ -185,6 +187,42 @@ def print_quality(r: dict) -> None:
           f"{c['popularity']['recall_at_10']:.4f}.")
 
 
+# ------------------------------------------------------------------------------------------ per customer
+
+
+def customer_blend(name: str, lines: pd.DataFrame, products: pd.DataFrame) -> None:
+    """Per-customer recall@10 for each neighbour list x popularity weight, on the validation window
+    (last 10% of the training period: what the tuning sees) and on the test period (last 10%)."""
+    from ml_predictions.services.product_recommendation import (
+        CUSTOMER_NEIGHBOURS,
+        customer_targets,
+        evaluate_customers,
+    )
+
+    lines = encode_lines(lines)
+    train, test, _ = time_split(lines, TEST_FRACTION)
+    fit_part, valid, _ = time_split(train, TEST_FRACTION)
+    tuned = tune_and_evaluate(lines, products, {"random_state": SEED}, test_fraction=TEST_FRACTION)["params"]
+    weights = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
+    print(f"\n### {name}\n")
+    print(f"item-level parameters as tuned: normalization {tuned['normalization']}, content "
+          f"{tuned['content_weight']}, popularity {tuned['popularity_weight']}; the tuning chose customer lists "
+          f"`{tuned['customer_neighbours']}` with popularity weight {tuned['customer_popularity_weight']}\n")
+    print("| window | neighbour lists | " + " | ".join(f"w={w}" for w in weights) + " | popularity |")
+    print("|---|---|" + "---|" * (len(weights) + 1))
+    for window, (a, b) in {"validation (pre-holdout)": (fit_part, valid), "test (holdout)": (train, test)}.items():
+        model = ProductRecommender(**{**tuned, "random_state": SEED}).fit(a, products, precompute=False)
+        targets = customer_targets(model, b, random_state=SEED)
+        for nb in CUSTOMER_NEIGHBOURS:
+            row = []
+            for w in weights:
+                model.set_params(customer_neighbours=nb, customer_popularity_weight=w)
+                r = evaluate_customers(model, b, targets=targets)
+                row.append(r["hybrid"]["recall_at_10"])
+            print(f"| {window} | {nb} | " + " | ".join(f"{x:.4f}" for x in row)
+                  + f" | {r['popularity']['recall_at_10']:.4f} ({r['hybrid']['queries']} customers) |")
+
+
 # ------------------------------------------------------------------------------------------ performance
 
 
@@ -201,15 +239,18 @@ def perf_child(kind: str) -> None:
            "customers": int(lines["customer_id"].nunique()), "load_seconds": round(gen_s, 2),
            "rss_after_data_mb": round(base_rss)}
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     if kind == "fit":
         model = ProductRecommender(random_state=SEED).fit(lines, products)
     else:  # what POST /train-product-recommendation/ does after reading: tune + evaluate, then final fit
+        lines = encode_lines(lines)
         result = tune_and_evaluate(lines, products, {"random_state": SEED}, test_fraction=TEST_FRACTION)
         out["evaluation_seconds"] = round(time.perf_counter() - t0, 2)
         model = ProductRecommender(**result["params"]).fit(lines, products)
         out["hybrid_recall"] = result["evaluation"]["item"]["hybrid"]["recall_at_10"]
         out["popularity_recall"] = result["evaluation"]["item"]["popularity"]["recall_at_10"]
     out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["cpu_seconds"] = round(time.process_time() - cpu0, 2)  # fairer than wall time on a shared machine
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     out["summary"] = {k: model.summary()[k] for k in ("nnz", "content_nnz", "avg_similarity", "normalization")}
     import joblib, io  # noqa: E401, I001
@@ -268,7 +309,7 @@ def perf() -> None:
         r = json.loads(line[0][7:])
         label = "final fit (co-occurrence, content, top-50 lists for 3 methods)" if kind == "fit" else \
             "whole training as the endpoint runs it (tuning fits + holdout evaluation + final fit)"
-        print(f"- {label}: **{r['seconds']} s**, peak RSS **{r['peak_rss_mb']} MB** (of which "
+        print(f"- {label}: **{r['seconds']} s** wall ({r['cpu_seconds']} s CPU), peak RSS **{r['peak_rss_mb']} MB** (of which "
               f"{r['rss_after_data_mb']} MB after loading the data, before the work); {r['lines']:,} lines, "
               f"{r['orders']:,} orders, {r['customers']:,} customers, {r['products']:,} products; "
               f"artifact {r['artifact_mb']} MB; {json.dumps(r['summary'])}"
@@ -287,7 +328,7 @@ def perf() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["quality", "perf", "all", "perf-child"])
+    parser.add_argument("what", choices=["quality", "perf", "customer", "all", "perf-child"])
     parser.add_argument("kind", nargs="?", default="fit")
     args = parser.parse_args()
     if args.what == "perf-child":
@@ -303,6 +344,12 @@ def main() -> None:
         print_quality(quality("Generator, performance data set (100,000 customers, 10,000 products, 400,000 orders, "
                               "seed 3; ~1M lines)", *generator_data(100_000, 10_000, 400_000, seed=3)))
         print_quality(quality("Bread Basket (real, BreadBasket_DMS.csv, Item == NONE dropped)", *bread_basket()))
+    if args.what in ("customer", "all"):
+        print("\n## Per customer: neighbour lists x popularity weight (recall@10 of products new to the customer)")
+        customer_blend("Generator (20,000 customers, 5,000 products, 150,000 orders, seed 2)",
+                       *generator_data(20000, 5000, 150000, seed=2))
+        customer_blend("Generator, performance data set (100,000 customers, 10,000 products, 400,000 orders, seed 3)",
+                       *generator_data(100_000, 10_000, 400_000, seed=3))
     if args.what in ("perf", "all"):
         perf()
 

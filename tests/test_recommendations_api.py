@@ -63,6 +63,10 @@ def test_train_returns_seed_response_with_offline_figures(trained, small_shop):
     assert model.is_active and model.model_type == "product_recommendation"
     assert model.metrics["offline_evaluation"]["item"]["popularity"] == item["popularity"]
     assert model.algorithm == f"hybrid_{metrics['normalization']}"
+    # the per-customer blend (neighbour lists x popularity weight) is tuned and reported
+    tuned = metrics["tuning"]["customer_popularity_recall"]
+    assert f"{metrics['customer_neighbours']},{metrics['weights']['customer_popularity']}" in tuned
+    assert model.parameters["customer_neighbours"] == metrics["customer_neighbours"]
 
 
 def test_product_recommendations_shape_and_bundle_partner(trained, small_shop, staff_client):

@@ -212,3 +212,82 @@ def test_pruning_keeps_each_rows_largest_entries():
         assert (kept > 0).sum() == min(15, (row > 0).sum())
         assert np.allclose(np.sort(row)[::-1][:15], np.sort(kept)[::-1][:15])
         assert np.all((kept == 0) | (kept == row))  # values are kept, not changed
+
+
+def test_pruning_breaks_ties_at_the_threshold_to_exactly_keep_entries():
+    from ml_predictions.services.product_recommendation import _prune_rows
+
+    # integer counts tie a lot (many pairs bought together exactly once): rows must still hold `keep`
+    m = sp.csr_matrix(np.array([[3, 1, 1, 1, 1, 0], [2, 2, 2, 2, 0, 5], [1, 0, 0, 0, 0, 0]], np.float32))
+    pruned = _prune_rows(m, 3)
+    assert np.diff(pruned.indptr).tolist() == [3, 3, 1]
+    assert pruned[0].toarray().ravel().tolist() == [3, 1, 1, 0, 0, 0]  # ties taken in column order
+    assert sorted(pruned[1].data.tolist()) == [2, 2, 5]
+
+
+def _brute_force_customer_top_k(model: ProductRecommender, histories: list[list[int]],
+                                k: int) -> list[tuple[set, np.ndarray]]:
+    """Dense reference: mean neighbour score over the history + weight x popularity, history removed."""
+    neigh = model._neighbour_matrix(model.customer_neighbours).toarray()
+    out = []
+    for h in histories:
+        scores = neigh[h].sum(axis=0) / max(len(h), 1) + max(model.customer_popularity_weight, 1e-6) * model.popularity_
+        scores[h] = 0.0
+        scores[~model.available_] = 0.0
+        order = np.argsort(-scores, kind="stable")
+        out.append(({int(i) for i in order[:k] if scores[i] > 0}, scores))
+    return out
+
+
+@pytest.mark.parametrize("neighbours", ["hybrid", "bought_together"])
+@pytest.mark.parametrize("weight", [0.001, 3.0])
+def test_sparse_customer_top_k_equals_the_dense_computation(neighbours, weight):
+    rng = np.random.default_rng(3)
+    baskets = [list({f"p{int(x)}" for x in rng.integers(0, 40, rng.integers(1, 5))}) for _ in range(400)]
+    customers = [f"c{int(x)}" for x in rng.integers(0, 60, 400)]
+    products = _catalogue(40)
+    products.loc[5, "stock"] = 0  # unavailable: never recommended
+    model = ProductRecommender(customer_neighbours=neighbours, customer_popularity_weight=weight, top_k=8)
+    model.fit(_lines(baskets, customers), products)
+    histories = [model.history_[i].indices.tolist() for i in range(len(model.customer_ids_))] + [[]]
+    idx, val = model.customer_top_k(histories, 6)
+    expected = _brute_force_customer_top_k(model, histories, 6)
+    for row, (got, (want, scores)) in enumerate(zip(idx, expected, strict=True)):
+        got_set = {int(i) for i in got if i >= 0}
+        assert len(got_set) == len(want) == 6, row
+        assert np.allclose(val[row], scores[got], atol=1e-6)  # the same scores as the dense formula
+        # equal sets, except where products tie with the 6th score (either may be taken)
+        for i in got_set ^ want:
+            assert np.isclose(scores[i], val[row][-1], atol=1e-6), (row, i)
+        assert not got_set & set(histories[row])
+        assert 5 not in got_set
+        assert np.all(np.diff(val[row]) <= 1e-7)  # best first
+    # the sparse-matrix input (used by the evaluation) gives the same lists
+    idx2, _ = model.customer_top_k(model.history_, 6)
+    assert np.array_equal(idx2, idx[:-1])
+
+
+def test_customer_neighbours_is_validated_and_tuned():
+    with pytest.raises(ValueError, match="customer_neighbours"):
+        ProductRecommender(customer_neighbours="ALS").fit(*_planted())
+    rng = np.random.default_rng(0)
+    baskets = [[f"p{int(i)}", f"p{int(i) + 20}"] for i in rng.integers(0, 15, 600)]
+    customers = [f"c{int(x)}" for x in rng.integers(0, 80, 600)]
+    result = tune_and_evaluate(_lines(baskets, customers), _catalogue(40), {"random_state": 0}, test_fraction=0.2)
+    assert result["params"]["customer_neighbours"] in ("hybrid", "bought_together")
+    grid = result["tuning"]["customer_popularity_recall"]
+    assert len(grid) == 12 and {key.split(",")[0] for key in grid} == {"hybrid", "bought_together"}
+    assert result["evaluation"]["customer"]["hybrid"]["queries"] > 0
+
+
+def test_refit_does_not_reuse_the_previous_fits_cached_lists():
+    lines, products = _planted()
+    model = ProductRecommender(top_k=5).fit(lines, products)
+    model.recommend_for_customer("c0")  # fills the per-customer caches
+    other = _lines([["p2", "p9"]] * 30 + [["p6"]] * 40, [f"c{i}" for i in range(70)])
+    model.fit(other, products)
+    fresh = ProductRecommender(top_k=5).fit(other, products)
+    assert model.recommend_for_customer("c0") == fresh.recommend_for_customer("c0")
+    recommended = [i for i, _ in model.recommend_for_customer("c0")]
+    assert fresh.product_index_["p6"] in recommended  # the new data's best-seller
+    assert not {fresh.product_index_["p2"], fresh.product_index_["p9"]} & set(recommended)  # c0's history

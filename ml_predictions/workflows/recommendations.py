@@ -20,7 +20,13 @@ from ..data import canonical_id, get_data_source
 from ..exceptions import InsufficientDataError, InvalidParameterError, NotFoundError
 from ..models import ModelType, Prediction
 from ..registry import get_active_artifact
-from ..services.product_recommendation import METHODS, NORMALIZATIONS, ProductRecommender, tune_and_evaluate
+from ..services.product_recommendation import (
+    METHODS,
+    NORMALIZATIONS,
+    ProductRecommender,
+    encode_lines,
+    tune_and_evaluate,
+)
 from ..training import ProgressCallback, TrainingOutcome
 
 MODEL_TYPE = ModelType.PRODUCT_RECOMMENDATION
@@ -78,6 +84,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     if len(products) < 2:
         raise InsufficientDataError(f"Product recommendations need at least 2 products; found {len(products)}.")
     read_seconds = time.perf_counter() - started
+    lines = encode_lines(lines)  # once for the evaluation's fits and the final fit
 
     evaluation: dict[str, Any] | None = None
     tuning: dict[str, Any] = {}
@@ -112,6 +119,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
             "customer_popularity": model.customer_popularity_weight,
         },
         "customer_weight": model.customer_weight,
+        "customer_neighbours": model.customer_neighbours,
         "training_time_seconds": round(time.perf_counter() - started, 3),
         "fit_seconds": round(fit_seconds, 3),
         "read_seconds": round(read_seconds, 3),
