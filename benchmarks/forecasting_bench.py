@@ -6,7 +6,7 @@ Quality: hold out the last 30 and 90 days of each series; every model (and `auto
 service exactly as in production (test window = the holdout), and we report MASE (scaled by the
 in-sample weekly seasonal-naive MAE), relative MAE (model MAE / seasonal-naive MAE on the same
 holdout), sMAPE and 95 % interval coverage. statsforecast's AutoETS and SeasonalNaive run on the same
-split in a separate venv (--statsforecast path to its python; default /work/wt/forecast-benchvenv).
+split in a separate venv (--statsforecast path to its python; default benchmarks/.venv).
 
 Performance: training on two years of daily totals (revenue + units, as the total level does), the
 product-level model for 2,000 products, and the predict-sales endpoint's latency from a trained model.
@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+from _paths import BENCH_PYTHON, SHARED_DATA  # noqa: E402  (the script's folder is on sys.path)
+
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend_django.settings")
 
@@ -39,10 +41,8 @@ from ml_predictions.services.sales_forecast import (  # noqa: E402
     daily_series,
 )
 
-DATA = ROOT.parent.parent / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
-SF_PYTHON = "/work/wt/forecast-benchvenv/bin/python"
+DATA = SHARED_DATA
+SF_PYTHON = str(BENCH_PYTHON)
 
 SF_CHILD = r"""
 import json, sys, warnings

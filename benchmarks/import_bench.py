@@ -53,9 +53,9 @@ def write_file(path: Path, orders: int) -> int:
     return len(out)
 
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+from _paths import SHARED_DATA  # noqa: E402  (the script's folder is on sys.path)
+
+DATA = SHARED_DATA
 REAL = {
     "cdnow": [str(DATA / "cdnow" / "CDNOW_master.txt"), "--sep", "whitespace", "--map",
               "date=ordered_at,number_of_cds=quantity,dollar_value=line_total", "--date-format", "%Y%m%d",

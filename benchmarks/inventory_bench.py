@@ -36,11 +36,12 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _paths import SHARED_DATA  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend_django.settings")
-DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent.parent / "shared" / "data"))
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 
 from ml_predictions.services.inventory_optimization import InventoryOptimizer  # noqa: E402
 

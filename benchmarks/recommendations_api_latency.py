@@ -2,7 +2,7 @@
 
 Runs in the PRODUCT venv against a throw-away test database (SQLite by default, or DATABASE_URL):
 
-    PYTHONPATH=. /work/main/.venv/bin/python benchmarks/recommendations_api_latency.py [products] [lines]
+    PYTHONPATH=. .venv/bin/python benchmarks/recommendations_api_latency.py [products] [lines]
 
 It fits the model on generator data (default 10k products, ~1M order lines), registers it as the active
 model, then times GET /api/ml/product-recommendations/{id}/ and /customer-recommendations/{id}/ through

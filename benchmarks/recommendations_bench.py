@@ -2,9 +2,9 @@
 
 Run from the repository root in the benchmark venv (implicit must never touch the product venv):
 
-    python3.11 -m venv /work/wt/reco-benchvenv
-    /work/wt/reco-benchvenv/bin/pip install -r benchmarks/requirements-recommendations.txt
-    PYTHONPATH=. /work/wt/reco-benchvenv/bin/python benchmarks/recommendations_bench.py all
+    python3.11 -m venv benchmarks/.venv
+    benchmarks/.venv/bin/pip install -r benchmarks/requirements.txt
+    PYTHONPATH=. benchmarks/.venv/bin/python benchmarks/recommendations_bench.py all
 
 Sub-commands: `customer` (per-customer recall for each neighbour list x popularity weight, on the
 validation window and on the holdout), `quality` (generator + Bread Basket, every method, popularity, implicit ItemItem cosine /
@@ -29,6 +29,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _paths import SHARED_DATA  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 from ml_predictions.services.product_recommendation import (  # noqa: E402
@@ -40,9 +43,7 @@ from ml_predictions.services.product_recommendation import (  # noqa: E402
     tune_and_evaluate,
 )
 
-BREAD = Path(os.environ.get("BREAD_BASKET_CSV", ROOT.parent.parent / "shared/data/bread_basket/BreadBasket_DMS.csv"))
-if not BREAD.exists():
-    BREAD = Path("/work/shared/data/bread_basket/BreadBasket_DMS.csv")
+BREAD = Path(os.environ.get("BREAD_BASKET_CSV", SHARED_DATA / "bread_basket" / "BreadBasket_DMS.csv"))
 K = 10
 SEED = 42
 TEST_FRACTION = 0.1

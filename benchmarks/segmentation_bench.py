@@ -28,9 +28,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+from _paths import BENCH_PYTHON, SHARED_DATA  # noqa: E402  (the script's folder is on sys.path)
+
 sys.path.insert(0, str(ROOT))
-BENCH_VENV_PY = Path("/work/wt/seg-benchvenv/bin/python")
-CDNOW = Path("/work/shared/data/cdnow/CDNOW_master.txt")
+BENCH_VENV_PY = BENCH_PYTHON
+CDNOW = SHARED_DATA / "cdnow" / "CDNOW_master.txt"
 
 
 def _django(db: str | None) -> None:
