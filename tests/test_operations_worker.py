@@ -275,7 +275,7 @@ def test_training_declared_stale_while_running_does_not_register(monkeypatch):
         MLTrainingLog.objects.filter(status="running").update(status="failed", error=training.STALE_ERROR)
         return training.TrainingOutcome(artifact={}, algorithm="late", metrics={})
 
-    monkeypatch.setattr(training, "import_string", lambda path: slow_then_stale)
+    monkeypatch.setattr(training, "resolve_trainer", lambda model_type: slow_then_stale)
     previous = register_model(model_type="inventory", artifact={"v": 1}, algorithm="fake")
     log = training.train_now("inventory", {})
     assert log.status == "failed" and log.error == training.STALE_ERROR
