@@ -80,6 +80,77 @@ def resolve_trainer(model_type: str) -> Callable[[dict[str, Any], ProgressCallba
     return trainer
 
 
+def trainer_params(model_type: str) -> frozenset[str] | None:
+    """The parameter names `model_type`'s trainer reads (its module's TRAIN_PARAMS), or None if undeclared.
+
+    Declared next to the trainer so the list cannot drift from the code that reads it; a host's own
+    trainer that declares nothing accepts any key (the runner cannot know better).
+    """
+    resolve_trainer(model_type)
+    module = importlib.import_module(TRAINERS[model_type].rpartition(".")[0])
+    declared = getattr(module, "TRAIN_PARAMS", None)
+    return None if declared is None else frozenset(declared)
+
+
+def check_train_params(model_type: str, params: dict[str, Any]) -> None:
+    """Refuse keys `model_type`'s trainer does not read: a typo must not train silently with defaults."""
+    allowed = trainer_params(model_type)
+    if allowed is None:
+        return
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise InvalidParameterError(
+            _("Unknown %(model_type)s parameter(s) %(keys)s; allowed: %(allowed)s.")
+            % {"model_type": model_type, "keys": ", ".join(unknown), "allowed": ", ".join(sorted(allowed))},
+            field=unknown[0],
+        )
+
+
+def route_train_params(
+    params: dict[str, Any], model_types: list[str], sections: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Split one parameter object into each model type's own parameters (for training several at once).
+
+    A key naming a model type (or one of `sections`' aliases) holds that type's parameters, checked
+    strictly; any other key goes to every type whose trainer reads it, and a key no type reads is an
+    error naming it, so nothing is silently dropped. A section's value wins over the same flat key.
+    """
+    names = {mt: mt for mt in model_types}
+    names.update({alias: mt for alias, mt in (sections or {}).items() if mt in model_types})
+    known = {mt: trainer_params(mt) for mt in model_types}
+    routed: dict[str, dict[str, Any]] = {mt: {} for mt in model_types}
+    own: dict[str, dict[str, Any]] = {mt: {} for mt in model_types}
+    for key, value in params.items():
+        if key not in names and (sections or {}).get(key, key) in ModelType.values:
+            raise InvalidParameterError(
+                _("Parameters were given for %(section)s, whose training is not available in this installation.")
+                % {"section": key},
+                field=key,
+            )
+        if key in names:
+            if not isinstance(value, dict):
+                raise InvalidParameterError(
+                    _("The %(section)s section must be an object of parameters; got %(value)r.")
+                    % {"section": key, "value": value},
+                    field=key,
+                )
+            check_train_params(names[key], value)
+            own[names[key]].update(value)
+            continue
+        takers = [mt for mt in model_types if known[mt] is not None and key in known[mt]]
+        if not takers:
+            readers = "; ".join(f"{mt}: {', '.join(sorted(keys))}" for mt, keys in known.items() if keys)
+            raise InvalidParameterError(
+                _("No model type reads the parameter %(key)r (put a type's own parameters under its name, "
+                  "e.g. {\"%(example)s\": {…}}). Parameters per type: %(readers)s.")
+                % {"key": key, "example": next(iter(sections or names)), "readers": readers},
+                field=key,
+            )
+        for mt in takers:
+            routed[mt][key] = value
+    return {mt: {**routed[mt], **own[mt]} for mt in model_types}
+
+
 STALE_ERROR = "No progress for too long: the worker was stopped or lost. The previous version stays active."
 
 

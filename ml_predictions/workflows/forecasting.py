@@ -35,6 +35,8 @@ from ..training import ProgressCallback, TrainingOutcome
 
 MODEL_CHOICES: tuple[str, ...] = (*MODEL_TYPES, "auto")
 LEVEL_CHOICES: tuple[str, ...] = LEVELS
+# Every parameter `train` reads; `manage.py train` rejects other keys and routes `train all` keys by it.
+TRAIN_PARAMS = ("model_type", "level")
 
 
 def _domain_error(exc: ForecastError) -> Exception:

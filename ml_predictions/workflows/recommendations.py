@@ -30,6 +30,9 @@ from ..services.product_recommendation import (
 from ..training import ProgressCallback, TrainingOutcome
 
 MODEL_TYPE = ModelType.PRODUCT_RECOMMENDATION
+# Every parameter `train` reads; `manage.py train` rejects other keys and routes `train all` keys by it.
+TRAIN_PARAMS = ("normalization", "customer_weight", "content_weight", "popularity_weight", "max_basket_size",
+                "test_fraction", "evaluate")
 
 
 def _settings_params(params: dict[str, Any]) -> tuple[dict[str, Any], bool, bool]:

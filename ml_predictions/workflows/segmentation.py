@@ -40,6 +40,12 @@ from ..services.lifetime_value import fit_clv, summary_from_transactions
 from ..training import ProgressCallback, TrainingOutcome
 
 MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
+# Every parameter `train` reads; `manage.py train` rejects other keys and routes `train all` keys by it.
+TRAIN_PARAMS = (
+    "n_clusters", "min_clusters", "max_clusters", "selection_metric", "features", "use_pca", "pca_components",
+    "random_state", "warm_start", "calc_date", "window_days", "include_customers_without_orders",
+    "clv_purchase_horizon_days", "clv_horizon_months", "clv_monthly_discount_rate",
+)
 
 # Seed 004 shows these in Spanish ("Ofrecer descuentos exclusivos VIP", ...); the source strings are
 # English and translated through the host's locale (LANGUAGE_CODE / Accept-Language).

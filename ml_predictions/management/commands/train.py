@@ -1,5 +1,10 @@
 """`python manage.py train [segmentation|forecast|recommendation|inventory|all]` — synchronous training
-with a progress bar, through the same runner (log, single writer, atomic activation) as the API."""
+with a progress bar, through the same runner (log, single writer, atomic activation) as the API.
+
+`--params` is checked before anything trains: for one type, every key must be one its trainer reads;
+for `all`, a key naming a type (`{"forecast": {...}}`) holds that type's parameters and any other key
+goes to the types that read it, so one object can configure the whole run without a type choking on
+another's parameters, and a key no type reads is refused by name instead of being dropped."""
 from __future__ import annotations
 
 import json
@@ -10,7 +15,7 @@ from tqdm import tqdm
 
 from ml_predictions.exceptions import MLError
 from ml_predictions.models import MLTrainingLog, ModelType
-from ml_predictions.training import train_now, trainer_available
+from ml_predictions.training import check_train_params, route_train_params, train_now, trainer_available
 
 ALIASES = {
     "segmentation": ModelType.CUSTOMER_SEGMENTATION,
@@ -27,7 +32,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("target", choices=[*ALIASES, *ModelType.values, "all"])
-        parser.add_argument("--params", default="{}", help='JSON parameters, e.g. \'{"n_clusters": "auto"}\'')
+        parser.add_argument(
+            "--params", default="{}",
+            help='JSON parameters, e.g. \'{"n_clusters": "auto"}\'; with "all", per-type sections '
+                 '(\'{"segmentation": {"n_clusters": 6}, "forecast": {"model_type": "linear"}}\') and/or '
+                 'flat keys, each sent to the types that read it.',
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -37,15 +47,25 @@ class Command(BaseCommand):
             raise CommandError(f"--params is not valid JSON: {exc}") from exc
         if not isinstance(params, dict):
             raise CommandError("--params must be a JSON object")
-        targets = ORDER if opts["target"] == "all" else [opts["target"]]
-        failures = 0
-        for target in targets:
-            model_type = ALIASES.get(target, target)
-            if opts["target"] == "all" and not trainer_available(model_type):
-                self.stdout.write(f"{model_type}: skipped (no trainer installed)")
-                continue
-            failures += not self._train(model_type, params, opts["no_progress"])
-        if failures and opts["target"] != "all":
+        if opts["target"] == "all":
+            available = [ALIASES[t] for t in ORDER if trainer_available(ALIASES[t])]
+            try:
+                per_type = route_train_params(params, available, sections=ALIASES)
+            except MLError as exc:
+                raise CommandError(f"--params: {exc.message}") from exc
+            for target in ORDER:
+                model_type = ALIASES[target]
+                if model_type not in per_type:
+                    self.stdout.write(f"{model_type}: skipped (no trainer installed)")
+                    continue
+                self._train(model_type, per_type[model_type], opts["no_progress"])  # failures are reported
+            return
+        model_type = ALIASES.get(opts["target"], opts["target"])
+        try:
+            check_train_params(model_type, params)
+        except MLError as exc:
+            raise CommandError(f"--params: {exc.message}") from exc
+        if not self._train(model_type, params, opts["no_progress"]):
             raise CommandError("training failed")
 
     def _train(self, model_type: str, params: dict, quiet: bool) -> bool:
