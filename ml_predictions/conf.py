@@ -104,6 +104,9 @@ DEFAULTS: dict[str, Any] = {
     "CLV_MONTHLY_DISCOUNT_RATE": 0.01,
     # Fewer repeat buyers than this -> the documented simple CLV fallback instead of BG/NBD.
     "CLV_MIN_REPEAT_CUSTOMERS": 30,
+    # Record one of every N GET /customer-segment/{id}/ calls as a Prediction row (per process);
+    # 1 = every call, 0 = none. POST /segments/predict/ and /segments/apply/ always record one row per call.
+    "SEGMENTATION_LOG_EVERY": 20,
     # --- sales forecasting ------------------------------------------------------------------------
     # Model used when the train request names none: random_forest, gradient_boosting, linear or auto.
     "FORECAST_DEFAULT_MODEL": "random_forest",

@@ -38,10 +38,13 @@ from ..services.customer_segmentation import (
     rfm_from_transactions,
 )
 from ..workflows.segmentation import (
+    MAX_RECORDED_RESULTS,
     build_segmenter,
     domain_error,
     frame_for_apply,
     marketing_actions,
+    record_batch_prediction,
+    record_customer_lookup,
     resolve_run,
     segments_filter,
 )
@@ -279,13 +282,15 @@ class CustomerSegmentView(MLAPIView):
         examples=[OpenApiExample("Customer", value=CUSTOMER_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, customer_id: str) -> Response:
-        model = _run(request)
+        query = RunQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        model = resolve_run(query.validated_data.get("calc_date"))
         customer_id = canonical_id(customer_id)
         row = CustomerSegmentAssignment.objects.filter(model=model, customer_id=customer_id).values().first()
         if row is None:
             raise NotFoundError(f"Customer {customer_id} is not in the segmentation of {model.metrics.get('calc_date')}"
                                 " (unknown customer, or created after that run).", field="customer_id")
-        return Response({
+        body = {
             "success": True,
             "customer_id": row["customer_id"],
             "cluster": row["cluster"],
@@ -309,7 +314,9 @@ class CustomerSegmentView(MLAPIView):
             "recommendations": marketing_actions(row["segment_type"]),
             "calc_date": row["calc_date"].isoformat(),
             "model_id": str(model.pk),
-        })
+        }
+        record_customer_lookup(model, body, calc_date=query.validated_data.get("calc_date"), user=request.user)
+        return Response(body)
 
 
 SEGMENTS_EXAMPLE = {
@@ -449,8 +456,13 @@ class SegmentPredictView(MLAPIView):
             results = [{**_row_payload(rows[i]), "confidence_score": rows[i]["confidence"],
                         "recommendations": marketing_actions(rows[i]["segment_type"])}
                        for i in dict.fromkeys(ids) if i in rows]
+            recorded = pd.DataFrame(results, columns=[
+                "customer_id", "cluster", "segment_type", "confidence_score", "clv", "p_alive"])
+            prediction = record_batch_prediction(
+                model=model, endpoint="predict", results=recorded, user=request.user,
+                inputs={"mode": "customer_ids", "n": len(ids), "unknown_customer_ids": unknown[:MAX_RECORDED_RESULTS]})
             return Response({"success": True, "model_id": str(model.pk), "results": results,
-                             "unknown_customer_ids": unknown})
+                             "unknown_customer_ids": unknown, "prediction_id": str(prediction.pk)})
         seg = _segmenter(model)
         frame = pd.DataFrame(data.validated_data["customers"])
         missing = [f for f in seg.features if f not in frame or frame[f].isna().any()]
@@ -470,13 +482,25 @@ class SegmentPredictView(MLAPIView):
             results.append({**rec, "cluster": label, "cluster_name": seg.cluster_names_[label],
                             "segment_type": kind, "confidence_score": round(float(conf[i]), 4),
                             "recommendations": marketing_actions(kind)})
+        recorded = pd.DataFrame({
+            "customer_id": frame["customer_id"] if "customer_id" in frame else None,
+            "cluster": labels.astype(int),
+            "segment_type": [seg.segment_types_[int(label)] for label in labels],
+            "confidence_score": np.round(conf.astype(float), 4),
+        })
+        sent = frame.iloc[:MAX_RECORDED_RESULTS]
+        prediction = record_batch_prediction(
+            model=model, endpoint="predict", results=recorded, user=request.user,
+            inputs={"mode": "rfm", "n": len(frame), "columns": list(sent.columns),
+                    "rows": sent.to_numpy().tolist()})
         return Response({"success": True, "model_id": str(model.pk), "results": results,
-                         "unknown_customer_ids": []})
+                         "unknown_customer_ids": [], "prediction_id": str(prediction.pk)})
 
 
 class SegmentApplyView(MLAPIView):
     @extend_schema(
-        summary="Stateless segmentation of posted data with automatic k (seed 003); nothing is stored",
+        summary="Stateless segmentation of posted data with automatic k (seed 003); no model is stored, the "
+                "call is recorded as a Prediction row",
         request=ApplyInput,
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
         examples=[
@@ -543,14 +567,25 @@ class SegmentApplyView(MLAPIView):
             f"{min(ks)}..{max(ks)} and k={seg.n_clusters_} was chosen by {v['selection_metric']} "
             f"({'higher' if v['selection_metric'] != 'davies_bouldin' else 'lower'} is better). "
             "Clusters are named from their centroids' recency, frequency and monetary profile.")
+        k_selection = [{k: (round(x, 4) if isinstance(x, float) else x) for k, x in r.items()} for r in seg.k_table_]
+        cluster_summary = summary.to_dict(orient="records")
+        prediction = record_batch_prediction(
+            model=None, endpoint="apply", user=request.user,
+            results=per_customer[["customer_id", "cluster", "segment_type"]],
+            inputs={"source": "sales" if v.get("sales") else "rfm", "rows": len(v.get("sales") or v.get("rfm")),
+                    "customers": len(rfm), "selection_metric": v["selection_metric"], "n_clusters": v["n_clusters"],
+                    "calc_date": v["calc_date"].isoformat() if v.get("calc_date") else None,
+                    "window_days": v["window_days"], "output_mode": v["output_mode"]},
+            extra_output={"best_k": int(seg.n_clusters_), "k_selection": k_selection,
+                          "cluster_summary": cluster_summary})
         return Response({
             "success": True, "best_k": int(seg.n_clusters_), "selection_metric": v["selection_metric"],
             "output_mode": v["output_mode"],
-            "k_selection": [{k: (round(x, 4) if isinstance(x, float) else x) for k, x in r.items()}
-                            for r in seg.k_table_],
+            "k_selection": k_selection,
             "assignments": assignments.to_dict(orient="records"),
-            "cluster_summary": summary.to_dict(orient="records"),
+            "cluster_summary": cluster_summary,
             "explanation": explanation,
+            "prediction_id": str(prediction.pk),
         })
 
 

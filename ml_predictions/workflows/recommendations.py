@@ -8,8 +8,6 @@ image URLs as of training, so a request is a dictionary lookup plus one row writ
 """
 from __future__ import annotations
 
-import itertools
-import threading
 import time
 from typing import Any
 
@@ -20,6 +18,7 @@ from ..data import canonical_id, get_data_source
 from ..exceptions import InsufficientDataError, InvalidParameterError, NotFoundError
 from ..models import ModelType, Prediction
 from ..registry import get_active_artifact
+from ..sampling import EveryNth
 from ..services.product_recommendation import (
     METHODS,
     NORMALIZATIONS,
@@ -153,25 +152,17 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
 # serving
 # ------------------------------------------------------------------------------------------------
 
-_call_counter = itertools.count()
-_counter_lock = threading.Lock()
+_sampler = EveryNth("RECOMMENDATION_LOG_EVERY")
 
 
 def _should_record() -> bool:
     """Sampling rule: one of every RECOMMENDATION_LOG_EVERY calls in this process is recorded."""
-    every = int(ml_settings.RECOMMENDATION_LOG_EVERY or 0)
-    if every <= 0:
-        return False
-    with _counter_lock:
-        n = next(_call_counter)
-    return n % every == 0
+    return _sampler.should_record()
 
 
 def reset_call_counter() -> None:
     """Tests and workers starting fresh: the next call is the first of a sampling window."""
-    global _call_counter
-    with _counter_lock:
-        _call_counter = itertools.count()
+    _sampler.reset()
 
 
 def _items(model: ProductRecommender, pairs: list[tuple[int, float]]) -> list[dict[str, Any]]:

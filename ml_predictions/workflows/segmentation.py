@@ -8,6 +8,7 @@ strings are translated by the host's locale files (e.g. Spanish, as seed 004 sho
 from __future__ import annotations
 
 import io
+import json
 import time
 from datetime import date
 from typing import Any
@@ -27,8 +28,9 @@ from ..exceptions import (
     NotFittedError,
     NotFoundError,
 )
-from ..models import CustomerSegmentAssignment, MLModel, ModelType
+from ..models import CustomerSegmentAssignment, MLModel, ModelType, Prediction
 from ..registry import load_artifact
+from ..sampling import EveryNth
 from ..services.customer_segmentation import (
     CustomerSegmenter,
     SegmentationError,
@@ -372,3 +374,81 @@ def frame_for_apply(seg: CustomerSegmenter, rfm: pd.DataFrame) -> pd.DataFrame:
         "frequency": rfm["frequency"].to_numpy(),
         "monetary": rfm["monetary"].to_numpy(),
     })
+
+
+# --- prediction history ------------------------------------------------------------------------------------
+
+# Per-customer results kept in one Prediction row; a bigger batch keeps its summary and the first rows,
+# so the history table (and GET /api/ml/predictions/, which returns `output`) stays small.
+MAX_RECORDED_RESULTS = 10_000
+_lookup_sampler = EveryNth("SEGMENTATION_LOG_EVERY")
+
+
+def reset_lookup_counter() -> None:
+    """Tests and workers starting fresh: the next customer lookup is the first of a sampling window."""
+    _lookup_sampler.reset()
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars/arrays -> Python values, NaN -> None: a JSONField (jsonb) takes neither."""
+    def default(obj: Any) -> Any:
+        return obj.tolist() if hasattr(obj, "tolist") else str(obj)
+
+    text = json.dumps(value, default=default, allow_nan=True)
+    return json.loads(text, parse_constant=lambda _name: None)
+
+
+def _creator(user: Any) -> Any:
+    return user if getattr(user, "pk", None) else None
+
+
+def record_customer_lookup(model: MLModel, body: dict[str, Any], *, calc_date: date | None, user: Any) -> None:
+    """One in SEGMENTATION_LOG_EVERY `GET /customer-segment/{id}/` answers becomes a Prediction row.
+
+    Sampled like recommendations: it is the per-page-view lookup (a CRM's customer page), so recording
+    every call would make a read endpoint write one row per view.
+    """
+    if not _lookup_sampler.should_record():
+        return
+    keys = ("cluster", "cluster_name", "segment_type", "confidence_score", "lifetime_value_prediction",
+            "probability_alive", "expected_purchases_30d", "rfm_segment", "calc_date")
+    Prediction.objects.create(
+        model=model, kind=MODEL_TYPE, target=str(body["customer_id"])[:200],
+        input={"endpoint": "customer", "calc_date": calc_date.isoformat() if calc_date else None},
+        output={k: body.get(k) for k in keys}, created_by=_creator(user),
+    )
+
+
+def record_batch_prediction(
+    *,
+    model: MLModel | None,
+    endpoint: str,
+    inputs: dict[str, Any],
+    results: pd.DataFrame,
+    extra_output: dict[str, Any] | None = None,
+    user: Any = None,
+) -> Prediction:
+    """Record a predict/apply request as ONE Prediction row (every call: they are batch, not per view).
+
+    `results` has one row per customer (customer_id, cluster, segment_type, …); it is stored as column
+    names plus value lists (a third of the size of a list of dicts), capped at MAX_RECORDED_RESULTS rows,
+    with the count per segment type over all rows.
+    """
+    n = len(results)
+    if n == 1 and results["customer_id"].iloc[0] is not None:
+        target = str(results["customer_id"].iloc[0])
+    else:
+        target = f"{n} customers"
+    values = results.iloc[:MAX_RECORDED_RESULTS].to_numpy().tolist()
+    output = {
+        **(extra_output or {}),
+        "segment_counts": {str(k): int(v) for k, v in results["segment_type"].value_counts().sort_index().items()},
+        "columns": list(results.columns),
+        "results": values,
+        "results_total": n,
+        "results_truncated": n > MAX_RECORDED_RESULTS,
+    }
+    return Prediction.objects.create(
+        model=model, kind=MODEL_TYPE, target=target[:200], input=_jsonable({"endpoint": endpoint, **inputs}),
+        output=_jsonable(output), created_by=_creator(user),
+    )
