@@ -437,7 +437,8 @@ class SegmentPredictView(MLAPIView):
                                                             "unique_products": 10}]}, request_only=True),
             OpenApiExample("Result", value={"success": True, "results": [
                 {"recency_days": 15, "frequency": 50, "monetary": 1200.5, "cluster": 0, "cluster_name": "vip",
-                 "segment_type": "vip", "confidence_score": 0.71}], "unknown_customer_ids": []},
+                 "segment_type": "vip", "confidence_score": 0.71}], "unknown_customer_ids": [],
+                "prediction_id": "5d0c9f7e-2a41-4c3b-9d8e-0f6b1a2c3d4e"},
                 response_only=True),
         ],
     )
@@ -524,7 +525,8 @@ class SegmentApplyView(MLAPIView):
                                  "recency_days": 20, "frequency": 5, "monetary": 500.0}],
                 "cluster_summary": [{"cluster": 0, "name": "vip", "segment_type": "vip", "size": 2,
                                      "mean_recency_days": 12.5, "mean_frequency": 6.5, "mean_monetary": 750.0}],
-                "explanation": "k from 2 to 3 was tried; ..."}),
+                "explanation": "k from 2 to 3 was tried; ...",
+                "prediction_id": "8a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8"}),
         ],
     )
     def post(self, request: Request) -> Response:
