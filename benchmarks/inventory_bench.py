@@ -4,6 +4,8 @@
     python benchmarks/inventory_bench.py --only speed    # just the timing
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inv_bench python benchmarks/inventory_bench.py --only db
         # end-to-end through the ORM data source (writes a 10k-product shop into that database!)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/inv_bench python benchmarks/inventory_bench.py --only cache
+        # the three GET endpoints through the API on that shop: cold, warm (cached) and after a stock change
 
 Simulation (both data sets): every product's real daily demand over a held-out period is replayed day by
 day with lost sales. The service-level policy is re-fitted every 7 days on the history known at that
@@ -267,8 +269,8 @@ def speed_case(n_products: int = 10_000, n_lines: int = 2_000_000, history_days:
     return out
 
 
-def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
-    """End to end through the ORM data source on the configured database (wipes its shop tables)."""
+def _db_shop(n_products: int = 10_000, orders: int = 400_000):
+    """The 10k-product shop in the configured database (written once; the same seed reuses it)."""
     import django
 
     django.setup()
@@ -276,7 +278,6 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
     from django.db import connection
 
     from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
-    from ml_predictions.workflows.inventory import run_inventory_analysis
 
     call_command("migrate", verbosity=0)
     shop = synthesize(GeneratorConfig(customers=50_000, products=n_products, orders=orders, years=1, seed=5,
@@ -287,7 +288,16 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
     started = time.perf_counter()
     if present != n_products:  # the same seed gives the same shop: reuse one written by an earlier run
         write_shop(shop, clear=True)
-    write_s = time.perf_counter() - started
+    return shop, time.perf_counter() - started
+
+
+def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
+    """End to end through the ORM data source on the configured database (wipes its shop tables)."""
+    shop, write_s = _db_shop(n_products, orders)
+    from django.db import connection
+
+    from ml_predictions.workflows.inventory import run_inventory_analysis
+
     times, reads = [], []
     for _ in range(3):
         started = time.perf_counter()
@@ -310,9 +320,75 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
     return out
 
 
+def cache_case(n_products: int = 10_000, orders: int = 400_000, repeats: int = 5) -> list[str]:
+    """The GET endpoints through the API (DRF test client, staff user): cold, warm, after a stock change."""
+    _shop, write_s = _db_shop(n_products, orders)
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.db import connection
+    from django.db.models import F
+    from rest_framework.test import APIClient
+
+    from backend_django.shop.models import Product
+    from ml_predictions.conf import ml_settings
+    from ml_predictions.workflows.inventory import analysis_cache_key, build_optimizer
+
+    user, _created = get_user_model().objects.get_or_create(username="inventory_bench", defaults={"is_staff": True})
+    client = APIClient()
+    client.force_authenticate(user)
+    query = {"as_of": "2026-07-01"}
+    urls = {"analysis": "/api/ml/inventory-analysis/", "reorder": "/api/ml/reorder-recommendations/",
+            "health": "/api/ml/inventory-health/"}
+
+    def timed(url: str, params: dict | None = None) -> float:
+        started = time.perf_counter()
+        response = client.get(url, params or query)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.content[:300]
+        return elapsed
+
+    def ms(values: list[float]) -> str:
+        return f"{1000 * float(np.median(values)):.0f} ms (median of {len(values)}; min {1000 * min(values):.0f})"
+
+    cache.clear()
+    cold = {"analysis": timed(urls["analysis"])}
+    warm = {name: [timed(url) for _ in range(repeats)] for name, url in urls.items()}
+    category = Product.objects.values_list("category__name", flat=True).first()
+    warm_category = [timed(urls["analysis"], {**query, "category": category}) for _ in range(repeats)]
+    optimizer = build_optimizer()
+    key_times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        analysis_cache_key(date(2026, 7, 1), optimizer)
+        key_times.append(time.perf_counter() - started)
+    product = Product.objects.order_by("pk").first()
+    Product.objects.filter(pk=product.pk).update(stock_quantity=F("stock_quantity") + 1)
+    try:
+        after_change = timed(urls["analysis"])
+        after_change_warm = [timed(urls["analysis"]) for _ in range(repeats)]
+    finally:
+        Product.objects.filter(pk=product.pk).update(stock_quantity=F("stock_quantity") - 1)
+    out = ["### Speed: the GET endpoints with the analysis cache (10k products, through the API)", "",
+           f"{connection.vendor}, {n_products:,} products, the same shop as above, Django's default LocMemCache, "
+           f"INVENTORY_CACHE_SECONDS = {ml_settings.INVENTORY_CACHE_SECONDS}; each figure is one whole GET "
+           "through the DRF test client (authentication, filters, serialization included):", "",
+           "| request | time |", "|---|---:|",
+           f"| inventory-analysis, cold (empty cache: fingerprint + read + fit + response) | {1000 * cold['analysis']:.0f} ms |",
+           f"| inventory-analysis, warm | {ms(warm['analysis'])} |",
+           f"| reorder-recommendations, warm (shares the analysis) | {ms(warm['reorder'])} |",
+           f"| inventory-health, warm | {ms(warm['health'])} |",
+           f"| inventory-analysis?category=…, warm | {ms(warm_category)} |",
+           f"| of which the cache key (fingerprint: 2 aggregate queries + product read, active models) | {ms(key_times)} |",
+           f"| inventory-analysis after one product's stock changed (recomputed) | {1000 * after_change:.0f} ms |",
+           f"| … and warm again | {ms(after_change_warm)} |",
+           "", f"(Writing the shop took {write_s:.0f} s; 0 = reused.)", ""]
+    print("\n".join(out), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=["sim", "speed", "db"], default=None)
+    parser.add_argument("--only", choices=["sim", "speed", "db", "cache"], default=None)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}\n", flush=True)
@@ -323,6 +399,8 @@ def main() -> None:
         speed_case()
     if args.only == "db":
         db_case()
+    if args.only == "cache":
+        cache_case()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.utils.module_loading import import_string
 
@@ -36,4 +37,8 @@ def check_ml_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             import_string(path)
         except ImportError as exc:
             errors.append(Error(f"ML_PREDICTIONS['PERMISSION_CLASSES'] entry {path!r}: {exc}", id="ml_predictions.E004"))
+    alias = ml_settings.INVENTORY_CACHE_ALIAS
+    if int(ml_settings.INVENTORY_CACHE_SECONDS or 0) > 0 and alias not in getattr(settings, "CACHES", {"default": {}}):
+        errors.append(Error(f"ML_PREDICTIONS['INVENTORY_CACHE_ALIAS'] = {alias!r} is not in CACHES "
+                            "(or set INVENTORY_CACHE_SECONDS to 0).", id="ml_predictions.E005"))
     return errors

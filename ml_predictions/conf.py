@@ -88,6 +88,12 @@ DEFAULTS: dict[str, Any] = {
     # A (product, alert type) resolved by a user is not re-opened for this many days (the plugin does
     # not see open purchase orders, so "reorder_now" stays true until the goods arrive).
     "INVENTORY_RESOLVED_SNOOZE_DAYS": 7,
+    # The GET endpoints' analysis is cached this many seconds in the Django cache INVENTORY_CACHE_ALIAS,
+    # keyed by everything it depends on (settings, as_of, active inventory/forecast models, and the data
+    # source's fingerprint of stock and order lines), so a change of data is never served stale; the TTL
+    # bounds memory and the rare edit a fingerprint cannot see. 0 disables the cache.
+    "INVENTORY_CACHE_SECONDS": 300,
+    "INVENTORY_CACHE_ALIAS": "default",
     # --- customer segmentation -------------------------------------------------------------------
     # RFM window in days before calc_date (seed 001's RFM_WINDOW_DAYS).
     "SEGMENTATION_WINDOW_DAYS": 365,

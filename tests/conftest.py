@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
@@ -16,11 +17,14 @@ TEST_END_DATE = date(2026, 6, 30)
 
 @pytest.fixture(autouse=True)
 def _isolated_artifacts(settings, tmp_path):
-    """Each test writes artifacts to its own directory and starts with an empty artifact cache."""
+    """Each test writes artifacts to its own directory and starts with empty artifact and Django caches
+    (the inventory analysis cache would otherwise carry a result from a test with the same shop)."""
     settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "MODEL_DIR": str(tmp_path / "ml_models")}
     clear_artifact_cache()
+    cache.clear()
     yield
     clear_artifact_cache()
+    cache.clear()
 
 
 @pytest.fixture

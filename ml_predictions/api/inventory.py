@@ -1,8 +1,10 @@
 """API routes and views of the inventory capability (seed 004's shapes and names).
 
-Each view validates its query string with a serializer (a bad filter is a 400 naming it), runs the
+Each view validates its query string with a serializer (a bad filter is a 400 naming it), gets the
 analysis on demand (stock changes every day, so the answer is computed from the current stock and the
-recent sales, not read from the last training) and shapes the response. The analysis writes nothing:
+recent sales, not read from the last training) — from the cache while the data source's fingerprint
+and the active models are unchanged (workflows.inventory.cached_inventory_analysis) — and shapes the
+response. The analysis writes nothing:
 alerts are persisted by the "inventory" training (`python manage.py train inventory`, e.g. from cron),
 and resolved through POST /api/ml/inventory-alerts/{id}/resolve/ (api/views.py).
 """
@@ -21,7 +23,7 @@ from rest_framework.response import Response
 
 from ..models import InventoryAlert
 from ..services.inventory_optimization import ALERT_TYPES
-from ..workflows.inventory import InventoryAnalysis, health_recommendations, run_inventory_analysis
+from ..workflows.inventory import InventoryAnalysis, cached_inventory_analysis, health_recommendations
 from .base import MLAPIView
 
 # --------------------------------------------------------------------------- input serializers
@@ -57,7 +59,7 @@ def _validated(serializer_class: type[serializers.Serializer], request: Any) -> 
 
 def _analysis_for(filters: dict[str, Any]) -> tuple[InventoryAnalysis, pd.DataFrame, pd.DataFrame]:
     """Run the analysis and cut policy and alerts to the category filter (unknown category -> 400)."""
-    analysis = run_inventory_analysis(as_of=filters.get("as_of"))
+    analysis, _hit = cached_inventory_analysis(as_of=filters.get("as_of"))
     policy = analysis.optimizer.policy_
     alerts = analysis.optimizer.alerts()
     category = filters.get("category")
@@ -82,7 +84,7 @@ def _iso(value: Any) -> str | None:
 
 def _meta(analysis: InventoryAnalysis) -> dict[str, Any]:
     return {"as_of": str(analysis.as_of), "demand_source": analysis.demand_source,
-            "seasonal_index": round(analysis.optimizer.seasonal_index_, 3)}
+            "seasonal_index": round(analysis.optimizer.seasonal_index_, 3), "computed_at": analysis.computed_at}
 
 
 # --------------------------------------------------------------------------- examples
@@ -91,6 +93,7 @@ ANALYSIS_EXAMPLE = {
     "as_of": "2026-11-23",
     "demand_source": "history",
     "seasonal_index": 1.18,
+    "computed_at": "2026-11-23T07:58:12.480311+00:00",
     "total_products_analyzed": 150,
     "alerts": [
         {
@@ -123,6 +126,7 @@ REORDER_EXAMPLE = {
     "as_of": "2026-11-23",
     "demand_source": "forecast",
     "seasonal_index": 1.0,
+    "computed_at": "2026-11-23T07:58:12.480311+00:00",
     "recommendations": [
         {
             "product_id": "5d1e…",
@@ -149,6 +153,7 @@ HEALTH_EXAMPLE = {
     "as_of": "2026-11-23",
     "demand_source": "history",
     "seasonal_index": 1.18,
+    "computed_at": "2026-11-23T07:58:12.480311+00:00",
     "health_score": 78.5,
     "status": "warning",
     "metrics": {"total_products": 150, "low_stock": 8, "overstock": 3, "slow_moving": 6, "optimal": 133},

@@ -7,8 +7,10 @@ float64, timestamps are timezone-aware UTC — whatever the host stores.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import pandas as pd
@@ -112,3 +114,21 @@ class DataSource(ABC):
     @abstractmethod
     def customers(self) -> pd.DataFrame:
         """All customers, including those who never ordered."""
+
+    def fingerprint(self, *, order_windows: Sequence[tuple[DateLike, DateLike]] = (), products: bool = False) -> str | None:
+        """A short string that changes whenever the given reads would return different data; None = unknown.
+
+        Lets a capability cache a result computed from `order_lines(start, end)` for each window and
+        `products()` and still never serve it once the shop changed. It must be much cheaper than the
+        reads themselves (aggregates, file stamps). The default, None, means "cannot tell cheaply": callers
+        then do not cache, which is always correct.
+        """
+        return None
+
+
+def frame_digest(frame: pd.DataFrame, sort_by: str | None = None) -> str:
+    """A content hash of a (small) frame, independent of row order when `sort_by` names a key column."""
+    if sort_by is not None and len(frame):
+        frame = frame.sort_values(sort_by, kind="stable")
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes() + ",".join(map(str, frame.columns)).encode()).hexdigest()[:32]

@@ -14,14 +14,17 @@ Why it is built this way:
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,7 +33,7 @@ from django.utils.translation import ngettext
 from ..conf import ml_settings
 from ..data import get_data_source
 from ..exceptions import InsufficientDataError, InvalidParameterError, MLError
-from ..models import InventoryAlert, MLModel
+from ..models import InventoryAlert, MLModel, ModelType
 from ..services.inventory_optimization import InventoryOptimizer
 from ..training import ProgressCallback, TrainingOutcome
 
@@ -52,6 +55,7 @@ class InventoryAnalysis:
     inactive_excluded: int
     duration_seconds: float
     read_seconds: float = 0.0
+    computed_at: str = field(default_factory=lambda: timezone.now().isoformat())
 
 
 def build_optimizer(overrides: dict[str, Any] | None = None) -> InventoryOptimizer:
@@ -148,6 +152,74 @@ def run_inventory_analysis(*, as_of: date | str | None = None, overrides: dict[s
     demand_source = "history" if n_forecast == 0 else "forecast" if n_forecast == len(products) else "mixed"
     return InventoryAnalysis(optimizer, as_of_date, demand_source, n_forecast, inactive,
                              round(time.perf_counter() - started, 3), round(read_seconds, 3))
+
+
+# --------------------------------------------------------------------------- cached analysis (GET endpoints)
+CACHE_KEY_PREFIX = "ml_predictions:inventory_analysis:"
+
+
+def analysis_cache_key(as_of: date, optimizer: InventoryOptimizer) -> str | None:
+    """Everything the analysis depends on, hashed; None when the data source cannot fingerprint its data.
+
+    The key holds the analysis date, the optimizer's parameters (settings), the active inventory and
+    forecast model ids (the forecast is the demand source; a retrain or a rollback changes the id) and the
+    data source's fingerprint of exactly what the analysis reads: the products and the order lines of
+    its history windows. Any change of stock or orders therefore changes the key, so a cached analysis
+    is never served for data it was not computed from. The response filters (category, alert type,
+    urgency, limit) are not in it: they are cheap cuts of one analysis, which all three endpoints share.
+    """
+    source = get_data_source()
+    fingerprint = source.fingerprint(order_windows=optimizer.history_windows(as_of), products=True)
+    if fingerprint is None:
+        return None
+    active = dict(MLModel.objects.filter(
+        is_active=True, model_type__in=[ModelType.INVENTORY, ModelType.SALES_FORECAST],
+    ).values_list("model_type", "id"))
+    identity = {
+        "as_of": as_of.isoformat(),
+        "params": optimizer.get_params(),
+        "use_forecast": bool(ml_settings.INVENTORY_USE_FORECAST),
+        "forecast_horizon": FORECAST_HORIZON_DAYS,
+        "inventory_model": str(active.get(ModelType.INVENTORY)),
+        "forecast_model": str(active.get(ModelType.SALES_FORECAST)),
+        "source": f"{type(source).__module__}.{type(source).__qualname__}",
+        "data": fingerprint,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    return CACHE_KEY_PREFIX + digest
+
+
+def cached_inventory_analysis(*, as_of: date | str | None = None) -> tuple[InventoryAnalysis, bool]:
+    """The analysis for `as_of`, from Django's cache when nothing it depends on changed; (analysis, hit).
+
+    The GET endpoints recompute on demand (stock moves every day), which costs seconds at 10k products,
+    almost all of it reading order lines. Checking a fingerprint costs one aggregate query per history
+    window plus a read of the (small) product table, so a repeated request skips the read and the fit.
+    INVENTORY_CACHE_SECONDS = 0 turns this off; a cache backend failure only costs a recomputation.
+    """
+    ttl = int(ml_settings.INVENTORY_CACHE_SECONDS or 0)
+    if ttl <= 0:
+        return run_inventory_analysis(as_of=as_of), False
+    as_of_date = _parse_as_of(as_of)
+    optimizer = build_optimizer()
+    optimizer._validate()
+    key = analysis_cache_key(as_of_date, optimizer)
+    if key is None:
+        return run_inventory_analysis(as_of=as_of_date), False
+    cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001 — an unreachable cache must not fail the request
+        logger.warning("inventory analysis cache unreadable; recomputing", exc_info=True)
+        cached = None
+    if isinstance(cached, InventoryAnalysis):
+        return cached, True
+    analysis = run_inventory_analysis(as_of=as_of_date)
+    try:
+        cache.set(key, analysis, ttl)
+    except Exception:  # noqa: BLE001 — e.g. an item larger than memcached's limit
+        logger.warning("inventory analysis not cached", exc_info=True)
+    return analysis, False
 
 
 # --------------------------------------------------------------------------- text (translatable)
