@@ -438,7 +438,7 @@ def record_batch_prediction(
     if n == 1 and results["customer_id"].iloc[0] is not None:
         target = str(results["customer_id"].iloc[0])
     else:
-        target = f"{n} customers"
+        target = f"{n} customer" + ("" if n == 1 else "s")
     values = results.iloc[:MAX_RECORDED_RESULTS].to_numpy().tolist()
     output = {
         **(extra_output or {}),
