@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -279,6 +279,14 @@ class HealthView(APIView):
             return Response({"status": "error", "database": db, "versions": versions, "active_models": {}},
                             status=status.HTTP_503_SERVICE_UNAVAILABLE)
         active = {t: None for t in ModelType.values}
-        for m in MLModel.objects.filter(Q(is_active=True)).only("model_type", "version", "trained_at", "id"):
+        try:
+            rows = list(MLModel.objects.filter(Q(is_active=True)).only("model_type", "version", "trained_at", "id"))
+        except DatabaseError as exc:
+            # reachable but unusable (typically an unmigrated database): a probe must say so, not crash
+            db["ok"] = False
+            db["error"] = f"the ml_predictions tables cannot be read; run `manage.py migrate` ({exc})"
+            return Response({"status": "error", "database": db, "versions": versions, "active_models": {}},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        for m in rows:
             active[m.model_type] = {"id": str(m.id), "version": m.version, "trained_at": m.trained_at}
         return Response({"status": "ok", "database": db, "versions": versions, "active_models": active})
