@@ -39,6 +39,17 @@ def _lines(shop) -> pd.DataFrame:
     return lines
 
 
+def _naive_ratio(y: np.ndarray, h: int) -> float:
+    train, actual = y[:-h], y[-h:]
+    return float(np.abs(np.tile(train[-7:], h // 7 + 1)[:h] - actual).mean() / np.abs(train[7:] - train[:-7]).mean())
+
+
+def _step(y: np.ndarray) -> float:
+    """Growth from the previous 90 days into the last 90, over the same growth a year earlier: season
+    and trend cancel, so a burst of customers in the last 90 days shows as a figure above 1."""
+    return float((y[-90:].sum() / y[-180:-90].sum()) / (y[-455:-365].sum() / y[-545:-455].sum()))
+
+
 def acquisition() -> None:
     from backend_django.shop.generator import GeneratorConfig, synthesize
 
@@ -68,6 +79,18 @@ def acquisition() -> None:
         naive = np.tile(train[-7:], h // 7 + 1)[:h]
         holdout = np.abs(naive - actual).mean()
         print(f"| {h} d | {insample:,.0f} | {holdout:,.0f} | {holdout / insample:.3f} |")
+    print(f"\nstep into the last 90 days (growth over the previous 90, / the same a year earlier): {_step(y):.3f}")
+    print("\nsame shop, seeds 11-20 (seasonal-naive ratio at 30 d, at 90 d, step):")
+    figures = []
+    for seed in range(11, 21):
+        other = synthesize(GeneratorConfig(customers=4000, products=200, orders=40_000, years=3, seed=seed,
+                                           end_date=date(2026, 6, 30)))
+        v = _lines(other).groupby(pd.to_datetime(_lines(other)["ordered_at"]).dt.normalize())["revenue"].sum()
+        v = v.reindex(days, fill_value=0.0).to_numpy()
+        figures.append([_naive_ratio(v, 30), _naive_ratio(v, 90), _step(v)])
+    f = np.array(figures)
+    for name, col in zip(("30 d", "90 d", "step"), f.T, strict=True):
+        print(f"- {name}: mean {col.mean():.3f}, range {col.min():.3f}-{col.max():.3f}")
     last90 = day >= pd.Timestamp("2026-04-01")
     share = lines.loc[last90, "revenue"].groupby(lines.loc[last90, "archetype"]).sum()
     print("\nshare of the last 90 days' revenue by archetype: "
