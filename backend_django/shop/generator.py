@@ -12,7 +12,8 @@ Why it is built this way:
   the last 90 days, keeping the behaviour (VIP, frequent, occasional) they were drawn with. So the last
   quarter continues the trend; the old design (15 % of customers all joining in the last 90 days) put a
   +7 % / +25 % / +36 % revenue step into the last three months that no forecaster could see coming.
-  Churned customers join early and stop at least 180 days (or a fifth of the history) before the end.
+  Churned customers join early and stop at least 180 days (or a fifth of the history, and at most
+  half of it) before the end.
 - Customers have persistent tastes: a favourite and a second category, drawn once in proportion to
   each category's sales, and a personal share (Beta, mean 0.75) of lines drawn from them; the other
   lines follow shop-wide popularity. Without it each order was independent of its customer, so no
@@ -46,7 +47,7 @@ LATENT_SHARE = np.array([0.07, 0.19, 0.47, 0.27])
 LATENT_RATE = np.array([14.0, 7.0, 1.6, 3.0])
 LATENT_BASKET = np.array([2.2, 1.2, 0.9, 1.0])
 PRESENT_AT_START = 0.3  # share of customers already buying when the history starts; the rest join over it
-CHURN_GAP_DAYS = 180  # churned customers stop at least this long (or a fifth of the history) before the end
+CHURN_GAP_DAYS = 180  # churned customers stop this long (a fifth to half of the history) before the end
 # persistent tastes: each customer favours one category (and less, a second one); this share of their
 # lines, on average, comes from those categories instead of the shop-wide popularity
 PREFERENCE_SHARE = (6.0, 2.0)  # Beta(a, b) per customer: mean 0.75
@@ -207,7 +208,7 @@ def synthesize(config: GeneratorConfig) -> SyntheticShop:
     # churned customers joined early enough to have bought for a while and then stopped well before
     # the end; their stops are spread over the history, so demand loses them gradually
     churned = arche == LATENT.index("churned")
-    gap = max(CHURN_GAP_DAYS / n_days, 0.2)
+    gap = min(max(CHURN_GAP_DAYS / n_days, 0.2), 0.5)  # short histories: stop in the first half
     span = rng.uniform(0.15, 0.4, n_c)
     latest = np.maximum(1.0 - gap - span, 0.0)
     c_start = np.where(churned & ~present, arrival(rng.random(n_c) * np.interp(latest, grid, cdf)), c_start)
