@@ -189,13 +189,18 @@ def test_forecast_product_demand_none_without_product_level(small_shop, staff_cl
     assert_error(staff_client.post(PREDICT_URL, {"level": "product", "id": "x"}, format="json"), 400, "level")
 
 
-def test_random_forest_total_level(small_shop, staff_client):
+def test_random_forest_total_level(small_shop, staff_client, settings):
+    # a 90-day holdout: on a 300-customer shop one 30-day month is close to a coin flip between any
+    # model and "same as last week" (random forest relative MAE 0.65-1.35 over generator seeds 7-14
+    # with 30 days, 0.66-0.91 over seeds 7-11 with 90 days; measured with the generator's smooth
+    # acquisition, see benchmarks/results/data.md)
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "FORECAST_TEST_DAYS": 90}
     res = staff_client.post(TRAIN_URL, {"model_type": "random_forest", "level": "total"}, format="json")
     assert res.status_code == 200, res.content[:300]
     metrics = res.json()["metrics"]
     assert metrics["model"] == "random_forest"
     assert metrics["train_r2"] is not None and metrics["cv_r2_mean"] is not None
-    # beats "same as last week" on the held-out month of the generated shop
+    # beats "same as last week" on the held-out quarter of the generated shop
     assert metrics["relative_mae"] < 1
     assert metrics["mase"] < metrics["baseline"]["mase"]
 

@@ -120,3 +120,67 @@ def test_customers_have_varied_faker_names_and_unique_emails(shop):
     assert customers["email"].is_unique
     assert customers["email"].str.fullmatch(r"[a-z0-9.]+@[a-z0-9.-]+\.[a-z]+").all()
     assert customers["first_name"].nunique() > 100 and customers["last_name"].nunique() > 100
+
+
+@pytest.fixture(scope="module")
+def long_shop():
+    """The forecasting benchmark's shop: three years, enough customers for quarter-level figures."""
+    return synthesize(GeneratorConfig(customers=4000, products=200, orders=40000, years=3, seed=11,
+                                      end_date=date(2026, 6, 30)))
+
+
+def _daily_revenue(shop) -> np.ndarray:
+    lines = shop.order_items.merge(shop.orders[["id", "created_at"]].rename(columns={"id": "order_id"}))
+    day = pd.to_datetime(lines["created_at"]).dt.normalize()
+    revenue = (lines["quantity"] * lines["unit_price"]).groupby(day).sum()
+    return revenue.reindex(pd.date_range(end="2026-06-30", periods=3 * 365, freq="D"), fill_value=0.0).to_numpy()
+
+
+def test_last_quarter_continues_the_trend_instead_of_stepping_up(long_shop):
+    # growth from the previous 90 days into the last 90, over the same growth a year earlier (season
+    # and trend cancel). The old generator squeezed 15 % of customers into the last 90 days: 1.20
+    # here (1.08-1.33 over seeds 11-20); a continuous inflow gives 1.01 (0.95-1.17).
+    y = _daily_revenue(long_shop)
+    step = (y[-90:].sum() / y[-180:-90].sum()) / (y[-455:-365].sum() / y[-545:-455].sum())
+    assert 0.9 < step < 1.12
+
+
+def test_customers_join_continuously_and_new_ones_joined_last(long_shop):
+    first = pd.to_datetime(long_shop.orders.groupby("customer_id")["created_at"].min())
+    arche = long_shop.truth.set_index("customer_id")["archetype"].reindex(first.index)
+    # customers seen for the first time per quarter: the last quarter brings about as many as the
+    # four before it (the old generator: all 15 % `new` customers, several times as many)
+    per_quarter = first.dt.to_period("Q").value_counts().sort_index().to_numpy()
+    assert (per_quarter > 0).all()
+    assert per_quarter[-1] < 1.3 * per_quarter[-5:-1].mean()
+    days_before_end = (pd.Timestamp("2026-07-01") - first).dt.days
+    assert (days_before_end[arche == "new"] <= 90).all()
+    assert (days_before_end[arche != "new"] > 90).mean() > 0.97
+    orders = long_shop.orders["customer_id"].map(long_shop.truth.set_index("customer_id")["archetype"])
+    assert orders.eq("new").sum() / (arche == "new").sum() < 3  # few orders each
+    last = pd.to_datetime(long_shop.orders.groupby("customer_id")["created_at"].max())
+    assert ((pd.Timestamp("2026-07-01") - last)[arche == "churned"].dt.days >= 180).all()
+
+
+def test_customers_lines_concentrate_on_their_favourite_categories(shop):
+    lines = shop.order_items.assign(
+        customer_id=shop.order_items["order_id"].map(shop.orders.set_index("id")["customer_id"]),
+        category=shop.order_items["product_id"].map(shop.products.set_index("id")["category_id"]))
+    many = lines[lines.groupby("customer_id")["id"].transform("size") >= 8]
+
+    def top_share(frame: pd.DataFrame) -> float:
+        per = frame.groupby(["customer_id", "category"]).size()
+        return float((per.groupby(level=0).max() / per.groupby(level=0).sum()).mean())
+
+    # independent draws (the old generator) give the same figure with categories shuffled across
+    # customers: 0.23 vs 0.24 here
+    shuffled = many.assign(category=np.random.default_rng(0).permutation(many["category"].to_numpy()))
+    assert top_share(many) > 1.5 * top_share(shuffled)
+    # and the planted favourites are where the lines go, far above those categories' shop-wide share
+    truth = shop.truth.set_index("customer_id")
+    fav = (many["category"] == many["customer_id"].map(truth["favourite_category"])) | (
+        many["category"] == many["customer_id"].map(truth["second_category"]))
+    overall = many["category"].value_counts(normalize=True)
+    expected = (many["customer_id"].map(truth["favourite_category"]).map(overall)
+                + many["customer_id"].map(truth["second_category"]).map(overall))
+    assert fav.mean() > 2 * expected.mean()

@@ -6,6 +6,18 @@ Why it is built this way:
 - Order dates are drawn by inverting the cumulative daily intensity (trend × weekly × yearly
   seasonality with December and July peaks) restricted to each customer's active window, which
   makes archetypes (VIP, frequent, occasional, churned, new) differ in recency, frequency and value.
+- Acquisition is a continuous inflow: 30 % of customers are already buying when the history starts,
+  the rest join on days drawn from the same intensity (so joins grow with the trend and follow the
+  seasons), each with an order on the join day. `new` is a label, not a behaviour: whoever joined in
+  the last 90 days, keeping the behaviour (VIP, frequent, occasional) they were drawn with. So the last
+  quarter continues the trend; the old design (15 % of customers all joining in the last 90 days) put a
+  +7 % / +25 % / +36 % revenue step into the last three months that no forecaster could see coming.
+  Churned customers join early and stop at least 180 days (or a fifth of the history, and at most
+  half of it) before the end.
+- Customers have persistent tastes: a favourite and a second category, drawn once in proportion to
+  each category's sales, and a personal share (Beta, mean 0.75) of lines drawn from them; the other
+  lines follow shop-wide popularity. Without it each order was independent of its customer, so no
+  per-customer recommender could beat "most popular" on generated data.
 - Products come in bundles bought together, so recommendations have co-purchase signal; stock is
   set from the demand each product actually got, with planted low, overstocked and slow items.
 - Rows are written with executemany (SQLite) or one COPY of pandas-rendered CSV (PostgreSQL) per
@@ -26,11 +38,20 @@ from faker import Faker
 
 from .bulk import insert_frame
 
-ARCHETYPES = ["vip", "frequent", "occasional", "churned", "new"]
-ARCHETYPE_SHARE = np.array([0.06, 0.16, 0.40, 0.23, 0.15])
-# relative orders per active year and basket value multiplier per archetype
-ARCHETYPE_RATE = np.array([14.0, 7.0, 1.6, 3.0, 4.0])
-ARCHETYPE_BASKET = np.array([2.2, 1.2, 0.9, 1.0, 1.0])
+# Latent behaviours drawn once per customer; `new` is not a behaviour but a label for whoever joined in
+# the last 90 days (they keep the behaviour they were drawn with, so acquisition has no step).
+LATENT = ["vip", "frequent", "occasional", "churned"]
+ARCHETYPES = [*LATENT, "new"]
+LATENT_SHARE = np.array([0.07, 0.19, 0.47, 0.27])
+# relative orders per active year (at average intensity) and basket size multiplier per behaviour
+LATENT_RATE = np.array([14.0, 7.0, 1.6, 3.0])
+LATENT_BASKET = np.array([2.2, 1.2, 0.9, 1.0])
+PRESENT_AT_START = 0.3  # share of customers already buying when the history starts; the rest join over it
+CHURN_GAP_DAYS = 180  # churned customers stop this long (a fifth to half of the history) before the end
+# persistent tastes: each customer favours one category (and less, a second one); this share of their
+# lines, on average, comes from those categories instead of the shop-wide popularity
+PREFERENCE_SHARE = (6.0, 2.0)  # Beta(a, b) per customer: mean 0.75
+SECOND_CATEGORY = 0.3  # of the preferred lines, share from the second favourite category
 
 # (name, price low, price high, seasonal month boost)
 CATEGORIES = [
@@ -80,7 +101,7 @@ class SyntheticShop:
     customers: pd.DataFrame
     orders: pd.DataFrame
     order_items: pd.DataFrame
-    truth: pd.DataFrame  # customer_id, archetype, product bundles
+    truth: pd.DataFrame  # customer_id, archetype, behaviour (latent), favourite and second category ids
     stats: dict = field(default_factory=dict)
 
 
@@ -168,38 +189,63 @@ def synthesize(config: GeneratorConfig) -> SyntheticShop:
         b += 1
     n_bundles = b
 
-    # --- customers -----------------------------------------------------------------------------
+    # --- customers: a continuous inflow, then a latent behaviour per customer ----------------------
     n_c = config.customers
-    arche = rng.choice(len(ARCHETYPES), n_c, p=ARCHETYPE_SHARE)
-    c_start = np.zeros(n_c)  # active window as fractions of the history
-    c_end = np.ones(n_c)
-    # half the long-lived customers were already buying when the history starts, the rest join over time
-    first = np.where(rng.random(n_c) < 0.5, 0.0, rng.uniform(0.0, 0.7, n_c))
-    c_start = np.where(np.isin(arche, [0, 1, 2]), first, c_start)
-    churned = arche == 3
-    c_start[churned] = rng.uniform(0.0, 0.3, churned.sum())
-    c_end[churned] = c_start[churned] + rng.uniform(0.15, 0.4, churned.sum())
-    new = arche == 4
-    recent = max(1.0 - 90.0 / n_days, 0.0)
-    c_start[new] = rng.uniform(recent, 0.97, new.sum())
-    c_end = np.clip(c_end, c_start + 1e-3, 1.0)
-    cust_ids = _uuids(rng, n_c)
-
-    # --- orders: counts per customer, then dates by inverse CDF of the intensity ----------------
     intensity = _daily_intensity(days, rng)
     cdf = np.concatenate([[0.0], np.cumsum(intensity)])
     cdf /= cdf[-1]
-    active_years = (c_end - c_start) * n_days / 365.0
-    weight = ARCHETYPE_RATE[arche] * np.maximum(active_years, 0.05) * rng.lognormal(0, 0.35, n_c)
+    grid = np.linspace(0.0, 1.0, n_days + 1)
+
+    def arrival(u: np.ndarray) -> np.ndarray:
+        """Join dates (fractions of the history) that follow the shop's own intensity: acquisition
+        grows with the trend and peaks with the seasons, so no month gets a burst of newcomers."""
+        return np.interp(u, cdf, grid)
+
+    arche = rng.choice(len(LATENT), n_c, p=LATENT_SHARE)
+    present = rng.random(n_c) < PRESENT_AT_START
+    c_start = np.where(present, 0.0, arrival(rng.random(n_c)))
+    c_end = np.ones(n_c)
+    # churned customers joined early enough to have bought for a while and then stopped well before
+    # the end; their stops are spread over the history, so demand loses them gradually
+    churned = arche == LATENT.index("churned")
+    gap = min(max(CHURN_GAP_DAYS / n_days, 0.2), 0.5)  # short histories: stop in the first half
+    span = rng.uniform(0.15, 0.4, n_c)
+    latest = np.maximum(1.0 - gap - span, 0.0)
+    c_start = np.where(churned & ~present, arrival(rng.random(n_c) * np.interp(latest, grid, cdf)), c_start)
+    c_start = np.where(churned, np.minimum(c_start, latest), c_start)
+    c_end = np.where(churned, np.minimum(c_start + span, 1.0 - gap), c_end)
+    # whoever joined in the last 90 days is labelled `new`, whatever they will become: the inflow
+    # (and the demand it brings) is the same before and after that date, only the label changes
+    recent = max(1.0 - 90.0 / n_days, 0.0)
+    label = np.where(~churned & (c_start >= recent), len(LATENT), arche)
+    c_end = np.clip(c_end, c_start + 1e-3, 1.0)
+    cust_ids = _uuids(rng, n_c)
+    # tastes, drawn once: favourite categories in proportion to how much the shop sells of each
+    cat_mass = np.bincount(p_cat, weights=popularity, minlength=len(CATEGORIES))
+    fav1 = rng.choice(len(CATEGORIES), n_c, p=cat_mass / cat_mass.sum())
+    fav2 = rng.choice(len(CATEGORIES), n_c, p=cat_mass / cat_mass.sum())
+    taste = rng.beta(*PREFERENCE_SHARE, n_c)
+
+    # --- orders: counts per customer, then dates by inverse CDF of the intensity ----------------
+    # expected orders follow the intensity inside each customer's window (not just its length), so
+    # the sum over customers is the shop's smooth demand curve
+    lo_c = np.interp(c_start, grid, cdf)
+    hi_c = np.interp(c_end, grid, cdf)
+    active_years = (hi_c - lo_c) * n_days / 365.0
+    weight = LATENT_RATE[arche] * np.maximum(active_years, 0.01) * rng.lognormal(0, 0.35, n_c)
     counts = rng.multinomial(config.orders - n_c if config.orders > n_c else 0, weight / weight.sum())
     counts = counts + (1 if config.orders >= n_c else 0)
     if config.orders < n_c:
         counts[rng.choice(n_c, config.orders, replace=False)] += 1
     order_cust = np.repeat(np.arange(n_c), counts)
     n_o = len(order_cust)
-    lo = np.interp(c_start[order_cust], np.linspace(0, 1, n_days + 1), cdf)
-    hi = np.interp(c_end[order_cust], np.linspace(0, 1, n_days + 1), cdf)
+    lo, hi = lo_c[order_cust], hi_c[order_cust]
     u = lo + (hi - lo) * rng.random(n_o)
+    # a customer who joins during the history joins with an order: their first one is on their join
+    # day (a guaranteed order spread over a short window would pile up at the end of the history)
+    first_of = np.concatenate([[0], np.cumsum(counts)[:-1]])[counts > 0]
+    joined = c_start[order_cust[first_of]] > 0
+    u[first_of[joined]] = lo[first_of[joined]]
     day_idx = np.clip(np.searchsorted(cdf, u, side="right") - 1, 0, n_days - 1)
     seconds = rng.integers(8 * 3600, 23 * 3600, n_o)
     ordered_at = (days[day_idx].to_numpy().astype("datetime64[s]") + seconds.astype("timedelta64[s]"))
@@ -212,12 +258,26 @@ def synthesize(config: GeneratorConfig) -> SyntheticShop:
     channel = CHANNELS[rng.choice(4, n_o, p=[0.55, 0.2, 0.2, 0.05])]
 
     # --- order lines ------------------------------------------------------------------------------
-    basket = ARCHETYPE_BASKET[arche[order_cust]]
+    basket = LATENT_BASKET[arche[order_cust]]
     n_lines = 1 + rng.poisson(0.8 * basket)
     line_order = np.repeat(np.arange(n_o), n_lines)
-    cum_pop = np.cumsum(popularity)
-    line_product = np.searchsorted(cum_pop, rng.random(len(line_order)) * cum_pop[-1])
-    line_product = np.minimum(line_product, n_p - 1)
+    # each line comes from the customer's favourite categories (with probability `taste`) or from the
+    # shop-wide popularity; within a category, popularity still decides. One searchsorted over the
+    # products sorted by category serves both draws.
+    line_cust = order_cust[line_order]
+    by_cat = np.argsort(p_cat, kind="stable")
+    cum_pop = np.cumsum(popularity[by_cat])
+    cat_first = np.searchsorted(p_cat[by_cat], np.arange(len(CATEGORIES)))
+    cat_last = np.searchsorted(p_cat[by_cat], np.arange(len(CATEGORIES)), side="right") - 1
+    cat_lo = np.where(cat_first > 0, cum_pop[np.maximum(cat_first - 1, 0)], 0.0)
+    cat_hi = np.where(cat_last >= cat_first, cum_pop[np.maximum(cat_last, 0)], cat_lo)
+    personal = rng.random(len(line_order)) < taste[line_cust]
+    fav = np.where(rng.random(len(line_order)) < SECOND_CATEGORY, fav2[line_cust], fav1[line_cust])
+    r = rng.random(len(line_order))
+    u = np.where(personal, cat_lo[fav] + r * (cat_hi[fav] - cat_lo[fav]), r * cum_pop[-1])
+    pos = np.minimum(np.searchsorted(cum_pop, u), n_p - 1)
+    pos = np.where(personal, np.clip(pos, cat_first[fav], cat_last[fav]), pos)
+    line_product = by_cat[pos]
     # bundle partners: an order whose first product is in a bundle often takes its partners too
     first_line = np.concatenate([[0], np.cumsum(n_lines)[:-1]])
     first_prod = line_product[first_line]
@@ -296,7 +356,9 @@ def synthesize(config: GeneratorConfig) -> SyntheticShop:
         {"id": line_ids, "order_id": order_ids[line_order], "product_id": products["id"].to_numpy()[line_product],
          "quantity": quantity, "unit_price": unit_price}
     )
-    truth = pd.DataFrame({"customer_id": cust_ids, "archetype": np.array(ARCHETYPES)[arche]})
+    truth = pd.DataFrame({"customer_id": cust_ids, "archetype": np.array(ARCHETYPES)[label],
+                          "behaviour": np.array(LATENT)[arche],
+                          "favourite_category": cat_ids[fav1], "second_category": cat_ids[fav2]})
     products_truth = pd.DataFrame({"product_id": products["id"], "bundle": bundle_of, "stock_kind": kind})
     stats = {
         "categories": len(categories), "products": n_p, "customers": n_c, "orders": n_o, "order_lines": n_l,

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true",
                             help="Do nothing when the shop already has orders (used by `make demo`)")
         parser.add_argument("--truth-file", default=None,
-                            help="Write the planted customer archetypes to this CSV (for evaluation)")
+                            help="Write the planted customer archetypes and favourite categories to this CSV (for evaluation)")
         parser.add_argument("--admin-username", default=os.environ.get("ML_DEMO_USER", "admin"))
         parser.add_argument("--admin-password", default=os.environ.get("ML_DEMO_PASSWORD", "admin"))
         parser.add_argument("--no-admin", action="store_true", help="Do not create the demo staff user")
