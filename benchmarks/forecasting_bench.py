@@ -2,6 +2,8 @@
 
     python benchmarks/forecasting_bench.py [quality] [perf] [rolling] [--statsforecast PYTHON]
         [--models random_forest,auto,...] [--record FILE] [--out FILE]
+        [--params name=value,...] [--half earlier|later] [--no-statsforecast]
+    python benchmarks/forecasting_bench.py compare BEFORE.json AFTER.json
 
 Quality: hold out the last 30 and 90 days of each series; every model (and `auto`) is fitted by the
 service exactly as in production (test window = the holdout), and we report MASE (scaled by the
@@ -15,7 +17,9 @@ criterion (a perfectly calibrated 95 % band lands in 90-98 % on only 72.5 % of 3
 the aggregates over windows say more than any single one. At each window the history is truncated at
 the window's end and the service is fitted exactly as in production with test_days = the window.
 statsforecast runs every window of every data set in one subprocess. --record FILE keeps the scaled
-calibration and test residuals of every fit (for band-rule studies that need no refit).
+calibration and test residuals of every fit (for band-rule studies that need no refit); --params
+fits the service with a candidate setting and --half earlier|later scores only the older or the
+more recent half of the windows (a change is chosen on the earlier half, confirmed on the later).
 
 Performance: training on two years of daily totals (revenue + units, as the total level does), the
 product-level model for 2,000 products, and the predict-sales endpoint's latency from a trained model.
@@ -236,9 +240,12 @@ def _binomial_in_range(points: int, level: float = 0.95, lo: float = 0.90, hi: f
     return float(binom.cdf(k_hi, points, level) - binom.cdf(k_lo - 1, points, level))
 
 
-def rolling(sf_python: str, models: list[str], record: str | None = None) -> list[dict]:
+def rolling(sf_python: str, models: list[str], record: str | None = None, params: dict | None = None,
+            half: str = "all windows", with_statsforecast: bool = True) -> list[dict]:
     """Per-window rows for every data set in ROLLING_SETS, model and window (window 0 = the most
-    recent, i.e. the standard last-30 / last-90 holdout)."""
+    recent, i.e. the standard last-30 / last-90 holdout). `params` are passed to SeriesForecaster
+    (to score a candidate change of a default); `half` = "earlier" / "later" fits only those windows
+    (a candidate is chosen on the earlier half and confirmed on the later one)."""
     from ml_predictions.services import sales_forecast as service
 
     recorded: list[np.ndarray] = []
@@ -261,6 +268,8 @@ def rolling(sf_python: str, models: list[str], record: str | None = None) -> lis
             T = len(frame)
             for length, count in ROLLING_WINDOWS.items():
                 for k in range(count):
+                    if (half == "earlier" and k < count // 2) or (half == "later" and k >= count // 2):
+                        continue
                     end = T - k * length
                     sub = frame.iloc[:end]
                     window = f"{sub.index[-length].date()} .. {sub.index[-1].date()}"
@@ -268,7 +277,7 @@ def rolling(sf_python: str, models: list[str], record: str | None = None) -> lis
                         recorded.clear()
                         start = time.perf_counter()
                         fitted = SeriesForecaster(model, test_days=length, max_horizon=max(length, 90),
-                                                  intermittent=frame.shape[1] > 1).fit(sub)
+                                                  intermittent=frame.shape[1] > 1, **(params or {})).fit(sub)
                         m = fitted.metrics_
                         points = m["n_series"] * m["test_days"]
                         rows.append({
@@ -297,6 +306,8 @@ def rolling(sf_python: str, models: list[str], record: str | None = None) -> lis
 
         with open(record, "wb") as fh:
             pickle.dump(kept, fh)
+    if not with_statsforecast:
+        return rows
     start = time.perf_counter()
     sf = statsforecast_batch(jobs, sf_python)
     took = round(time.perf_counter() - start, 1)
@@ -376,6 +387,34 @@ def aggregate_table(frame: pd.DataFrame, part: str = "all windows") -> str:
             f"{int((g['relative_mae'] < 1).sum())} of {n} | {int((g['mase'] < 1).sum())} of {n} | "
             f"{g['smape'].mean():.1f} | {g['inside'].sum() / g['points'].sum():.3f} "
             f"({int(g['inside'].sum())} of {int(g['points'].sum())}) | {in_range} of {n} ({expected:.1f}) |")
+    return "\n".join(out)
+
+
+def compare(before_path: str, after_path: str) -> str:
+    """Markdown: a candidate's rolling run (--out of `rolling --params ...`) against the product's,
+    on exactly the windows both scored, per data set, holdout length and model."""
+    def load(path: str) -> pd.DataFrame:
+        rows = json.loads(Path(path).read_text())["rolling"]
+        return pd.DataFrame([r for r in rows if "error" not in r and not str(r["model"]).startswith("stats")])
+
+    before, after = load(before_path), load(after_path)
+    keys = ["data", "holdout", "window", "model"]
+    both = before.merge(after, on=keys, suffixes=("_before", "_after"))
+    out = ["| data | holdout | model | windows | MASE mean before -> after | MASE median before -> after | "
+           "relative MAE mean before -> after | windows better / worse (MASE) | pooled coverage before -> after |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for (data, holdout, model), g in both.groupby(["data", "holdout", "model"], sort=True):
+        better = int((g["mase_after"] < g["mase_before"] - 1e-9).sum())
+        worse = int((g["mase_after"] > g["mase_before"] + 1e-9).sum())
+        cov_b = g["inside_before"].sum() / g["points_before"].sum()
+        cov_a = g["inside_after"].sum() / g["points_after"].sum()
+        out.append(f"| {data} | {holdout} | {model} | {len(g)} | {g['mase_before'].mean():.3f} -> "
+                   f"{g['mase_after'].mean():.3f} | {g['mase_before'].median():.3f} -> {g['mase_after'].median():.3f} | "
+                   f"{g['relative_mae_before'].mean():.3f} -> {g['relative_mae_after'].mean():.3f} | "
+                   f"{better} / {worse} | {cov_b:.3f} -> {cov_a:.3f} |")
+    d_mase = both["mase_after"] - both["mase_before"]
+    out += ["", f"All {len(both)} windows: mean MASE change {d_mase.mean():+.4f}, better in "
+            f"{int((d_mase < -1e-9).sum())}, worse in {int((d_mase > 1e-9).sum())}."]
     return "\n".join(out)
 
 
@@ -468,16 +507,27 @@ def main() -> None:
         sf_python = args[args.index("--statsforecast") + 1]
     models = ["random_forest", "auto"]
     if "--models" in args:
-        models = args[args.index("--models") + 1].split(",")
+        # "--models none": statsforecast alone on the same windows
+        models = [m for m in args[args.index("--models") + 1].split(",") if m != "none"]
     record = args[args.index("--record") + 1] if "--record" in args else None
+    # --params max_train_rows=10000,stack=False: a candidate default, scored without changing the code
+    params = {}
+    if "--params" in args:
+        for item in args[args.index("--params") + 1].split(","):
+            key, value = item.split("=")
+            params[key] = json.loads(value.lower() if value.lower() in ("true", "false") else value)
+    half = args[args.index("--half") + 1] if "--half" in args else "all windows"
+    if args and args[0] == "compare":
+        print(compare(args[1], args[2]))
+        return
     what = [a for a in args if a in ("quality", "perf", "rolling")] or ["quality", "perf"]
     result = {}
     if "quality" in what:
         result["quality"] = quality(sf_python)
     if "rolling" in what:
         start = time.perf_counter()
-        result["rolling"] = rolling(sf_python, models, record)
-        print(rolling_summary(result["rolling"]))
+        result["rolling"] = rolling(sf_python, models, record, params, half, "--no-statsforecast" not in args)
+        print(rolling_summary(result["rolling"], halves=half == "all windows"))
         print(f"rolling: {time.perf_counter() - start:.0f} s in all", flush=True)
     if "perf" in what:
         result["perf"] = perf()
