@@ -4,6 +4,7 @@
         [--models random_forest,auto,...] [--record FILE] [--out FILE]
         [--params name=value,...] [--half earlier|later] [--no-statsforecast]
     python benchmarks/forecasting_bench.py compare BEFORE.json AFTER.json
+    python benchmarks/forecasting_bench.py summary ROLLING.json [MORE.json ...]
 
 Quality: hold out the last 30 and 90 days of each series; every model (and `auto`) is fitted by the
 service exactly as in production (test window = the holdout), and we report MASE (scaled by the
@@ -367,7 +368,8 @@ def _half(frame: pd.DataFrame, part: str) -> pd.DataFrame:
 
 def aggregate_table(frame: pd.DataFrame, part: str = "all windows") -> str:
     sub = _half(frame, part)
-    out = [f"Aggregates over {part}" + ("" if part == "all windows" else " of the windows") + ":", "",
+    out = [f"Aggregates over {part}" if part == "all windows" else f"Aggregates over the {part} half of the windows",
+           "",
            "| data | holdout | model | windows | MASE mean / median | relative MAE mean / median | "
            "beats seasonal-naive (rel. MAE < 1) | MASE < 1 | sMAPE % mean | pooled coverage | "
            "windows in 90-98 % (perfect band: expected) |",
@@ -519,6 +521,10 @@ def main() -> None:
     half = args[args.index("--half") + 1] if "--half" in args else "all windows"
     if args and args[0] == "compare":
         print(compare(args[1], args[2]))
+        return
+    if args and args[0] == "summary":  # tables of one or more saved rolling runs (--out files)
+        rows = [r for path in args[1:] for r in json.loads(Path(path).read_text())["rolling"]]
+        print(rolling_summary(rows))
         return
     what = [a for a in args if a in ("quality", "perf", "rolling")] or ["quality", "perf"]
     result = {}

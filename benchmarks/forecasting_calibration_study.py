@@ -2,6 +2,16 @@
 95 % band's holdout coverage into 90-98 %?
 
     python benchmarks/forecasting_calibration_study.py [--models random_forest,gradient_boosting]
+    python benchmarks/forecasting_calibration_study.py --rolling RESIDUALS.pkl
+
+--rolling reads the residuals `forecasting_bench.py rolling --record RESIDUALS.pkl` kept for every
+fit of every rolling window (no refit), rebuilds which series, origin and block every calibration
+residual belongs to from the service's calibration layout, and scores the rules below plus three
+that express the residuals in units of the series' recent level (mean of the 56 or 28 days before
+each origin, or the geometric mean of that and the yearly scale the service uses): coverage of the
+standard holdouts (window 0) and, per model, pooled coverage / windows in 90-98 % / mean
+abs(coverage - 0.95) over the earlier and the later half of the windows separately (a rule is
+chosen on the earlier half and confirmed on the later).
 
 Fits the service exactly as `forecasting_bench.py quality` does (same data, same 30/90-day holdouts)
 and records, without changing the product code, the scaled residuals the service hands to
