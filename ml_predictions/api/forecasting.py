@@ -19,7 +19,7 @@ from ..workflows.forecasting import (
 )
 from .base import MLAPIView
 from .plots import new_figure, png_response
-from .training import training_response
+from .training import TRAIN_RESPONSES, training_response
 
 MAX_DAYS_AHEAD = 365
 
@@ -136,8 +136,7 @@ class TrainSalesForecastView(MLAPIView):
     @extend_schema(
         summary="Train the sales forecast (total, category and product level in one model)",
         request=TrainSalesForecastInput,
-        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+        responses=TRAIN_RESPONSES,
         examples=[
             OpenApiExample("Random forest (seed 004)", value={"model_type": "random_forest"}, request_only=True),
             OpenApiExample("Auto, total level only", value={"model_type": "auto", "level": "total"},

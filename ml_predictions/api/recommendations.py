@@ -12,7 +12,7 @@ from ..models import ModelType
 from ..services.product_recommendation import METHODS, NORMALIZATIONS
 from ..workflows import recommendations as workflow
 from .base import MLAPIView
-from .training import training_response
+from .training import TRAIN_RESPONSES, training_response
 
 
 class TrainRecommendationInput(serializers.Serializer):
@@ -133,8 +133,7 @@ class TrainProductRecommendationView(MLAPIView):
             "top-N lists. 200 with the result under the immediate task backend, 202 + status_url otherwise."
         ),
         request=TrainRecommendationInput,
-        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+        responses=TRAIN_RESPONSES,
         examples=[
             OpenApiExample("Request", value={"normalization": "auto", "evaluate": True}, request_only=True),
             OpenApiExample("Trained", value=TRAIN_EXAMPLE, response_only=True, status_codes=["200"]),

@@ -51,7 +51,7 @@ from ..workflows.segmentation import (
 from .base import MLAPIView
 from .pagination import StandardPagination
 from .plots import new_figure, png_response
-from .training import training_response
+from .training import TRAIN_RESPONSES, training_response
 
 PLOT_TYPES = ("pca", "frequency_monetary", "recency_frequency", "recency_monetary")
 CUSTOMER_FIELDS = [
@@ -235,8 +235,7 @@ class TrainSegmentationView(MLAPIView):
     @extend_schema(
         summary="Train the customer segmentation (RFM + K-means + BG/NBD CLV)",
         request=TrainInput,
-        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+        responses=TRAIN_RESPONSES,
         examples=[
             OpenApiExample("Fixed k (seed 004)", value={"n_clusters": 6}, request_only=True),
             OpenApiExample("Automatic k", value={"n_clusters": "auto", "selection_metric": "davies_bouldin",

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 from django_tasks.backends.immediate import ImmediateBackend
+from drf_spectacular.types import OpenApiTypes
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +20,10 @@ from rest_framework.response import Response
 from ..models import MLTrainingLog
 from ..tasks import train_model_task
 from ..training import start_training
+
+# What a train endpoint can answer (documented once for every capability): 200 trained now (immediate
+# backend), 202 queued, 400 bad parameters, 409 one already in flight, 422 not enough data to train on.
+TRAIN_RESPONSES = {code: OpenApiTypes.OBJECT for code in (200, 202, 400, 409, 422)}
 
 
 def _enqueue(log_id: str) -> None:
