@@ -129,7 +129,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "ml_predictions.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "ml_predictions.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "ml_predictions.exceptions.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -46,7 +46,7 @@ from _paths import BENCH_PYTHON, SHARED_DATA  # noqa: E402  (the script's folder
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend_django.settings")
 
-from ml_predictions.services.sales_forecast import (  # noqa: E402
+from ml_predictions.estimators.forecasting.forecaster import (  # noqa: E402
     MODEL_TYPES,
     SalesForecaster,
     SeriesForecaster,
@@ -243,7 +243,7 @@ def rolling(sf_python: str, models: list[str], record: str | None = None, params
     recent, i.e. the standard last-30 / last-90 holdout). `params` are passed to SeriesForecaster
     (to score a candidate change of a default); `half` = "earlier" / "later" fits only those windows
     (a candidate is chosen on the earlier half and confirmed on the later one)."""
-    from ml_predictions.services import sales_forecast as service
+    from ml_predictions.estimators.forecasting import forecaster as service
 
     recorded: list[np.ndarray] = []
     original = service.SeriesForecaster._quantiles
@@ -464,7 +464,7 @@ def predict_latency(lines: pd.DataFrame, cats: pd.DataFrame) -> dict:
     from django.test.utils import setup_test_environment
     from rest_framework.test import APIClient
 
-    from ml_predictions.registry import register_model
+    from ml_predictions.training.registry import register_model
 
     setup_test_environment()
     connection.creation.create_test_db(verbosity=0)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from ml_predictions.services.sales_forecast import (  # noqa: E402
+from ml_predictions.estimators.forecasting.forecaster import (  # noqa: E402
     _BLOCK_SPACING,
     _MIN_CALIBRATION_CUT,
     _MIN_TRAIN_ROWS,

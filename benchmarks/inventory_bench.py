@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend_django.settings")
 DATA = SHARED_DATA
 
-from ml_predictions.services.inventory_optimization import InventoryOptimizer  # noqa: E402
+from ml_predictions.estimators.inventory.optimizer import InventoryOptimizer  # noqa: E402
 
 REVIEW = 14
 SERVICE_LEVEL = 0.95
@@ -296,7 +296,7 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
     shop, write_s = _db_shop(n_products, orders)
     from django.db import connection
 
-    from ml_predictions.workflows.inventory import run_inventory_analysis
+    from ml_predictions.capabilities.inventory.services import run_inventory_analysis
 
     times, reads = [], []
     for _ in range(3):
@@ -330,8 +330,8 @@ def cache_case(n_products: int = 10_000, orders: int = 400_000, repeats: int = 5
     from rest_framework.test import APIClient
 
     from backend_django.shop.models import Product
+    from ml_predictions.capabilities.inventory.services import analysis_cache_key, build_optimizer
     from ml_predictions.conf import ml_settings
-    from ml_predictions.workflows.inventory import analysis_cache_key, build_optimizer
 
     user, _created = get_user_model().objects.get_or_create(username="inventory_bench", defaults={"is_staff": True})
     client = APIClient()

@@ -31,7 +31,7 @@ SUMMARY_CALLS = 30
 
 
 def noop_trainer(params, progress):
-    from ml_predictions.training import TrainingOutcome
+    from ml_predictions.training.types import TrainingOutcome
 
     progress(50, "Nothing to fit")
     return TrainingOutcome(artifact={"noop": True}, algorithm="noop", metrics={})
@@ -40,8 +40,9 @@ def noop_trainer(params, progress):
 WORKER = """
 import django
 django.setup()
-from ml_predictions import training
-training.TRAINERS["inventory"] = "benchmarks.operations_bench.noop_trainer"
+from ml_predictions.training import runner as training
+from ml_predictions.training import trainers
+trainers._REGISTERED["inventory"] = "benchmarks.operations_bench.noop_trainer"
 from django.core.management import call_command
 call_command("db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1", "-v", "0")
 """
@@ -57,7 +58,6 @@ def main() -> None:
     from django_tasks_db.models import DBTaskResult
     from rest_framework.test import APIClient
 
-    from ml_predictions import training
     from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, Prediction
 
     call_command("migrate", verbosity=0)
@@ -66,7 +66,8 @@ def main() -> None:
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
     client = APIClient()
     client.force_authenticate(user)
-    training.TRAINERS["inventory"] = "benchmarks.operations_bench.noop_trainer"
+    from ml_predictions.training import trainers
+    trainers._REGISTERED["inventory"] = "benchmarks.operations_bench.noop_trainer"
 
     print(f"database: {connection.vendor}, python {sys.version.split()[0]}, {os.cpu_count()} cores")
     worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -32,9 +32,9 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from benchmarks.recommendations_bench import generator_data
+    from ml_predictions.estimators.recommendation.recommender import ProductRecommender
     from ml_predictions.models import Prediction
-    from ml_predictions.registry import register_model
-    from ml_predictions.services.product_recommendation import ProductRecommender
+    from ml_predictions.training.registry import register_model
 
     n_products = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     orders = int(sys.argv[2]) if len(sys.argv) > 2 else 400_000
@@ -100,7 +100,7 @@ def end_to_end(n_products: int, orders: int) -> None:
 
     from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
     from ml_predictions.data import get_data_source
-    from ml_predictions.training import train_now
+    from ml_predictions.training.runner import train_now
 
     shop = synthesize(GeneratorConfig(customers=max(orders // 4, 100), products=n_products, orders=orders, years=2,
                                       seed=3, end_date=date(2026, 6, 30)))

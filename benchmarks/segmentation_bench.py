@@ -73,7 +73,7 @@ def train_child(args: argparse.Namespace) -> None:
     """Runs in its own process: the timed end-to-end path and its peak memory."""
     _django(None if args.use_env_db else args.db)
     from ml_predictions.models import CustomerSegmentAssignment
-    from ml_predictions.training import train_now
+    from ml_predictions.training.runner import train_now
 
     params = {"n_clusters": args.k}
     t0 = time.perf_counter()
@@ -100,8 +100,8 @@ def quality(args: argparse.Namespace, model_id: str) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
     from ml_predictions.data import get_data_source
+    from ml_predictions.estimators.segmentation.segmenter import CustomerSegmenter, compute_rfm
     from ml_predictions.models import CustomerSegmentAssignment
-    from ml_predictions.services.customer_segmentation import CustomerSegmenter, compute_rfm
 
     truth = pd.read_csv(args.truth).set_index("customer_id")["archetype"]
     stored = pd.DataFrame(list(CustomerSegmentAssignment.objects.filter(model_id=model_id)
@@ -130,7 +130,7 @@ def quality(args: argparse.Namespace, model_id: str) -> dict:
     t0 = time.perf_counter()
     compute_rfm(lines, window_days=365)
     out["our_compute_rfm_s"] = round(time.perf_counter() - t0, 3)
-    from ml_predictions.services.lifetime_value import summary_from_transactions
+    from ml_predictions.estimators.segmentation.lifetime_value import summary_from_transactions
 
     t0 = time.perf_counter()
     summary_from_transactions(lines.assign(amount=lines["quantity"] * lines["unit_price"]),
@@ -187,8 +187,12 @@ def cdnow() -> dict:
     import numpy as np
     import pandas as pd
 
-    from ml_predictions.services.customer_segmentation import CustomerSegmenter, compute_rfm, rfm_scores
-    from ml_predictions.services.lifetime_value import BetaGeoModel, fit_clv, summary_from_transactions
+    from ml_predictions.estimators.segmentation.lifetime_value import (
+        BetaGeoModel,
+        fit_clv,
+        summary_from_transactions,
+    )
+    from ml_predictions.estimators.segmentation.segmenter import CustomerSegmenter, compute_rfm, rfm_scores
 
     if not CDNOW.exists():
         return {"cdnow": "missing"}

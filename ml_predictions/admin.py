@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from .models import InventoryAlert, MLModel, MLTrainingLog, Prediction
+from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, Prediction
 
 # Link the ML dashboard from the admin index, unless the host already customised that template.
 if admin.site.index_template is None:
@@ -22,8 +22,8 @@ class MLModelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Activate this version (roll back / forward)"))
     def activate_selected(self, request, queryset):
-        from .exceptions import MLError
-        from .registry import activate_model
+        from ml_predictions.errors import MLError
+        from ml_predictions.training.registry import activate_model
 
         if queryset.count() != 1:
             self.message_user(request, _("Select exactly one model version."), messages.ERROR)

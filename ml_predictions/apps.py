@@ -8,4 +8,5 @@ class MLPredictionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks)
+        import ml_predictions.capabilities  # noqa: F401  (registers the built-in trainers)
+        from ml_predictions import checks  # noqa: F401  (registers system checks)

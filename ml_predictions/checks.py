@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.utils.module_loading import import_string
 
-from .conf import ml_settings
+from ml_predictions.conf import ml_settings
 
 
 @register(Tags.compatibility)
@@ -18,7 +18,7 @@ def check_ml_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         source_cls = import_string(ml_settings.DATA_SOURCE)
     except ImportError as exc:
         return [Error(f"ML_PREDICTIONS['DATA_SOURCE'] cannot be imported: {exc}", id="ml_predictions.E001")]
-    from .data.orm import DjangoORMDataSource
+    from ml_predictions.data.orm import DjangoORMDataSource
 
     if issubclass(source_cls, DjangoORMDataSource):
         for key in ("ORDER_ITEM_MODEL", "PRODUCT_MODEL", "CUSTOMER_MODEL"):

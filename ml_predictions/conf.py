@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_VERSIONS": 5,
     # A training log that has not moved for this long is considered dead (worker killed).
     "STALE_TRAINING_MINUTES": 30,
+    # model_type -> dotted path of a trainer, adding to or replacing the built-in ones.
+    "TRAINERS": {},
     # --- API ------------------------------------------------------------------------------------
     "PERMISSION_CLASSES": ["ml_predictions.api.permissions.IsStaffOrSuperuser"],
     "RANDOM_STATE": 42,
@@ -197,6 +199,6 @@ ml_settings = MLSettings()
 def _reload_ml_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == "ML_PREDICTIONS":
         ml_settings.reload()
-        from .data import reset_data_source_cache
+        from ml_predictions.data import reset_data_source_cache
 
         reset_data_source_cache()

@@ -1,72 +1,98 @@
-"""Domain errors raised by services and workflows; the API maps each to one HTTP status.
+"""The one place where domain errors (ml_predictions.errors) become HTTP answers.
 
-Services raise these instead of DRF exceptions so they stay free of Django REST framework, while the
-API still answers every bad input with a 4xx that names the problem.
+    {"success": false, "error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}
+
+DRF's own errors (validation, auth, 404, 405, throttling) and our domain errors all come out in this
+shape, so a client handles errors in one place. A bare 500 is a bug; it is logged with its traceback.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
 
-class MLError(Exception):
-    """Base class; `status_code` and `code` drive the API's error response."""
+from ml_predictions.errors import (
+    ArtifactError,
+    ConflictError,
+    DataSourceError,
+    InsufficientDataError,
+    InvalidParameterError,
+    MLError,
+    NoActiveModelError,
+    NotFittedError,
+    NotFoundError,
+    TrainingInProgressError,
+)
 
-    status_code = 400
-    code = "ml_error"
+logger = logging.getLogger("ml_predictions.api")
 
-    def __init__(self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.details = details or {}
-
-
-class InsufficientDataError(MLError):
-    """Not enough history to train or answer; the message says how much is needed and how much exists."""
-
-    status_code = 422
-    code = "insufficient_data"
-
-
-class InvalidParameterError(MLError):
-    status_code = 400
-    code = "invalid_parameter"
-
-
-class NotFoundError(MLError):
-    status_code = 404
-    code = "not_found"
-
-
-class NoActiveModelError(MLError):
-    status_code = 409
-    code = "no_active_model"
-
-
-class TrainingInProgressError(MLError):
-    status_code = 409
-    code = "training_in_progress"
+# Most specific first: the first class an error is an instance of decides its status.
+HTTP_STATUS: tuple[tuple[type[MLError], int], ...] = (
+    (InsufficientDataError, 422),
+    (InvalidParameterError, 400),
+    (NotFoundError, 404),
+    (NoActiveModelError, 409),
+    (TrainingInProgressError, 409),
+    (ArtifactError, 409),
+    (NotFittedError, 409),
+    (ConflictError, 409),
+    (DataSourceError, 500),
+    (MLError, 400),
+)
 
 
-class ArtifactError(MLError):
-    """An artifact is missing, corrupted, or was written by incompatible library versions."""
-
-    status_code = 409
-    code = "artifact_error"
-
-
-class DataSourceError(MLError):
-    status_code = 500
-    code = "data_source_misconfigured"
+def http_status(exc: BaseException) -> int:
+    """The HTTP status a domain error maps to; 500 for anything that is not a domain error (a bug)."""
+    for cls, code in HTTP_STATUS:
+        if isinstance(exc, cls):
+            return code
+    return 500
 
 
-class NotFittedError(MLError):
-    status_code = 409
-    code = "not_fitted"
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            inner = _first_message(value)
+            return inner if key in ("detail", "non_field_errors") else f"{key}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
 
 
-class ConflictError(MLError):
-    """The request is valid but clashes with the current state (e.g. resolving a resolved alert)."""
+def error_body(code: str, message: str, fields: dict | None = None, details: dict | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    if details:
+        error["details"] = details
+    return {"success": False, "error": error}
 
-    status_code = 409
-    code = "conflict"
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every error in the documented shape."""
+    if isinstance(exc, MLError):
+        fields = {exc.field: [exc.message]} if exc.field else None
+        return Response(error_body(exc.code, exc.message, fields, exc.details), status=http_status(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    code = getattr(exc, "default_code", "error")
+    fields = None
+    if isinstance(exc, exceptions.ValidationError):
+        code = "invalid"
+        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+    message = _first_message(detail)
+    response.data = error_body(code, message, fields)
+    if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
+        logger.error("API error %s: %s", response.status_code, message)
+    return response

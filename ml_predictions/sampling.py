@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 
-from .conf import ml_settings
+from ml_predictions.conf import ml_settings
 
 
 class EveryNth:

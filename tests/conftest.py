@@ -9,7 +9,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
-from ml_predictions.registry import clear_artifact_cache
+from ml_predictions.training.registry import clear_artifact_cache
 
 # A fixed end date keeps generated data identical whatever day the suite runs.
 TEST_END_DATE = date(2026, 6, 30)

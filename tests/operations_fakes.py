@@ -9,8 +9,8 @@ import os
 import time
 from pathlib import Path
 
-from ml_predictions.exceptions import InsufficientDataError
-from ml_predictions.training import TrainingOutcome
+from ml_predictions.errors import InsufficientDataError
+from ml_predictions.training.types import TrainingOutcome
 
 # Set in a worker subprocess: the trainer reports progress, then waits until the test creates this file
 # (so the test can watch a running training, or kill the worker in the middle of one).

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rest_framework import generics, viewsets
 from rest_framework.views import APIView
 
-from .permissions import MLAPIPermission
+from ml_predictions.api.permissions import MLAPIPermission
 
 
 class MLAPIView(APIView):

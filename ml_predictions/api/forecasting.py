@@ -10,16 +10,16 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..models import ModelType
-from ..workflows.forecasting import (
+from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.plots import new_figure, png_response
+from ml_predictions.api.training import TRAIN_RESPONSES, training_response
+from ml_predictions.capabilities.forecasting.services import (
     LEVEL_CHOICES,
     MODEL_CHOICES,
     sales_forecast_frame,
     sales_forecast_predict,
 )
-from .base import MLAPIView
-from .plots import new_figure, png_response
-from .training import TRAIN_RESPONSES, training_response
+from ml_predictions.models import ModelType
 
 MAX_DAYS_AHEAD = 365
 

@@ -21,10 +21,14 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from ..models import InventoryAlert
-from ..services.inventory_optimization import ALERT_TYPES
-from ..workflows.inventory import InventoryAnalysis, cached_inventory_analysis, health_recommendations
-from .base import MLAPIView
+from ml_predictions.api.base import MLAPIView
+from ml_predictions.capabilities.inventory.services import (
+    InventoryAnalysis,
+    cached_inventory_analysis,
+    health_recommendations,
+)
+from ml_predictions.estimators.inventory.optimizer import ALERT_TYPES
+from ml_predictions.models import InventoryAlert
 
 # --------------------------------------------------------------------------- input serializers
 

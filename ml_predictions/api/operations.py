@@ -15,14 +15,20 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from ..dashboard import daily_sales, dashboard_page, dashboard_summary, recent_models, recent_trainings
-from ..exceptions import InsufficientDataError
-from ..models import ModelType
-from .base import MLAPIView
-from .plots import new_figure, png_response
-from .serializers import MLModelSerializer, MLTrainingLogSerializer
-from .training import training_response
-from .views import MODEL_EXAMPLE
+from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.plots import new_figure, png_response
+from ml_predictions.api.serializers import MLModelSerializer, MLTrainingLogSerializer
+from ml_predictions.api.training import training_response
+from ml_predictions.api.views import MODEL_EXAMPLE
+from ml_predictions.dashboard.selectors import (
+    daily_sales,
+    dashboard_page,
+    dashboard_summary,
+    recent_models,
+    recent_trainings,
+)
+from ml_predictions.errors import InsufficientDataError
+from ml_predictions.models import ModelType
 
 # The names `python manage.py train` accepts, so the API and the command speak the same language.
 MODEL_TYPE_ALIASES = {

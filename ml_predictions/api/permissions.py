@@ -6,7 +6,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 from rest_framework.permissions import BasePermission
 
-from ..conf import ml_settings
+from ml_predictions.conf import ml_settings
 
 
 class IsStaffOrSuperuser(BasePermission):

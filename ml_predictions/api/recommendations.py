@@ -7,12 +7,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from ..conf import ml_settings
-from ..models import ModelType
-from ..services.product_recommendation import METHODS, NORMALIZATIONS
-from ..workflows import recommendations as workflow
-from .base import MLAPIView
-from .training import TRAIN_RESPONSES, training_response
+from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.training import TRAIN_RESPONSES, training_response
+from ml_predictions.capabilities.recommendations import services as workflow
+from ml_predictions.conf import ml_settings
+from ml_predictions.estimators.recommendation.recommender import METHODS, NORMALIZATIONS
+from ml_predictions.models import ModelType
 
 
 class TrainRecommendationInput(serializers.Serializer):

@@ -27,17 +27,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..data import canonical_id
-from ..exceptions import InvalidParameterError, NotFoundError
-from ..models import CustomerSegmentAssignment, MLModel, ModelType
-from ..registry import load_artifact
-from ..services.customer_segmentation import (
-    SELECTION_METRICS,
-    SegmentationError,
-    confidence_from_distances,
-    rfm_from_transactions,
-)
-from ..workflows.segmentation import (
+from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.pagination import StandardPagination
+from ml_predictions.api.plots import new_figure, png_response
+from ml_predictions.api.training import TRAIN_RESPONSES, training_response
+from ml_predictions.capabilities.segmentation.services import (
     MAX_RECORDED_RESULTS,
     build_segmenter,
     domain_error,
@@ -48,10 +42,16 @@ from ..workflows.segmentation import (
     resolve_run,
     segments_filter,
 )
-from .base import MLAPIView
-from .pagination import StandardPagination
-from .plots import new_figure, png_response
-from .training import TRAIN_RESPONSES, training_response
+from ml_predictions.data import canonical_id
+from ml_predictions.errors import InvalidParameterError, NotFoundError
+from ml_predictions.estimators.segmentation.segmenter import (
+    SELECTION_METRICS,
+    SegmentationError,
+    confidence_from_distances,
+    rfm_from_transactions,
+)
+from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType
+from ml_predictions.training.registry import load_artifact
 
 PLOT_TYPES = ("pca", "frequency_monetary", "recency_frequency", "recency_monetary")
 CUSTOMER_FIELDS = [

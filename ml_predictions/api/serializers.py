@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..models import InventoryAlert, MLModel, MLTrainingLog, Prediction
+from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, Prediction
 
 
 class MLModelSerializer(serializers.ModelSerializer):

@@ -17,9 +17,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..models import MLTrainingLog
-from ..tasks import train_model_task
-from ..training import start_training
+from ml_predictions.models import MLTrainingLog
+from ml_predictions.training.runner import start_training
+from ml_predictions.training.tasks import train_model_task
 
 # What a train endpoint can answer (documented once for every capability): 200 trained now (immediate
 # backend), 202 queued, 400 bad parameters, 409 one already in flight, 422 not enough data to train on.

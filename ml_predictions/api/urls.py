@@ -2,8 +2,13 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import forecasting, inventory, operations, recommendations, segmentation
-from .views import InventoryAlertViewSet, MLModelViewSet, MLTrainingLogViewSet, PredictionViewSet
+from ml_predictions.api import forecasting, inventory, operations, recommendations, segmentation
+from ml_predictions.api.views import (
+    InventoryAlertViewSet,
+    MLModelViewSet,
+    MLTrainingLogViewSet,
+    PredictionViewSet,
+)
 
 router = DefaultRouter()
 router.register("models", MLModelViewSet, basename="mlmodel")

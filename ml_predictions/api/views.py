@@ -14,16 +14,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..exceptions import ConflictError
-from ..models import InventoryAlert, MLModel, MLTrainingLog, ModelType, Prediction
-from .base import MLReadOnlyViewSet
-from .serializers import (
+from ml_predictions.api.base import MLReadOnlyViewSet
+from ml_predictions.api.serializers import (
     InventoryAlertSerializer,
     MLModelSerializer,
     MLTrainingLogSerializer,
     PredictionSerializer,
     ResolveAlertSerializer,
 )
+from ml_predictions.errors import ConflictError
+from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, ModelType, Prediction
 
 MODEL_EXAMPLE = {
     "id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10",
@@ -86,8 +86,8 @@ class MLModelViewSet(MLReadOnlyViewSet):
     def activate(self, request, pk=None):
         from django.utils.translation import gettext as _
 
-        from ..registry import activate_model
-        from ..training import fail_stale_trainings
+        from ml_predictions.training.registry import activate_model
+        from ml_predictions.training.runner import fail_stale_trainings
 
         model = self.get_object()
         fail_stale_trainings(model.model_type)
@@ -263,7 +263,7 @@ class HealthView(APIView):
         ],
     )
     def get(self, request):
-        from .. import __version__
+        from ml_predictions import __version__
 
         versions = {"ml_predictions": __version__}
         for lib in ("django", "djangorestframework", "scikit-learn", "pandas", "numpy"):

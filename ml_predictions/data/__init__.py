@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from django.utils.module_loading import import_string
 
-from ..conf import ml_settings
-from .base import CUSTOMER_COLUMNS, ORDER_LINE_COLUMNS, PRODUCT_COLUMNS, DataSource, canonical_id
+from ml_predictions.conf import ml_settings
+from ml_predictions.data.base import (
+    CUSTOMER_COLUMNS,
+    ORDER_LINE_COLUMNS,
+    PRODUCT_COLUMNS,
+    DataSource,
+    canonical_id,
+)
 
 __all__ = ["DataSource", "canonical_id", "get_data_source", "ORDER_LINE_COLUMNS", "PRODUCT_COLUMNS", "CUSTOMER_COLUMNS"]
 

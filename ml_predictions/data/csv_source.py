@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..conf import ml_settings
-from ..exceptions import DataSourceError
-from .base import (
+from ml_predictions.conf import ml_settings
+from ml_predictions.data.base import (
     CUSTOMER_COLUMNS,
     ORDER_LINE_COLUMNS,
     DataSource,
@@ -23,6 +22,7 @@ from .base import (
     normalize_products,
     to_utc_timestamp,
 )
+from ml_predictions.errors import DataSourceError
 
 ID_DTYPES = {"order_id": str, "customer_id": str, "product_id": str, "id": str}
 

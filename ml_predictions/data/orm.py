@@ -18,9 +18,8 @@ from django.db import DatabaseError, connections, models
 from django.db.models import Count, F, FloatField, IntegerField, Max, Sum, TextField
 from django.db.models.functions import Cast
 
-from ..conf import ml_settings
-from ..exceptions import DataSourceError
-from .base import (
+from ml_predictions.conf import ml_settings
+from ml_predictions.data.base import (
     CUSTOMER_COLUMNS,
     ORDER_LINE_COLUMNS,
     PRODUCT_COLUMNS,
@@ -34,6 +33,7 @@ from .base import (
     normalize_products,
     to_utc_timestamp,
 )
+from ml_predictions.errors import DataSourceError
 
 _TEXT_COLUMNS = {"order_id", "customer_id", "product_id", "id", "ordered_at", "created_at", "name", "description",
                  "category", "image_url"}

@@ -12,11 +12,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ml_predictions.exceptions import MLError
+from ml_predictions.errors import MLError
 from ml_predictions.management.commands.train import ALIASES, ORDER
 from ml_predictions.models import MLTrainingLog
-from ml_predictions.registry import prune_versions
-from ml_predictions.training import fail_stale_trainings, train_now, trainer_available
+from ml_predictions.training.registry import prune_versions
+from ml_predictions.training.runner import fail_stale_trainings, train_now, trainer_available
 
 
 class Command(BaseCommand):

@@ -13,9 +13,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ml_predictions.exceptions import MLError
+from ml_predictions.errors import MLError
 from ml_predictions.models import MLTrainingLog, ModelType
-from ml_predictions.training import check_train_params, route_train_params, train_now, trainer_available
+from ml_predictions.training.runner import (
+    check_train_params,
+    route_train_params,
+    train_now,
+    trainer_available,
+)
 
 ALIASES = {
     "segmentation": ModelType.CUSTOMER_SEGMENTATION,

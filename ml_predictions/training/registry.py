@@ -1,0 +1,224 @@
+"""Artifact store and model registry.
+
+Why it is built this way:
+- Artifacts go through Django's storage API so a host can put them on S3-like storage by naming a
+  storage class in settings; the default is a FileSystemStorage rooted at MODEL_DIR.
+- Activation is atomic: the artifact is fully written (and hashed) *before* the registry row is
+  created, and the switch of `is_active` happens in one transaction guarded by a partial unique
+  constraint. A failed or concurrent training therefore never leaves a half-written active model.
+- A joblib file is only as trustworthy as the place it came from and the library versions that wrote
+  it: the SHA-256 and the versions are stored beside every artifact and checked on load.
+- Loaded artifacts are cached in-process by (id, hash): a request costs one indexed row read.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date
+from importlib import metadata
+from typing import Any
+
+import joblib
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, Storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils.module_loading import import_string
+
+from ml_predictions.conf import ml_settings
+from ml_predictions.errors import ArtifactError, NoActiveModelError, NotFoundError
+from ml_predictions.models import MLModel, ModelType
+
+logger = logging.getLogger(__name__)
+
+# Seed 004 names the files sales_forecast.pkl, product_recommendation.pkl, ...; we add the version.
+ARTIFACT_BASENAMES = {
+    ModelType.SALES_FORECAST: "sales_forecast",
+    ModelType.PRODUCT_RECOMMENDATION: "product_recommendation",
+    ModelType.CUSTOMER_SEGMENTATION: "customer_segmentation",
+    ModelType.INVENTORY: "inventory",
+}
+_TRACKED_LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib")
+
+_cache: dict[tuple[str, str], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def library_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in _TRACKED_LIBRARIES}
+
+
+def get_storage() -> Storage:
+    dotted = ml_settings.ARTIFACT_STORAGE
+    if dotted:
+        return import_string(dotted)(**(ml_settings.ARTIFACT_STORAGE_OPTIONS or {}))
+    return FileSystemStorage(location=str(ml_settings.MODEL_DIR))
+
+
+def clear_artifact_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _serialize(artifact: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(artifact, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def register_model(
+    *,
+    model_type: str,
+    artifact: Any,
+    algorithm: str,
+    parameters: dict | None = None,
+    metrics: dict | None = None,
+    training_duration_seconds: float = 0.0,
+    data_start: date | None = None,
+    data_end: date | None = None,
+    n_samples: int = 0,
+    trained_by: Any = None,
+    activate: bool = True,
+    on_registered: Callable[[MLModel], None] | None = None,
+) -> MLModel:
+    """Write the artifact, then register (and by default activate) a new version of `model_type`."""
+    if model_type not in ModelType.values:
+        raise ValueError(f"unknown model_type {model_type!r}")
+    payload = _serialize(artifact)
+    digest = hashlib.sha256(payload).hexdigest()
+    storage = get_storage()
+    for _attempt in range(5):
+        next_version = (MLModel.objects.filter(model_type=model_type).aggregate(v=Max("version"))["v"] or 0) + 1
+        name = f"{ARTIFACT_BASENAMES[ModelType(model_type)]}_v{next_version}.pkl"
+        saved_name = storage.save(name, ContentFile(payload))  # fully written before any row exists
+        try:
+            with transaction.atomic():
+                if activate:
+                    # Lock the type's rows so two activations serialize; the partial unique index is the backstop.
+                    list(MLModel.objects.select_for_update().filter(model_type=model_type).values_list("id"))
+                    MLModel.objects.filter(model_type=model_type, is_active=True).update(is_active=False)
+                model = MLModel.objects.create(
+                    model_type=model_type,
+                    version=next_version,
+                    algorithm=algorithm,
+                    parameters=parameters or {},
+                    metrics=metrics or {},
+                    artifact_path=saved_name,
+                    artifact_sha256=digest,
+                    artifact_size=len(payload),
+                    library_versions=library_versions(),
+                    is_active=activate,
+                    training_duration_seconds=training_duration_seconds,
+                    data_start=data_start,
+                    data_end=data_end,
+                    n_samples=n_samples,
+                    trained_by=trained_by if getattr(trained_by, "pk", None) else None,
+                )
+                if on_registered is not None:
+                    on_registered(model)
+        except IntegrityError:
+            # another writer took this version number (or the hook failed on a constraint): retry
+            storage.delete(saved_name)  # another writer took this version number; try the next one
+            continue
+        except BaseException:
+            storage.delete(saved_name)  # nothing registered: leave no orphan file behind
+            raise
+        with _cache_lock:
+            _cache[(str(model.pk), digest)] = artifact
+        logger.info("registered %s v%s (%s bytes, active=%s)", model_type, next_version, len(payload), activate)
+        prune_versions(model_type)
+        return model
+    raise ArtifactError(f"could not register a new {model_type} version after 5 attempts")
+
+
+def load_artifact(model: MLModel) -> Any:
+    """Return the artifact of `model`, from the in-process cache when possible."""
+    key = (str(model.pk), model.artifact_sha256)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    current = library_versions()
+    stored = model.library_versions or {}
+    mismatched = {
+        lib: (stored.get(lib), current[lib])
+        for lib in ("scikit-learn", "numpy", "joblib")
+        if stored.get(lib) and stored.get(lib).split(".")[:2] != current[lib].split(".")[:2]
+    }
+    if mismatched:
+        detail = ", ".join(f"{lib} {old} -> {new}" for lib, (old, new) in mismatched.items())
+        raise ArtifactError(
+            f"{model} was written with other library versions ({detail}); retrain it before use.",
+            details={"mismatched_versions": mismatched},
+        )
+    storage = get_storage()
+    try:
+        with storage.open(model.artifact_path, "rb") as handle:
+            payload = handle.read()
+    except (FileNotFoundError, OSError) as exc:
+        raise ArtifactError(f"artifact file {model.artifact_path!r} of {model} is missing; retrain it.") from exc
+    if hashlib.sha256(payload).hexdigest() != model.artifact_sha256:
+        raise ArtifactError(f"artifact file of {model} does not match its recorded SHA-256; refusing to load it.")
+    artifact = joblib.load(io.BytesIO(payload))
+    with _cache_lock:
+        _cache[key] = artifact
+    return artifact
+
+
+def get_active_model(model_type: str) -> MLModel:
+    model = MLModel.objects.filter(model_type=model_type, is_active=True).first()
+    if model is None:
+        raise NoActiveModelError(
+            f"No active {model_type} model. Train one first (POST /api/ml/train-{_train_slug(model_type)}/ "
+            f"or `python manage.py train`).",
+            details={"model_type": model_type},
+        )
+    return model
+
+
+def get_active_artifact(model_type: str) -> tuple[MLModel, Any]:
+    model = get_active_model(model_type)
+    return model, load_artifact(model)
+
+
+def activate_model(model_id: Any) -> MLModel:
+    """Make an earlier version active again (rollback); the artifact must still load."""
+    try:
+        model = MLModel.objects.get(pk=model_id)
+    except (MLModel.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFoundError(f"ML model {model_id} does not exist.") from exc
+    load_artifact(model)  # refuse to activate something that cannot be served
+    with transaction.atomic():
+        list(MLModel.objects.select_for_update().filter(model_type=model.model_type).values_list("id"))
+        MLModel.objects.filter(model_type=model.model_type, is_active=True).exclude(pk=model.pk).update(is_active=False)
+        MLModel.objects.filter(pk=model.pk).update(is_active=True)
+    model.refresh_from_db()
+    return model
+
+
+def prune_versions(model_type: str, keep: int | None = None) -> int:
+    """Delete artifacts and rows beyond the newest `keep` versions; never the active one."""
+    keep = ml_settings.KEEP_VERSIONS if keep is None else keep
+    if not keep or keep < 1:
+        return 0
+    old = list(MLModel.objects.filter(model_type=model_type, is_active=False).order_by("-version")[max(keep - 1, 0):])
+    storage = get_storage()
+    for model in old:
+        if model.artifact_path:
+            try:
+                storage.delete(model.artifact_path)
+            except OSError:
+                logger.warning("could not delete artifact %s", model.artifact_path)
+        model.delete()
+    return len(old)
+
+
+def _train_slug(model_type: str) -> str:
+    return {
+        "sales_forecast": "sales-forecast",
+        "product_recommendation": "product-recommendation",
+        "customer_segmentation": "customer-segmentation",
+        "inventory": "inventory",
+    }.get(model_type, model_type)

@@ -1,0 +1,232 @@
+"""Sales forecast endpoints: training, prediction, plot, errors, authorization, inventory hook."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from ml_predictions.capabilities.forecasting.services import forecast_product_demand
+from ml_predictions.models import MLModel, Prediction
+from ml_predictions.training.registry import register_model
+from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
+
+TRAIN_URL = "/api/ml/train-sales-forecast/"
+PREDICT_URL = "/api/ml/predict-sales/"
+PLOT_URL = "/api/ml/sales-forecast/plot/"
+LAST_DAY = date(2026, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def _small_models(settings):
+    """Small row budgets keep each training to a few seconds; the logic is the same."""
+    settings.ML_PREDICTIONS = {
+        **settings.ML_PREDICTIONS, "FORECAST_MAX_TRAIN_ROWS": 1500, "FORECAST_PRODUCT_TRAIN_ROWS": 3000,
+    }
+
+
+@pytest.fixture
+def trained(small_shop, staff_client):
+    res = staff_client.post(TRAIN_URL, {"model_type": "linear"}, format="json")
+    assert res.status_code == 200, res.content[:500]
+    return res.json()
+
+
+def _canonical(product_id: object) -> str:
+    """The data source returns UUIDs in their dashed form on every database."""
+    return str(uuid.UUID(str(product_id)))
+
+
+def _last_order_day(shop) -> date:
+    orders = shop.orders[~shop.orders.status.isin(["cancelled", "refunded"])]
+    return orders["created_at"].max().date()
+
+
+def test_authorization_matrix(db, anon_client, user_client):
+    assert_staff_only(anon_client, user_client, "post", TRAIN_URL, {"model_type": "linear"})
+    assert_staff_only(anon_client, user_client, "post", PREDICT_URL, {"days_ahead": 7})
+    assert_staff_only(anon_client, user_client, "get", PLOT_URL)
+
+
+def test_train_returns_seed_response_and_registers_all_levels(trained, small_shop):
+    body = trained
+    assert body["success"] is True
+    for key in ("test_r2", "test_rmse", "train_r2", "cv_r2_mean", "test_mae", "smape", "mase",
+                "interval_coverage", "baseline"):
+        assert key in body["metrics"], key
+    assert body["metrics"]["test_rmse"] > 0
+    assert 0 <= body["metrics"]["interval_coverage"] <= 1
+    assert body["levels"] == ["total", "category", "product"]
+    assert body["forecast_start"] == (_last_order_day(small_shop) + timedelta(days=1)).isoformat()
+    model = MLModel.objects.get(pk=body["model_id"])
+    assert model.is_active and model.model_type == "sales_forecast" and model.algorithm == "linear"
+    assert model.data_end == _last_order_day(small_shop)
+    assert set(model.metrics["levels"]) == {"total", "category", "product"}
+    assert model.metrics["levels"]["product"]["units"]["n_series"] == small_shop.order_items["product_id"].nunique()
+
+
+def test_predict_sales_total(trained, staff_client, small_shop):
+    res = staff_client.post(PREDICT_URL, {"days_ahead": 30}, format="json")
+    assert res.status_code == 200
+    body = res.json()
+    preds = body["predictions"]
+    assert len(preds) == 30
+    first = _last_order_day(small_shop) + timedelta(days=1)
+    assert preds[0]["date"] == first.isoformat() == body["start_date"]
+    assert body["end_date"] == (first + timedelta(days=29)).isoformat()
+    for row in preds:
+        assert row["predicted_sales"] >= 0 and row["predicted_quantity"] >= 0
+        assert row["confidence_lower"] <= row["predicted_sales"] + 0.01 <= row["confidence_upper"] + 0.02
+    total = sum(r["predicted_sales"] for r in preds)
+    assert body["summary"]["total_predicted_sales"] == pytest.approx(total, abs=0.5)
+    assert body["summary"]["avg_daily_sales"] == pytest.approx(total / 30, abs=0.05)
+    assert body["summary"]["total_predicted_quantity"] == pytest.approx(
+        sum(r["predicted_quantity"] for r in preds), abs=0.5)
+    stored = Prediction.objects.get(pk=body["prediction_id"])
+    assert stored.kind == "sales_forecast" and stored.target == "total"
+    assert stored.input["days_ahead"] == 30 and stored.model_id is not None
+    assert stored.output["summary"] == body["summary"]
+    # the historical daily mean is the right order of magnitude for a sane forecast
+    lines = small_shop.order_items
+    revenue = float((lines["quantity"] * lines["unit_price"]).sum())
+    days = (small_shop.orders["created_at"].max() - small_shop.orders["created_at"].min()).days
+    assert 0.2 < body["summary"]["avg_daily_sales"] / (revenue / days) < 5
+
+
+def test_predict_category_and_product_levels(trained, staff_client, small_shop):
+    product_id = _canonical(small_shop.order_items["product_id"].value_counts().index[0])
+    res = staff_client.post(PREDICT_URL, {"days_ahead": 7, "level": "product", "id": product_id}, format="json")
+    assert res.status_code == 200, res.content[:300]
+    body = res.json()
+    assert len(body["predictions"]) == 7 and body["level"] == "product" and body["id"] == product_id
+    assert Prediction.objects.get(pk=body["prediction_id"]).target == f"product:{product_id}"
+    used = small_shop.products.merge(small_shop.categories, left_on="category_id", right_on="id")
+    category = str(used["name_y"].value_counts().index[0])
+    res = staff_client.post(PREDICT_URL, {"days_ahead": 15, "level": "category", "id": category}, format="json")
+    assert res.status_code == 200, res.content[:300]
+    assert len(res.json()["predictions"]) == 15
+
+
+def test_predict_with_start_date_inside_horizon(trained, staff_client, small_shop):
+    start = _last_order_day(small_shop) + timedelta(days=10)
+    res = staff_client.post(PREDICT_URL, {"days_ahead": 7, "start_date": start.isoformat()}, format="json")
+    assert res.status_code == 200
+    assert res.json()["predictions"][0]["date"] == start.isoformat()
+    full = staff_client.post(PREDICT_URL, {"days_ahead": 16}, format="json").json()["predictions"]
+    assert res.json()["predictions"][0]["predicted_sales"] == full[9]["predicted_sales"]
+    before = _last_order_day(small_shop)
+    assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7, "start_date": before.isoformat()}, format="json"),
+                 400, "start_date")
+
+
+@pytest.mark.parametrize("payload,field", [
+    ({"days_ahead": 0}, "days_ahead"),
+    ({"days_ahead": 366}, "days_ahead"),
+    ({"days_ahead": "soon"}, "days_ahead"),
+    ({"level": "planet", "id": "x"}, "level"),
+    ({"level": "product"}, "id"),
+])
+def test_predict_bad_input_names_the_field(db, staff_client, payload, field):
+    assert_error(staff_client.post(PREDICT_URL, payload, format="json"), 400, field)
+
+
+def test_predict_unknown_id_is_404(trained, staff_client):
+    assert_error(staff_client.post(PREDICT_URL, {"level": "product", "id": "no-such-product"}, format="json"),
+                 404, "no-such-product")
+    assert_error(staff_client.post(PREDICT_URL, {"level": "category", "id": "Nope"}, format="json"), 404, "nope")
+
+
+def test_no_active_model(db, staff_client):
+    assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7}, format="json"), 409, "train")
+    assert_error(staff_client.get(PLOT_URL), 409, "train")
+    assert forecast_product_demand(30) is None
+
+
+def test_train_bad_model_type(db, staff_client):
+    assert_error(staff_client.post(TRAIN_URL, {"model_type": "prophet"}, format="json"), 400, "model_type")
+    assert_error(staff_client.post(TRAIN_URL, {"level": "region"}, format="json"), 400, "level")
+
+
+def test_train_with_too_little_history_says_how_much(db, staff_client):
+    from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
+
+    shop = synthesize(GeneratorConfig(customers=50, products=8, orders=300, years=0.15, seed=3,
+                                      end_date=date(2026, 6, 30)))
+    write_shop(shop)
+    kept = shop.orders[~shop.orders.status.isin(["cancelled", "refunded"])]["created_at"]
+    span = (kept.max().date() - kept.min().date()).days + 1
+    res = staff_client.post(TRAIN_URL, {"model_type": "linear"}, format="json")
+    body = assert_error(res, 422, "at least 120 days", f"there are {span}")
+    assert body["error"]["code"] == "insufficient_data"
+    assert not MLModel.objects.filter(model_type="sales_forecast").exists()
+
+
+def test_plot_is_png(trained, staff_client):
+    res = staff_client.get(PLOT_URL, {"days_ahead": 30})
+    assert res.status_code == 200 and res["Content-Type"] == "image/png"
+    assert res.content.startswith(PNG_MAGIC)
+    assert_error(staff_client.get(PLOT_URL, {"days_ahead": 400}), 400, "days_ahead")
+
+
+def test_forecast_product_demand_for_inventory(trained, small_shop):
+    frame = forecast_product_demand(14)
+    assert list(frame.columns) == ["product_id", "date", "predicted_quantity"]
+    sold = set(small_shop.order_items["product_id"].map(_canonical))
+    assert set(frame["product_id"]) == sold
+    assert len(frame) == 14 * len(sold)
+    assert (frame["predicted_quantity"] >= 0).all()
+    first = _last_order_day(small_shop) + timedelta(days=1)
+    assert frame["date"].min() == first and frame["date"].max() == first + timedelta(days=13)
+    assert frame.groupby("product_id").size().eq(14).all()
+
+
+def test_forecast_product_demand_none_without_product_level(small_shop, staff_client):
+    res = staff_client.post(TRAIN_URL, {"model_type": "linear", "level": "total"}, format="json")
+    assert res.status_code == 200
+    assert res.json()["levels"] == ["total"]
+    assert forecast_product_demand(7) is None
+    assert_error(staff_client.post(PREDICT_URL, {"level": "product", "id": "x"}, format="json"), 400, "level")
+
+
+def test_random_forest_total_level(small_shop, staff_client, settings):
+    # a 90-day holdout: on a 300-customer shop one 30-day month is close to a coin flip between any
+    # model and "same as last week" (random forest relative MAE 0.65-1.35 over generator seeds 7-14
+    # with 30 days, 0.66-0.91 over seeds 7-11 with 90 days; measured with the generator's smooth
+    # acquisition, see benchmarks/results/data.md)
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "FORECAST_TEST_DAYS": 90}
+    res = staff_client.post(TRAIN_URL, {"model_type": "random_forest", "level": "total"}, format="json")
+    assert res.status_code == 200, res.content[:300]
+    metrics = res.json()["metrics"]
+    assert metrics["model"] == "random_forest"
+    assert metrics["train_r2"] is not None and metrics["cv_r2_mean"] is not None
+    # beats "same as last week" on the held-out quarter of the generated shop
+    assert metrics["relative_mae"] < 1
+    assert metrics["mase"] < metrics["baseline"]["mase"]
+
+
+def test_schema_lists_the_endpoints(db, staff_client):
+    res = staff_client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    if res.status_code == 404:
+        pytest.skip("schema endpoint not mounted")
+    text = res.content.decode()
+    for url in (TRAIN_URL, PREDICT_URL, PLOT_URL):
+        assert url in text
+
+
+def test_unrelated_artifact_does_not_break_none(db):
+    register_model(model_type="inventory", artifact={"x": 1}, algorithm="x")
+    assert forecast_product_demand(7) is None
+
+
+def test_foreign_artifact_is_a_clear_409(db, staff_client):
+    register_model(model_type="sales_forecast", artifact={"w": [1, 2]}, algorithm="linear")
+    assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7}, format="json"), 409, "retrain")
+
+
+def test_management_command_trains_the_forecast(small_shop):
+    from django.core.management import call_command
+
+    call_command("train", "sales_forecast", "--params", '{"model_type": "linear", "level": "total"}', "--no-progress")
+    model = MLModel.objects.get(model_type="sales_forecast", is_active=True)
+    assert model.algorithm == "linear" and model.parameters["levels"] == ["total"]
+    assert model.metrics["levels"]["total"]["revenue"]["history_days"] == model.n_samples
