@@ -5,7 +5,7 @@ from datetime import date
 
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +19,24 @@ from ml_predictions.capabilities.monitoring.services import forecast_drift_check
 EARLIEST = date(1970, 1, 1)
 LATEST = date(2999, 12, 31)
 TAGS = ["monitoring"]
+_MODEL = "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10"
+_GROUP = {"model_id": _MODEL, "model_version": 3, "level": "total", "n_days": 30, "n_forecasts": 4, "mae": 412.5,
+          "mase": 0.82, "bias": -35.1, "coverage": 0.93, "mean_actual": 2150.0}
+ACCURACY_EXAMPLE = OpenApiExample("Realised error", response_only=True, status_codes=["200"], value={
+    "date_from": "2026-06-01", "date_to": "2026-06-30", "last_data_date": "2026-06-30", "n_days": 30,
+    "models": [_GROUP], "by_horizon": [{**_GROUP, "horizon": "1-7", "n_days": 7, "mae": 301.0, "mase": 0.6}],
+    "drift": {"status": "ok", "model_id": _MODEL, "model_version": 3, "backtest_mase": 0.86, "realised_mase": 0.82,
+              "tolerance": 0.25, "n_days": 30, "drifting": False, "checked_at": "2026-07-01T06:00:00Z"},
+})
+BAD_DATE_EXAMPLE = OpenApiExample("Bad date", response_only=True, status_codes=["400"], value={
+    "success": False, "error": {"code": "invalid", "message": "must not be after date_to.",
+                                "fields": {"date_from": ["must not be after date_to."]}}})
+OUTCOMES_EXAMPLE = OpenApiExample("Lists followed by purchases", response_only=True, status_codes=["200"], value={
+    "window_days": 30, "date_from": "2026-01-01", "date_to": "2026-06-30", "n_responses": 420, "n_evaluated": 380,
+    "groups": [{"endpoint": "customer", "method": "history", "n_responses": 240, "followed_share": 0.21,
+                "popular_followed_share": 0.09, "lift": 2.33}],
+})
+ERRORS = {400: OpenApiResponse(OpenApiTypes.OBJECT, description="A parameter is invalid (the error shape).")}
 
 
 def _check_range(attrs: dict, *names: str) -> dict:
@@ -79,7 +97,8 @@ class ForecastAccuracyOutput(serializers.Serializer):
 
 class ForecastAccuracyView(MLAPIView):
     @extend_schema(summary="Stored forecasts against the sales that followed", tags=TAGS,
-                   parameters=[ForecastAccuracyInput], responses={200: ForecastAccuracyOutput})
+                   parameters=[ForecastAccuracyInput], responses={200: ForecastAccuracyOutput, **ERRORS},
+                   examples=[ACCURACY_EXAMPLE, BAD_DATE_EXAMPLE])
     def get(self, request: Request) -> Response:
         params = ForecastAccuracyInput(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -94,7 +113,8 @@ class ForecastAccuracyPlotInput(serializers.Serializer):
 
 class ForecastAccuracyPlotView(MLAPIView):
     @extend_schema(summary="Chart: forecast, band and actual sales", tags=TAGS, parameters=[ForecastAccuracyPlotInput],
-                   responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY)})
+                   responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG image"),
+                              **ERRORS}, examples=[BAD_DATE_EXAMPLE])
     def get(self, request: Request) -> Response:
         params = ForecastAccuracyPlotInput(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -131,7 +151,8 @@ class RecommendationOutcomesOutput(serializers.Serializer):
 
 class RecommendationOutcomesView(MLAPIView):
     @extend_schema(summary="Recorded recommendation lists against what was bought next", tags=TAGS,
-                   parameters=[RecommendationOutcomesInput], responses={200: RecommendationOutcomesOutput})
+                   parameters=[RecommendationOutcomesInput], responses={200: RecommendationOutcomesOutput, **ERRORS},
+                   examples=[OUTCOMES_EXAMPLE, BAD_DATE_EXAMPLE])
     def get(self, request: Request) -> Response:
         params = RecommendationOutcomesInput(data=request.query_params)
         params.is_valid(raise_exception=True)
