@@ -14,6 +14,7 @@ ENV PYTHONUNBUFFERED=1 \
     LOG_DIR=/data/logs \
     PORT=8000 \
     WEB_CONCURRENCY=2 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app

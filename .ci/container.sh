@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${SKIP_CONTAINER:-0}" = "1" ] && { echo "container check skipped (SKIP_CONTAINER=1)"; exit 0; }
-PY="${VENV:-.venv}/bin/python"
+PY="${VENV:-.venv}/bin/python"; [ -x "$PY" ] || PY=python3
 CACHE=/var/cache/mlp-container
 PORT="${CONTAINER_PORT:-8190}"
 TAG="localhost/ml-predictions:ci"
@@ -44,7 +44,8 @@ trap cleanup EXIT
 git ls-files -z | xargs -0 cp --parents -t "$CTX"
 mkdir -p "$CACHE/wheelhouse"
 sed '/^-e /d;/^\.$/d' requirements.txt > "$CTX/requirements.txt"
-"$PY" -m pip download -q --disable-pip-version-check -d "$CACHE/wheelhouse" -r "$CTX/requirements.txt" gunicorn==27.0.1
+# async-timeout: redis needs it on Python < 3.11.3, which Debian bookworm's 3.11.2 is (the host may be newer).
+"$PY" -m pip download -q --disable-pip-version-check -d "$CACHE/wheelhouse" -r "$CTX/requirements.txt" gunicorn==27.0.1 setuptools wheel "async-timeout>=4.0.3" 2>&1 | grep -v "^WARNING: Location" || true
 cp -r "$CACHE/wheelhouse" "$CTX/wheelhouse"
 
 echo "--- podman build"
