@@ -114,21 +114,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
+# The ML API sets its own authentication, filters, pagination and error shape (ML_PREDICTIONS overrides
+# them); these lines are the host's own policy for its other views (the JWT token endpoints).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        # JWT first so that an anonymous API call gets 401 with a WWW-Authenticate header.
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-        "rest_framework.filters.SearchFilter",
-    ],
-    "DEFAULT_PAGINATION_CLASS": "ml_predictions.api.pagination.StandardPagination",
-    "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ml_predictions.exceptions.exception_handler",
 }
 
