@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
     "backend_django.shop",
@@ -122,13 +123,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ml_predictions.exceptions.exception_handler",
 }
 
+from ml_predictions.spectacular import ML_SPECTACULAR_SETTINGS  # noqa: E402  (plain data, no Django import)
+
 SPECTACULAR_SETTINGS = {
+    **ML_SPECTACULAR_SETTINGS,
     "TITLE": "ml_predictions API",
     "DESCRIPTION": "Sales forecasting, product recommendations, customer segmentation and inventory "
     "optimization for a Django shop. Staff-only; authenticate with a JWT from /api/auth/token/.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 SIMPLE_JWT = {

@@ -17,6 +17,7 @@ from rest_framework.routers import APIRootView
 from rest_framework.views import APIView
 
 from ml_predictions.api.permissions import MLAPIPermission
+from ml_predictions.api.schema import MLAutoSchema
 from ml_predictions.conf import ml_settings
 
 
@@ -36,11 +37,14 @@ class SettingClasses:
         return [import_string(path) for path in value or ()]
 
 
+# No docstrings on these classes: drf-spectacular would show an inherited docstring as the description
+# of every operation whose view has none.
 class MLAPIMixin:
-    """What every ML view sets itself instead of inheriting from the host's REST_FRAMEWORK."""
+    # What every ML view sets itself instead of inheriting from the host's REST_FRAMEWORK.
 
     authentication_classes = SettingClasses("AUTHENTICATION_CLASSES")
     permission_classes = [MLAPIPermission]
+    schema = MLAutoSchema()
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return import_string(ml_settings.EXCEPTION_HANDLER)
@@ -62,6 +66,8 @@ class MLReadOnlyViewSet(MLAPIMixin, viewsets.ReadOnlyModelViewSet):
 
 class MLAPIRootView(MLAPIMixin, APIRootView):
     """The router's index of /api/ml/, behind the same authentication and permission as the rest."""
+
+    schema = None  # an index, not an operation (as DRF's own root view)
 
 
 def ml_paginator() -> Any:
