@@ -13,6 +13,7 @@ TAGS = [
     {"name": "segmentation", "description": "Customer segmentation (RFM + K-means) and lifetime value."},
     {"name": "inventory", "description": "Inventory optimisation: analysis, reorder recommendations, alerts."},
     {"name": "models", "description": "The model registry and the prediction history."},
+    {"name": "monitoring", "description": "Forecast accuracy, recommendation outcomes and drift after training."},
     {"name": "operations", "description": "Dashboard summary, retraining and training progress."},
 ]
 

@@ -14,6 +14,7 @@ MODULE_TAGS = {
     "ml_predictions.api.segmentation": "segmentation",
     "ml_predictions.api.inventory": "inventory",
     "ml_predictions.api.operations": "operations",
+    "ml_predictions.api.monitoring": "monitoring",
     "ml_predictions.api.training": "operations",
 }
 CLASS_TAGS = {

@@ -8,7 +8,8 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 
-CAPABILITY_TAGS = {"forecasting", "recommendations", "segmentation", "inventory", "models", "operations"}
+CAPABILITY_TAGS = {"forecasting", "recommendations", "segmentation", "inventory", "models", "operations",
+                   "monitoring"}
 
 
 @pytest.mark.django_db
