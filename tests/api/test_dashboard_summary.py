@@ -25,7 +25,7 @@ def test_summary_is_compact_with_key_metrics(staff_client):
                               metrics={**BULKY, "mase": 0.8123456, "test_mae": 12.0})
     segments = register_model(model_type="customer_segmentation", artifact={}, algorithm="kmeans",
                               metrics={**BULKY, "silhouette_score": 0.41})
-    for i in range(12):
+    for _ in range(12):
         MLTrainingLog.objects.create(model_type="sales_forecast", status="succeeded", progress=100,
                                      ml_model=forecast, metrics=BULKY, result={"big": BULKY})
     MLTrainingLog.objects.create(model_type="customer_segmentation", status="failed", progress=40,

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+from django.utils.translation import gettext_noop
 
 from ml_predictions.capabilities.predictions import record_prediction, reset_prediction_sampling
 from ml_predictions.conf import ml_settings
@@ -144,7 +145,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         n_samples=model.n_lines_,
         data_start=ts.min().date() if len(ts) else None,
         data_end=ts.max().date() if len(ts) else None,
-        message="Modelo de recomendaciones entrenado exitosamente",
+        message=gettext_noop("Product recommendation model trained successfully"),
     )
 
 
