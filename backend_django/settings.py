@@ -139,6 +139,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The registry's model types appear as MLModel.model_type, MLTrainingLog.model_type and Prediction.kind:
+    # one enum component for all three (and no clash with the forecast's `model_type` algorithm choice).
+    "ENUM_NAME_OVERRIDES": {"ModelTypeEnum": "ml_predictions.models.ModelType"},
 }
 
 SIMPLE_JWT = {
