@@ -216,7 +216,4 @@ ml_settings = MLSettings()
 @receiver(setting_changed)
 def _reload_ml_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == "ML_PREDICTIONS":
-        ml_settings.reload()
-        from ml_predictions.data import reset_data_source_cache
-
-        reset_data_source_cache()
+        ml_settings.reload()  # ml_predictions.data resets its own cached source on the same signal
