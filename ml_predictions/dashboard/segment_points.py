@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Count, F
 from django.db.models.functions import Mod
+from django.utils.translation import gettext as _
 
 from ml_predictions.errors import NoActiveModelError
 from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType
@@ -24,7 +25,7 @@ def segment_points(limit: int = DEFAULT_POINTS) -> dict[str, Any]:
     """{model_id, calc_date, n_customers, sampled, segments: [{name, segment_type, size}], points: [...]}."""
     model = MLModel.objects.filter(model_type=ModelType.CUSTOMER_SEGMENTATION, is_active=True).first()
     if model is None:
-        raise NoActiveModelError("Train the customer segmentation model first.")
+        raise NoActiveModelError(_("Train the customer segmentation model first."))
     rows = CustomerSegmentAssignment.objects.filter(model=model)
     segments = [
         {"name": r["cluster_name"], "segment_type": r["segment_type"], "size": r["size"]}

@@ -61,3 +61,9 @@ def test_dashboard_degrades_to_pngs_without_javascript(segmented, client, staff_
         res = client.get(url)
         assert res.status_code == 200 and res["Content-Type"] == "image/png"
     assert '/static/ml_predictions/rfm_views.js' in html
+
+
+def test_interactive_panels_speak_spanish(segmented, client, staff_user):
+    client.force_login(staff_user)
+    html = client.get("/api/ml/dashboard/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Segmentos en 3-D" in html and "Días desde el último pedido" in html
