@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from ml_predictions.errors import InvalidParameterError, NotFittedError
 from ml_predictions.estimators.recommendation.recommender import (
     NORMALIZATIONS,
-    NotFittedRecommenderError,
     ProductRecommender,
     basket_queries,
     popularity_recs,
@@ -49,7 +49,7 @@ def _planted() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_unfitted_model_raises_clear_error():
-    with pytest.raises(NotFittedRecommenderError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ProductRecommender().recommend_for_product("p0")
 
 
@@ -268,7 +268,7 @@ def test_sparse_customer_top_k_equals_the_dense_computation(neighbours, weight):
 
 
 def test_customer_neighbours_is_validated_and_tuned():
-    with pytest.raises(ValueError, match="customer_neighbours"):
+    with pytest.raises(InvalidParameterError, match="customer_neighbours"):
         ProductRecommender(customer_neighbours="ALS").fit(*_planted())
     rng = np.random.default_rng(0)
     baskets = [[f"p{int(i)}", f"p{int(i) + 20}"] for i in rng.integers(0, 15, 600)]

@@ -34,6 +34,20 @@ TRAIN_PARAMS = ("normalization", "customer_weight", "content_weight", "popularit
                 "test_fraction", "evaluate")
 
 
+def _number(params: dict[str, Any], key: str, cast: type, default: Any) -> Any:
+    """One training parameter as int/float; the management command passes raw JSON (the API validated
+    its own already), so a value that is not a number is named back to the user."""
+    value = params.get(key)
+    if value is None:
+        return cast(default)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidParameterError(f"{key} must be a number; got {value!r}.", field=key)
+    try:
+        return cast(float(value)) if cast is int else cast(value)
+    except ValueError:
+        raise InvalidParameterError(f"{key} must be a number; got {value!r}.", field=key) from None
+
+
 def _settings_params(params: dict[str, Any]) -> tuple[dict[str, Any], bool, bool]:
     """Estimator parameters from settings overridden by the request; and whether to tune each part."""
     normalization = params.get("normalization") or ml_settings.RECOMMENDATION_NORMALIZATION
@@ -43,12 +57,13 @@ def _settings_params(params: dict[str, Any]) -> tuple[dict[str, Any], bool, bool
             field="normalization",
         )
     weights = ml_settings.RECOMMENDATION_WEIGHTS
-    explicit = {k: params[k] for k in ("content_weight", "popularity_weight") if params.get(k) is not None}
+    explicit = {k: _number(params, k, float, 0.0) for k in ("content_weight", "popularity_weight")
+                if params.get(k) is not None}
     tune_weights = weights == "auto" and not explicit
     est: dict[str, Any] = {
         "normalization": "cosine" if normalization == "auto" else normalization,
-        "customer_weight": float(params.get("customer_weight", ml_settings.RECOMMENDATION_CUSTOMER_WEIGHT)),
-        "max_basket_size": int(params.get("max_basket_size") or ml_settings.RECOMMENDATION_MAX_BASKET_SIZE),
+        "customer_weight": _number(params, "customer_weight", float, ml_settings.RECOMMENDATION_CUSTOMER_WEIGHT),
+        "max_basket_size": _number(params, "max_basket_size", int, ml_settings.RECOMMENDATION_MAX_BASKET_SIZE),
         "max_history_items": int(ml_settings.RECOMMENDATION_MAX_HISTORY_ITEMS),
         "top_k": int(ml_settings.RECOMMENDATION_TOP_K),
         "exclude_unavailable": bool(ml_settings.RECOMMENDATION_EXCLUDE_UNAVAILABLE),
@@ -61,18 +76,14 @@ def _settings_params(params: dict[str, Any]) -> tuple[dict[str, Any], bool, bool
         est["customer_popularity_weight"] = float(weights.get("customer_popularity", 0.001))
     else:
         est.update(bought_together_weight=1.0, content_weight=0.05, popularity_weight=0.05)
-    for key, value in explicit.items():
-        est[key] = float(value)
+    est.update(explicit)
     return est, normalization == "auto", tune_weights
 
 
 def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome:
     """Trainer for the runner (TRAINERS['product_recommendation'])."""
     started = time.perf_counter()
-    try:  # the management command passes raw JSON parameters (the API validated them already)
-        est_params, tune_norm, tune_weights = _settings_params(params)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterError(f"invalid recommendation training parameter: {exc}") from exc
+    est_params, tune_norm, tune_weights = _settings_params(params)
     source = get_data_source()
     progress(5, "Reading order lines and products")
     lines = source.order_lines()
@@ -90,25 +101,19 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
 
     evaluation: dict[str, Any] | None = None
     tuning: dict[str, Any] = {}
-    test_fraction = float(params.get("test_fraction") or ml_settings.RECOMMENDATION_TEST_FRACTION)
+    test_fraction = _number(params, "test_fraction", float, ml_settings.RECOMMENDATION_TEST_FRACTION)
     if params.get("evaluate", True):
         progress(20, "Offline evaluation on the last orders (tuning on the period before)")
         t0 = time.perf_counter()
-        try:
-            result = tune_and_evaluate(lines, products, est_params, test_fraction=test_fraction,
-                                       tune_normalization=tune_norm, tune_weights=tune_weights)
-        except ValueError as exc:
-            raise InsufficientDataError(f"Offline evaluation impossible: {exc}") from exc
+        result = tune_and_evaluate(lines, products, est_params, test_fraction=test_fraction,
+                                   tune_normalization=tune_norm, tune_weights=tune_weights)
         est_params = result["params"]
         evaluation = {**result["evaluation"], "seconds": round(time.perf_counter() - t0, 3)}
         tuning = result["tuning"]
 
     progress(70, "Fitting on all orders and precomputing top-N lists")
     t0 = time.perf_counter()
-    try:
-        model = ProductRecommender(**est_params).fit(lines, products)
-    except ValueError as exc:
-        raise InvalidParameterError(str(exc)) from exc
+    model = ProductRecommender(**est_params).fit(lines, products)
     fit_seconds = time.perf_counter() - t0
     summary = model.summary()
     metrics: dict[str, Any] = {
