@@ -291,3 +291,23 @@ def test_refit_does_not_reuse_the_previous_fits_cached_lists():
     recommended = [i for i, _ in model.recommend_for_customer("c0")]
     assert fresh.product_index_["p6"] in recommended  # the new data's best-seller
     assert not {fresh.product_index_["p2"], fresh.product_index_["p9"]} & set(recommended)  # c0's history
+
+
+def test_ranking_metrics_when_no_list_has_a_product():
+    """Every product unavailable -> every list is -1: the crash of the real history (scipy returns a
+    sparse matrix for an empty fancy index); figures are zero with the queries still counted."""
+    targets = sp.csr_matrix(np.eye(6, 8, k=1, dtype=np.float32))
+    out = ranking_metrics(np.full((6, 10), -1), targets, 8)
+    assert out == {"precision_at_10": 0.0, "recall_at_10": 0.0, "ndcg_at_10": 0.0, "coverage": 0.0, "queries": 6}
+    assert ranking_metrics(np.empty((6, 0), np.int64), targets, 8)["recall_at_10"] == 0.0
+    recs = np.full((6, 10), -1)
+    recs[:, 0] = np.arange(1, 7)  # the one target of each query at rank 1
+    out = ranking_metrics(recs, targets, 8)
+    assert out["recall_at_10"] == 1.0 and out["ndcg_at_10"] == 1.0 and out["precision_at_10"] == 0.1
+
+
+def test_popularity_baseline_never_offers_excluded_products():
+    pop = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    recs = popularity_recs(pop, np.array([0, 3]), 3, exclude=np.array([False, True, False, False, False]))
+    assert recs.tolist() == [[2, 3, 4], [0, 2, 4]]
+    assert (popularity_recs(pop, np.array([0]), 3, exclude=np.ones(5, bool)) == -1).all()

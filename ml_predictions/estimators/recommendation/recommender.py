@@ -788,7 +788,8 @@ def ranking_metrics(recs: np.ndarray, targets: sp.spmatrix, n_catalogue: int, k:
 
     `recs` is queries x >=k product indices, -1 meaning "no recommendation" (counted as a miss).
     """
-    recs = np.asarray(recs, dtype=np.int64).reshape(len(recs), -1)[:, :k]
+    recs = np.asarray(recs, dtype=np.int64)
+    recs = recs.reshape(len(recs), -1)[:, :k] if recs.size else np.full((len(recs), k), -1, np.int64)
     n_q, width = recs.shape
     if n_q == 0:
         return {"precision_at_10": 0.0, "recall_at_10": 0.0, "ndcg_at_10": 0.0, "coverage": 0.0, "queries": 0}
@@ -807,7 +808,7 @@ def ranking_metrics(recs: np.ndarray, targets: sp.spmatrix, n_catalogue: int, k:
     return {
         "precision_at_10": round(float((hits[ok] / k).mean()) if ok.any() else 0.0, 4),
         "recall_at_10": round(float((hits[ok] / n_rel[ok]).mean()) if ok.any() else 0.0, 4),
-        "ndcg_at_10": round(float((dcg[ok] / ideal[ok]).mean()) if ok.any() else 0.0, 4),
+        "ndcg_at_10": round(float((dcg[ok] / np.maximum(ideal[ok], 1e-12)).mean()) if ok.any() else 0.0, 4),
         "coverage": round(float(len(np.unique(cols[valid])) / max(n_catalogue, 1)), 4),
         "queries": int(ok.sum()),
     }
@@ -825,7 +826,11 @@ def popularity_recs(popularity: np.ndarray, seeds: np.ndarray, k: int,
     # drop the seed where present, otherwise the (k+1)-th
     keep = ~is_seed
     keep[~is_seed.any(axis=1), -1] = False
-    return recs[keep].reshape(len(seeds), k)
+    out = recs[keep].reshape(len(seeds), -1)[:, :k]
+    out = np.where(np.isfinite(pop[out]), out, -1)  # excluded (unavailable) products are not offered
+    if out.shape[1] < k:  # a catalogue smaller than k + 1
+        out = np.hstack([out, np.full((len(seeds), k - out.shape[1]), -1, out.dtype)])
+    return out
 
 
 def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
@@ -891,12 +896,14 @@ def evaluate_customers(model: ProductRecommender, test_lines: pd.DataFrame, *, k
     pop = model.popularity_.astype(float).copy()
     if model.exclude_unavailable:
         pop[~model.available_] = -np.inf
-    order = np.argsort(-pop, kind="stable")[: k + 50]
+    order = np.argsort(-pop, kind="stable")
+    order = order[np.isfinite(pop[order])][: k + 50]  # unavailable products are never offered
     cand = np.tile(order, (len(cust), 1))
     bought = _contains(Hc, np.repeat(np.arange(len(cust)), cand.shape[1]), cand.ravel()).reshape(cand.shape)
     ranks = np.where(bought, np.inf, np.arange(cand.shape[1])[None, :])
     sel = np.argsort(ranks, axis=1, kind="stable")[:, :k]
-    out["popularity"] = ranking_metrics(np.take_along_axis(cand, sel, axis=1), T, n, k)
+    recs = np.where(np.take_along_axis(bought, sel, axis=1), -1, np.take_along_axis(cand, sel, axis=1))
+    out["popularity"] = ranking_metrics(recs, T, n, k)
     return out
 
 
