@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from ml_predictions.conf import ml_settings
 from ml_predictions.data import get_data_source
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError
@@ -144,5 +146,5 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         n_samples=model.n_lines_,
         data_start=ts.min().date() if len(ts) else None,
         data_end=ts.max().date() if len(ts) else None,
-        message="Modelo de recomendaciones entrenado exitosamente",
+        message=gettext_noop("Product recommendation model trained successfully"),
     )
