@@ -54,7 +54,7 @@ def test_summary_is_compact_with_key_metrics(staff_client):
 @pytest.mark.django_db
 def test_summary_stays_under_5_kb_in_the_worst_case(staff_client):
     """5 models with the longest names, 10 failed trainings with long errors."""
-    for version in range(5):
+    for _ in range(5):
         register_model(model_type="product_recommendation", artifact={}, algorithm="service_level_order_up_to_x",
                        metrics={"recall_at_10": 0.123456789, **BULKY}, training_duration_seconds=123.456789)
     for _ in range(10):
