@@ -112,6 +112,9 @@ DEFAULTS: dict[str, Any] = {
     "CLV_MONTHLY_DISCOUNT_RATE": 0.01,
     # Fewer repeat buyers than this -> the documented simple CLV fallback instead of BG/NBD.
     "CLV_MIN_REPEAT_CUSTOMERS": 30,
+    # CLV model selection: the last N days of history are held out to score every candidate (shortened
+    # to a third of the history when it is short); the best one is refitted on all history.
+    "CLV_HOLDOUT_DAYS": 90,
     # Record one of every N GET /customer-segment/{id}/ calls as a Prediction row (per process);
     # 1 = every call, 0 = none. POST /segments/predict/ and /segments/apply/ always record one row per call.
     "SEGMENTATION_LOG_EVERY": 20,

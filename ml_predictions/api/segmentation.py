@@ -103,6 +103,9 @@ class TrainInput(serializers.Serializer):
         required=False, min_length=2, max_length=7)
     clv_horizon_months = serializers.IntegerField(required=False, min_value=1, max_value=120)
     clv_monthly_discount_rate = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
+    clv_holdout_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=3650,
+        help_text="last N days held out to choose the CLV model (default: the CLV_HOLDOUT_DAYS setting)")
     warm_start = serializers.BooleanField(required=False, default=True,
                                           help_text="start from the active run's centroids when k matches")
 

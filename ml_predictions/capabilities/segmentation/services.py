@@ -28,7 +28,8 @@ from ml_predictions.errors import (
     NotFittedError,
     NotFoundError,
 )
-from ml_predictions.estimators.segmentation.lifetime_value import fit_clv, summary_from_transactions
+from ml_predictions.estimators.segmentation.clv_data import purchase_history
+from ml_predictions.estimators.segmentation.clv_selection import predict_lifetime_value, select_clv
 from ml_predictions.estimators.segmentation.segmenter import (
     CustomerSegmenter,
     SegmentationError,
@@ -42,11 +43,13 @@ from ml_predictions.training.registry import load_artifact
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
 MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
+CLV_ALGORITHM = {"bgnbd_gamma_gamma": "bgnbd", "mbgnbd_gamma_gamma": "mbgnbd", "naive_rate_x_spend": "naive_clv",
+                 "gradient_boosting": "gbm_clv", "simple_fallback": "simple_clv"}
 # Every parameter `train` reads; `manage.py train` rejects other keys and routes `train all` keys by it.
 TRAIN_PARAMS = (
     "n_clusters", "min_clusters", "max_clusters", "selection_metric", "features", "use_pca", "pca_components",
     "random_state", "warm_start", "calc_date", "window_days", "include_customers_without_orders",
-    "clv_purchase_horizon_days", "clv_horizon_months", "clv_monthly_discount_rate",
+    "clv_purchase_horizon_days", "clv_horizon_months", "clv_monthly_discount_rate", "clv_holdout_days",
 )
 
 # Seed 004 shows these in Spanish ("Ofrecer descuentos exclusivos VIP", ...); the source strings are
@@ -126,6 +129,48 @@ def previous_centroids(params: dict[str, Any]) -> Any:
     return getattr(previous, "centroids_log_", None) if same else None
 
 
+def lifetime_value(lines: pd.DataFrame, calc_ts: pd.Timestamp, params: dict[str, Any]) -> dict[str, Any]:
+    """Choose the CLV model on the shop's own last `clv_holdout_days`, refit it on all history, predict.
+
+    Returns predictions (per customer id), the method really used, the fit details and the selection
+    table (every candidate's holdout Spearman, MAE and totals).
+    """
+    amounts = pd.DataFrame({
+        "customer_id": lines["customer_id"], "ordered_at": lines["ordered_at"],
+        "product_id": lines["product_id"],
+        "amount": lines["quantity"].to_numpy(dtype=float) * lines["unit_price"].to_numpy(dtype=float)})
+    history = purchase_history(amounts, end=calc_ts)
+    if history.n_customers == 0:
+        raise InsufficientDataError("no customers with purchases to predict lifetime value for.", field="calc_date")
+    holdout = _positive_int(params, "clv_holdout_days", ml_settings.CLV_HOLDOUT_DAYS)
+    random_state = int(params.get("random_state", ml_settings.RANDOM_STATE))
+    min_repeat = int(ml_settings.CLV_MIN_REPEAT_CUSTOMERS)
+    selection = select_clv(history, holdout_days=holdout, random_state=random_state,
+                           min_repeat_customers=min_repeat)
+    horizon_days = _positive_int(params, "clv_purchase_horizon_days", ml_settings.CLV_PURCHASE_HORIZON_DAYS)
+    horizon_months = _positive_int(params, "clv_horizon_months", ml_settings.CLV_HORIZON_MONTHS)
+    predictions, details = predict_lifetime_value(
+        history, selection.chosen, horizon_days=horizon_days, horizon_months=horizon_months,
+        monthly_discount=float(params.get("clv_monthly_discount_rate", ml_settings.CLV_MONTHLY_DISCOUNT_RATE)),
+        holdout_days=selection.holdout_days, random_state=random_state, min_repeat_customers=min_repeat)
+    details.update({"n_customers": history.n_customers, "horizon_days": horizon_days,
+                    "horizon_months": horizon_months, "time_unit": "days", "selection": selection.as_dict()})
+    return {"predictions": predictions, "method": details["method"], "details": details,
+            "selection": selection.as_dict()}
+
+
+def _positive_int(params: dict[str, Any], name: str, default: Any) -> int:
+    value = params.get(name)
+    value = default if value in (None, "") else value
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"{name} must be a positive integer; got {value!r}.", field=name) from exc
+    if number < 1:
+        raise InvalidParameterError(f"{name} must be a positive integer; got {value!r}.", field=name)
+    return number
+
+
 def segment_frame(
     lines: pd.DataFrame,
     customers: pd.DataFrame | None,
@@ -176,18 +221,10 @@ def segment_frame(
 
     t0 = time.perf_counter()
     scores = rfm_scores(rfm)
-    amounts = lines.assign(amount=lines["quantity"].to_numpy(dtype=float) * lines["unit_price"].to_numpy(dtype=float))
-    summary = summary_from_transactions(amounts, calc_date=calc_ts)
-    clv = fit_clv(
-        summary,
-        horizon_days=int(params.get("clv_purchase_horizon_days") or ml_settings.CLV_PURCHASE_HORIZON_DAYS),
-        horizon_months=int(params.get("clv_horizon_months") or ml_settings.CLV_HORIZON_MONTHS),
-        monthly_discount=float(params.get("clv_monthly_discount_rate", ml_settings.CLV_MONTHLY_DISCOUNT_RATE)),
-        min_repeat_customers=int(ml_settings.CLV_MIN_REPEAT_CUSTOMERS),
-    )
-    pred = clv.predictions.reindex(rfm.index)
+    clv = lifetime_value(lines, calc_ts, params)
+    pred = clv["predictions"].reindex(rfm.index)
     timings["clv_seconds"] = round(time.perf_counter() - t0, 3)
-    step(80, f"Lifetime value predicted ({clv.method})")
+    step(80, f"Lifetime value predicted ({clv['method']})")
 
     frame = rfm.copy()
     frame["cluster"] = labels
@@ -240,8 +277,8 @@ def _metrics(result: dict[str, Any]) -> dict[str, Any]:
         "calc_date": result["calc_date"].isoformat(),
         "window_days": result["window_days"],
         "n_customers_with_orders": int(frame["has_orders"].sum()),
-        "clv_method": result["clv"].method,
-        "clv": result["clv"].details,
+        "clv_method": result["clv"]["method"],
+        "clv": result["clv"]["details"],
         "timings": result["timings"],
     })
 
@@ -295,8 +332,8 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         "segmenter": seg,
         "calc_date": result["calc_date"],
         "window_days": result["window_days"],
-        "clv_method": result["clv"].method,
-        "clv_details": result["clv"].details,
+        "clv_method": result["clv"]["method"],
+        "clv_details": result["clv"]["details"],
         "features": list(seg.features),
     }
 
@@ -304,11 +341,12 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         write_assignments(model, frame, result["calc_date"])
 
     ordered = pd.to_datetime(lines["ordered_at"], utc=True)
-    response = {"k_selection": metrics["k_selection"], "segment_recommendations": {
+    response = {"k_selection": metrics["k_selection"], "clv_selection": metrics["clv"]["selection"],
+                "segment_recommendations": {
         t: marketing_actions(t) for t in sorted(set(seg.segment_types_.values()))}}
     return TrainingOutcome(
         artifact=artifact,
-        algorithm="kmeans_rfm+bgnbd" if result["clv"].method == "bgnbd_gamma_gamma" else "kmeans_rfm",
+        algorithm=f"kmeans_rfm+{CLV_ALGORITHM.get(result['clv']['method'], result['clv']['method'])}",
         metrics=metrics,
         parameters={"n_clusters": seg.n_clusters if seg.n_clusters != "auto" else "auto",
                     "selection_metric": seg.selection_metric, "window_days": result["window_days"],
