@@ -62,8 +62,8 @@ DEFAULTS: dict[str, Any] = {
     # --- defaults used by the capabilities --------------------------------------------------------
     "DEFAULT_LEAD_TIME_DAYS": 7,
     "SERVICE_LEVEL": 0.95,
-    "MIN_CLUSTERS": 2,
-    "MAX_CLUSTERS": 10,
+    "MIN_CLUSTERS": 4,
+    "MAX_CLUSTERS": 8,
     # --- inventory optimization (docs/inventory.md) ----------------------------------------------
     # SERVICE_LEVEL (above) is the default cycle service level; these override it per category name.
     "INVENTORY_CATEGORY_SERVICE_LEVELS": {},  # e.g. {"Abrigos": 0.98, "Accesorios": 0.90}

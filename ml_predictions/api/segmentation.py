@@ -34,7 +34,6 @@ from ml_predictions.api.training import TRAIN_RESPONSES, training_response
 from ml_predictions.capabilities.segmentation.services import (
     MAX_RECORDED_RESULTS,
     build_segmenter,
-    domain_error,
     frame_for_apply,
     marketing_actions,
     record_batch_prediction,
@@ -46,7 +45,6 @@ from ml_predictions.data import canonical_id
 from ml_predictions.errors import InvalidParameterError, NotFoundError
 from ml_predictions.estimators.segmentation.segmenter import (
     SELECTION_METRICS,
-    SegmentationError,
     confidence_from_distances,
     rfm_from_transactions,
 )
@@ -91,6 +89,10 @@ class NClustersField(serializers.Field):
 
 class TrainInput(serializers.Serializer):
     n_clusters = NClustersField(required=False, default="auto")
+    min_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50,
+                                            help_text="lowest k tried by auto (default: the MIN_CLUSTERS setting, 4)")
+    max_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50,
+                                            help_text="highest k tried by auto (default: the MAX_CLUSTERS setting, 8)")
     selection_metric = serializers.ChoiceField(choices=SELECTION_METRICS, required=False)
     calc_date = serializers.DateField(required=False, allow_null=True)
     window_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
@@ -174,6 +176,10 @@ class ApplyInput(serializers.Serializer):
     selection_metric = serializers.ChoiceField(choices=SELECTION_METRICS, default="silhouette")
     output_mode = serializers.ChoiceField(choices=["per_customer", "per_transaction"], default="per_customer")
     n_clusters = NClustersField(required=False, default="auto")
+    # a stateless "which k fits these rows" tool (the spec's apply request tries k from 2), not the
+    # shop-wide business range of training
+    min_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50, default=2)
+    max_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50, default=10)
     calc_date = serializers.DateField(required=False)
     window_days = serializers.IntegerField(required=False, min_value=1, max_value=36500, default=36500)
 
@@ -472,10 +478,7 @@ class SegmentPredictView(MLAPIView):
         if missing:
             raise InvalidParameterError(f"the active model also needs {', '.join(missing)} for every customer.",
                                         field=f"customers.{missing[0]}")
-        try:
-            distances = seg.transform(frame)
-        except SegmentationError as exc:
-            raise domain_error(exc) from exc
+        distances = seg.transform(frame)
         labels = np.argmin(distances, axis=1)
         conf = confidence_from_distances(distances)
         results = []
@@ -535,20 +538,18 @@ class SegmentApplyView(MLAPIView):
         data = ApplyInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        try:
-            if v.get("sales"):
-                sales = pd.DataFrame(v["sales"])
-                sales["customer_id"] = sales["customer_id"].astype(str)
-                rfm = rfm_from_transactions(sales, calc_date=v.get("calc_date"), window_days=v["window_days"])
-            else:
-                raw = pd.DataFrame(v["rfm"])
-                if raw["customer_id"].duplicated().any():
-                    raise InvalidParameterError("rfm rows must have distinct customer_id values.", field="rfm")
-                rfm = raw.set_index("customer_id")
-            seg = build_segmenter({"n_clusters": v["n_clusters"], "selection_metric": v["selection_metric"]})
-            seg.fit(rfm)
-        except SegmentationError as exc:
-            raise domain_error(exc) from exc
+        if v.get("sales"):
+            sales = pd.DataFrame(v["sales"])
+            sales["customer_id"] = sales["customer_id"].astype(str)
+            rfm = rfm_from_transactions(sales, calc_date=v.get("calc_date"), window_days=v["window_days"])
+        else:
+            raw = pd.DataFrame(v["rfm"])
+            if raw["customer_id"].duplicated().any():
+                raise InvalidParameterError("rfm rows must have distinct customer_id values.", field="rfm")
+            rfm = raw.set_index("customer_id")
+        seg = build_segmenter({"n_clusters": v["n_clusters"], "selection_metric": v["selection_metric"],
+                               "min_clusters": v["min_clusters"], "max_clusters": v["max_clusters"]})
+        seg.fit(rfm)
         per_customer = frame_for_apply(seg, rfm)
         summary = (per_customer.groupby(["cluster", "cluster_name", "segment_type"])
                    .agg(size=("customer_id", "size"), mean_recency_days=("recency_days", "mean"),

@@ -99,10 +99,26 @@ def test_train_auto_k_reports_every_k(small_shop, staff_client):
                             format="json")
     assert res.status_code == 200, res.content[:500]
     m = res.json()["metrics"]
-    assert [row["k"] for row in m["k_selection"]] == list(range(2, 11))
+    assert [row["k"] for row in m["k_selection"]] == list(range(4, 9))  # the business range by default
     best = min(m["k_selection"], key=lambda r: r["davies_bouldin"])
-    assert m["n_clusters"] == best["k"] and m["selection_metric"] == "davies_bouldin" and m["window_days"] == 540
+    # the best Davies-Bouldin decides, or a k within 5 % of it that is more stable across seeds
+    chosen = next(r for r in m["k_selection"] if r["k"] == m["n_clusters"])
+    assert chosen["davies_bouldin"] <= best["davies_bouldin"] * 1.05 + 1e-9
+    assert chosen["stability"] >= best["stability"] - 1e-9
+    assert m["k_choice"]["best_by_metric"] == best["k"] and m["k_choice"]["chosen"] == m["n_clusters"]
+    assert m["selection_metric"] == "davies_bouldin" and m["window_days"] == 540
     assert len(set(m["cluster_names"].values())) == m["n_clusters"]
+    assert 0 < m["seed_stability"] <= 1
+
+
+def test_train_auto_k_range_from_the_request(small_shop, staff_client):
+    res = staff_client.post("/api/ml/train-customer-segmentation/",
+                            {"n_clusters": "auto", "min_clusters": 2, "max_clusters": 3}, format="json")
+    assert res.status_code == 200, res.content[:500]
+    assert [row["k"] for row in res.json()["metrics"]["k_selection"]] == [2, 3]
+    res = staff_client.post("/api/ml/train-customer-segmentation/", {"min_clusters": 7, "max_clusters": 5},
+                            format="json")
+    assert_error(res, 400, "max_clusters")
 
 
 @pytest.mark.parametrize(("body", "status", "word"), [

@@ -23,16 +23,13 @@ from ml_predictions.data import get_data_source
 from ml_predictions.errors import (
     InsufficientDataError,
     InvalidParameterError,
-    MLError,
     NoActiveModelError,
-    NotFittedError,
     NotFoundError,
 )
 from ml_predictions.estimators.segmentation.clv_data import purchase_history
 from ml_predictions.estimators.segmentation.clv_selection import predict_lifetime_value, select_clv
 from ml_predictions.estimators.segmentation.segmenter import (
     CustomerSegmenter,
-    SegmentationError,
     compute_rfm,
     confidence_from_distances,
     rfm_scores,
@@ -72,14 +69,6 @@ MARKETING_ACTIONS: dict[str, list[Any]] = {
 def marketing_actions(segment_type: str) -> list[str]:
     """The segment type's actions as text in the active language."""
     return [str(text) for text in MARKETING_ACTIONS.get(segment_type, [])]
-
-
-def domain_error(exc: SegmentationError) -> MLError:
-    if exc.kind == "insufficient":
-        return InsufficientDataError(str(exc), field=exc.field)
-    if exc.kind == "not_fitted":
-        return NotFittedError(str(exc))
-    return InvalidParameterError(str(exc), field=exc.field)
 
 
 def _to_date(value: Any) -> date | None:
@@ -192,11 +181,8 @@ def segment_frame(
     if lines.empty:
         raise InsufficientDataError("There are no orders to segment customers on.", field="calc_date")
     t0 = time.perf_counter()
-    try:
-        rfm = compute_rfm(lines, calc_date=calc_date, window_days=window_days, customers=customers,
-                          include_without_orders=include)
-    except SegmentationError as exc:
-        raise domain_error(exc) from exc
+    rfm = compute_rfm(lines, calc_date=calc_date, window_days=window_days, customers=customers,
+                      include_without_orders=include)
     calc_ts = pd.Timestamp(calc_date, tz="UTC") if calc_date else (
         pd.Timestamp(lines["ordered_at"].max()).normalize() + pd.Timedelta(days=1))
     if not rfm["has_orders"].any():
@@ -208,10 +194,7 @@ def segment_frame(
 
     t0 = time.perf_counter()
     segmenter = build_segmenter(params, params.get("_init_centroids"))
-    try:
-        segmenter.fit(rfm)
-    except SegmentationError as exc:
-        raise domain_error(exc) from exc
+    segmenter.fit(rfm)
     labels = segmenter.labels_
     dist = segmenter.kmeans_.transform(segmenter._embed(rfm))
     confidence = confidence_from_distances(dist)
@@ -265,6 +248,9 @@ def _metrics(result: dict[str, Any]) -> dict[str, Any]:
         "davies_bouldin": round(seg.metrics_["davies_bouldin"], 4),
         "calinski_harabasz": round(seg.metrics_["calinski_harabasz"], 2),
         "inertia": round(seg.metrics_["inertia"], 2),
+        "seed_stability": round(seg.metrics_["stability"], 4),
+        "k_choice": seg.selection_,
+        "cluster_numbers_matched_to_previous": bool(seg.matched_previous_),
         "cluster_sizes": {str(c): int(n) for c, n in sizes.items()},
         "cluster_names": {str(c): seg.cluster_names_[c] for c in range(seg.n_clusters_)},
         "segment_types": {str(c): seg.segment_types_[c] for c in range(seg.n_clusters_)},
