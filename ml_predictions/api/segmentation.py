@@ -27,20 +27,19 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ml_predictions.api import segment_history
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.pagination import StandardPagination
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
+from ml_predictions.capabilities.segmentation.selectors import marketing_actions, resolve_run, segments_filter
 from ml_predictions.capabilities.segmentation.services import (
     MAX_RECORDED_RESULTS,
-    build_segmenter,
     frame_for_apply,
-    marketing_actions,
     record_batch_prediction,
     record_customer_lookup,
-    resolve_run,
-    segments_filter,
 )
+from ml_predictions.capabilities.segmentation.trainer import build_segmenter
 from ml_predictions.data import canonical_id
 from ml_predictions.errors import InvalidParameterError, NotFoundError
 from ml_predictions.estimators.segmentation.segmenter import (
@@ -48,6 +47,7 @@ from ml_predictions.estimators.segmentation.segmenter import (
     confidence_from_distances,
     rfm_from_transactions,
 )
+from ml_predictions.exports import safe_row
 from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType
 from ml_predictions.training.registry import load_artifact
 
@@ -424,7 +424,7 @@ class SegmentExportView(MLAPIView):
         def rows() -> Any:
             yield writer.writerow(CUSTOMER_FIELDS)
             for row in qs.iterator(chunk_size=5000):
-                yield writer.writerow(row)
+                yield writer.writerow(safe_row(row))
 
         response = StreamingHttpResponse(rows(), content_type="text/csv")
         calc = model.metrics.get("calc_date", "run")
@@ -730,6 +730,7 @@ class SegmentPlotView(MLAPIView):
 
 
 urlpatterns: list[URLPattern] = [
+    *segment_history.urlpatterns,  # before segments/<segment>/...: "transitions" is no segment name
     path("train-customer-segmentation/", TrainSegmentationView.as_view(), name="train-customer-segmentation"),
     path("customer-segment/<str:customer_id>/", CustomerSegmentView.as_view(), name="customer-segment"),
     path("segments/", SegmentsView.as_view(), name="segments"),

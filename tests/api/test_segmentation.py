@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
-from ml_predictions.capabilities.segmentation.services import lifetime_value
+from ml_predictions.capabilities.segmentation.trainer import lifetime_value
 from ml_predictions.data import get_data_source
 from ml_predictions.models import CustomerSegmentAssignment, MLModel
 from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
@@ -321,7 +321,7 @@ def test_openapi_lists_every_endpoint(staff_client):
 
 
 def test_failed_bulk_write_keeps_the_previous_run_active(trained, staff_client, monkeypatch):
-    from ml_predictions.capabilities.segmentation import services as workflow
+    from ml_predictions.capabilities.segmentation import trainer as workflow
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
