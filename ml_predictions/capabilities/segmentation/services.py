@@ -25,7 +25,8 @@ from ml_predictions.models import (
 MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
 
 def _bulk_insert(table: str, cols: list[str], out: pd.DataFrame) -> None:
-    out = out.astype(object).where(out.notna(), None)
+    out = out[cols].astype(object)
+    out = out.where(out.notna(), None)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             buffer = io.StringIO()
@@ -36,7 +37,7 @@ def _bulk_insert(table: str, cols: list[str], out: pd.DataFrame) -> None:
                     copy.write(chunk)
         else:
             sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
-            cursor.executemany(sql, list(out[cols].itertuples(index=False, name=None)))
+            cursor.executemany(sql, list(out.itertuples(index=False, name=None)))
 
 
 def write_assignments(model: MLModel, frame: pd.DataFrame, calc_date: date) -> int:
