@@ -27,7 +27,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ml_predictions.api import segment_history
+from ml_predictions.api import segment_diagnostics, segment_history
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.pagination import StandardPagination
 from ml_predictions.api.plots import new_figure, png_response
@@ -731,6 +731,7 @@ class SegmentPlotView(MLAPIView):
 
 urlpatterns: list[URLPattern] = [
     *segment_history.urlpatterns,  # before segments/<segment>/...: "transitions" is no segment name
+    *segment_diagnostics.urlpatterns,
     path("train-customer-segmentation/", TrainSegmentationView.as_view(), name="train-customer-segmentation"),
     path("customer-segment/<str:customer_id>/", CustomerSegmentView.as_view(), name="customer-segment"),
     path("segments/", SegmentsView.as_view(), name="segments"),

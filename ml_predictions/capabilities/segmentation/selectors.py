@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ml_predictions.errors import NoActiveModelError, NotFoundError
 from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType
+from ml_predictions.training.registry import load_artifact
 
 MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
 
@@ -73,3 +74,13 @@ def segments_filter(model: MLModel, segment: str) -> dict[str, Any]:
         return {"cluster": int(segment)}
     known = sorted(set(names) | set(names.values()))
     raise NotFoundError(f"Unknown segment {segment!r}; this run has: {', '.join(known)}.", field="segment")
+
+
+def clv_diagnostics(calc_date: date | None = None) -> tuple[MLModel, dict[str, Any]]:
+    """The purchase-model diagnostics stored with a run (computed at training; see clv_diagnostics.py)."""
+    model = resolve_run(calc_date)
+    diagnostics = load_artifact(model).get("clv_diagnostics")
+    if not diagnostics:
+        raise NotFoundError("This segmentation run has no CLV diagnostics (trained before they existed); retrain it.",
+                            field="calc_date")
+    return model, diagnostics

@@ -20,6 +20,7 @@ from ml_predictions.conf import ml_settings
 from ml_predictions.data import get_data_source
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError
 from ml_predictions.estimators.segmentation.clv_data import purchase_history
+from ml_predictions.estimators.segmentation.clv_diagnostics import purchase_diagnostics
 from ml_predictions.estimators.segmentation.clv_selection import predict_lifetime_value, select_clv
 from ml_predictions.estimators.segmentation.segmenter import (
     CustomerSegmenter,
@@ -117,8 +118,9 @@ def lifetime_value(lines: pd.DataFrame, calc_ts: pd.Timestamp, params: dict[str,
         holdout_days=selection.holdout_days, random_state=random_state, min_repeat_customers=min_repeat)
     details.update({"n_customers": history.n_customers, "horizon_days": horizon_days,
                     "horizon_months": horizon_months, "time_unit": "days", "selection": selection.as_dict()})
+    diagnostics = purchase_diagnostics(history, selection.calibration_end, min_repeat_customers=min_repeat)
     return {"predictions": predictions, "method": details["method"], "details": details,
-            "selection": selection.as_dict()}
+            "selection": selection.as_dict(), "diagnostics": diagnostics}
 
 
 def _positive_int(params: dict[str, Any], name: str, default: Any) -> int:
@@ -263,6 +265,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         "window_days": result["window_days"],
         "clv_method": result["clv"]["method"],
         "clv_details": result["clv"]["details"],
+        "clv_diagnostics": result["clv"]["diagnostics"],
         "features": list(seg.features),
     }
 
