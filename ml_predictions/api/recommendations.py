@@ -55,7 +55,7 @@ class CustomerRecommendationQuery(serializers.Serializer):
 
 TRAIN_EXAMPLE = {
     "success": True,
-    "message": "Modelo de recomendaciones entrenado exitosamente",
+    "message": "Product recommendation model trained successfully",
     "model_id": "5d0c6d3e-3a57-4b43-9a57-0f1b0a6c1f20",
     "version": 1,
     "metrics": {

@@ -45,7 +45,7 @@ def test_authorization_matrix(anon_client, user_client):
 def test_train_returns_seed_response_with_offline_figures(trained, small_shop):
     body = trained
     assert body["success"] is True
-    assert body["message"] == "Modelo de recomendaciones entrenado exitosamente"
+    assert body["message"] == "Product recommendation model trained successfully"
     metrics = body["metrics"]
     n = len(small_shop.products)
     assert metrics["total_products"] == n and metrics["matrix_shape"] == [n, n]

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from ml_predictions.errors import InvalidParameterError, NotFittedError
 from ml_predictions.estimators.recommendation.recommender import (
     NORMALIZATIONS,
-    NotFittedRecommenderError,
     ProductRecommender,
     basket_queries,
     popularity_recs,
@@ -49,7 +49,7 @@ def _planted() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_unfitted_model_raises_clear_error():
-    with pytest.raises(NotFittedRecommenderError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ProductRecommender().recommend_for_product("p0")
 
 
@@ -268,7 +268,7 @@ def test_sparse_customer_top_k_equals_the_dense_computation(neighbours, weight):
 
 
 def test_customer_neighbours_is_validated_and_tuned():
-    with pytest.raises(ValueError, match="customer_neighbours"):
+    with pytest.raises(InvalidParameterError, match="customer_neighbours"):
         ProductRecommender(customer_neighbours="ALS").fit(*_planted())
     rng = np.random.default_rng(0)
     baskets = [[f"p{int(i)}", f"p{int(i) + 20}"] for i in rng.integers(0, 15, 600)]
@@ -291,3 +291,23 @@ def test_refit_does_not_reuse_the_previous_fits_cached_lists():
     recommended = [i for i, _ in model.recommend_for_customer("c0")]
     assert fresh.product_index_["p6"] in recommended  # the new data's best-seller
     assert not {fresh.product_index_["p2"], fresh.product_index_["p9"]} & set(recommended)  # c0's history
+
+
+def test_ranking_metrics_when_no_list_has_a_product():
+    """Every product unavailable -> every list is -1: the crash of the real history (scipy returns a
+    sparse matrix for an empty fancy index); figures are zero with the queries still counted."""
+    targets = sp.csr_matrix(np.eye(6, 8, k=1, dtype=np.float32))
+    out = ranking_metrics(np.full((6, 10), -1), targets, 8)
+    assert out == {"precision_at_10": 0.0, "recall_at_10": 0.0, "ndcg_at_10": 0.0, "coverage": 0.0, "queries": 6}
+    assert ranking_metrics(np.empty((6, 0), np.int64), targets, 8)["recall_at_10"] == 0.0
+    recs = np.full((6, 10), -1)
+    recs[:, 0] = np.arange(1, 7)  # the one target of each query at rank 1
+    out = ranking_metrics(recs, targets, 8)
+    assert out["recall_at_10"] == 1.0 and out["ndcg_at_10"] == 1.0 and out["precision_at_10"] == 0.1
+
+
+def test_popularity_baseline_never_offers_excluded_products():
+    pop = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    recs = popularity_recs(pop, np.array([0, 3]), 3, exclude=np.array([False, True, False, False, False]))
+    assert recs.tolist() == [[2, 3, 4], [0, 2, 4]]
+    assert (popularity_recs(pop, np.array([0]), 3, exclude=np.ones(5, bool)) == -1).all()

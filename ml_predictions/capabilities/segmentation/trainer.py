@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.utils.translation import gettext_noop
 
 from ml_predictions.capabilities.segmentation.selectors import marketing_actions
 from ml_predictions.capabilities.segmentation.services import write_assignments
@@ -287,7 +288,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         n_samples=len(frame),
         data_start=ordered.min().date(),
         data_end=ordered.max().date(),
-        message="Customer segmentation trained successfully",
+        message=gettext_noop("Customer segmentation trained successfully"),
         response=response,
         on_registered=store,
     )

@@ -29,16 +29,14 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
+from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
+
 METHODS = ("hybrid", "bought_together", "similar")
 NORMALIZATIONS = ("conditional", "cosine", "lift", "bm25")
 # Which precomputed neighbour lists a customer's history is expanded with (tuned offline).
 CUSTOMER_NEIGHBOURS = ("hybrid", "bought_together")
 # In the hybrid, a product without co-purchases is scored by content, with this small popularity share.
 COLD_START_POPULARITY_SHARE = 0.05
-
-
-class NotFittedRecommenderError(RuntimeError):
-    """Raised when a ProductRecommender is used before `fit`."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,7 +249,7 @@ class ProductRecommender:
     def set_params(self, **params: Any) -> ProductRecommender:
         for key, value in params.items():
             if key not in self.get_params():
-                raise ValueError(f"unknown parameter {key!r}")
+                raise InvalidParameterError(f"unknown parameter {key!r}", field=key)
             setattr(self, key, value)
         # scoring parameters changed: cached neighbour matrices are stale (precomputed topk_ lists
         # only change with a new fit, which is why tuning fits with precompute=False)
@@ -266,16 +264,19 @@ class ProductRecommender:
 
     def _validate(self) -> None:
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}")
+            raise InvalidParameterError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}",
+                                        field="normalization")
         for name in ("customer_weight", "bought_together_weight", "content_weight", "popularity_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+                raise InvalidParameterError(f"{name} must be >= 0", field=name)
         if self.bought_together_weight + self.content_weight + self.popularity_weight <= 0:
-            raise ValueError("at least one hybrid weight must be positive")
+            raise InvalidParameterError("at least one hybrid weight must be positive", field="bought_together_weight")
         if self.customer_neighbours not in CUSTOMER_NEIGHBOURS:
-            raise ValueError(f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}")
+            raise InvalidParameterError(
+                f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}",
+                field="customer_neighbours")
         if self.top_k < 1 or self.max_basket_size < 2 or self.max_history_items < 1:
-            raise ValueError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
+            raise InvalidParameterError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
 
     def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True) -> ProductRecommender:
         """Learn co-occurrence, content features and popularity; precompute the top-k lists."""
@@ -286,7 +287,7 @@ class ProductRecommender:
         ids = products["id"].astype(str).to_numpy(dtype=object)
         n = len(ids)
         if n < 2:
-            raise ValueError("at least 2 products are needed")
+            raise InsufficientDataError(f"Product recommendations need at least 2 products; found {n}.")
         self.product_ids_ = ids
         self.product_index_ = {pid: i for i, pid in enumerate(ids)}
         self.names_ = products["name"].astype(str).to_numpy(dtype=object) if "name" in products else ids
@@ -364,7 +365,7 @@ class ProductRecommender:
         """Switch normalization on a model fitted in this process (tuning), without re-reading orders."""
         self._check_fitted()
         if getattr(self, "_baskets", None) is None:
-            raise NotFittedRecommenderError("rebuild_cooccurrence needs a model fitted in this process.")
+            raise NotFittedError("rebuild_cooccurrence needs a model fitted in this process.")
         self.normalization = normalization
         self._validate()
         self.bought_together_ = _prune_rows(self._cooccurrence(self._baskets, self.history_),
@@ -429,20 +430,19 @@ class ProductRecommender:
                                         shape=(n, self.price_bands)))
         text = (products.get("name", pd.Series([""] * n)).fillna("").astype(str) + " "
                 + products.get("description", pd.Series([""] * n)).fillna("").astype(str))
-        if text.str.strip().str.len().gt(0).any():
-            try:
-                tfidf = TfidfVectorizer(max_features=self.max_text_features, sublinear_tf=True,
-                                        min_df=1, dtype=np.float32).fit_transform(text)
-                blocks.append(tfidf * float(self.text_weight))
-            except ValueError:  # only stop words / empty vocabulary
-                pass
+        # TfidfVectorizer refuses an empty vocabulary; its default token is a run of 2+ word characters,
+        # so the same pattern tells beforehand whether any name or description has a word to learn
+        if text.str.contains(r"(?u)\b\w\w+\b", regex=True).any():
+            tfidf = TfidfVectorizer(max_features=self.max_text_features, sublinear_tf=True,
+                                    min_df=1, dtype=np.float32).fit_transform(text)
+            blocks.append(tfidf * float(self.text_weight))
         return l2_normalize(sp.hstack(blocks, format="csr").astype(np.float32))
 
     # ---- scoring --------------------------------------------------------------------------------
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "bought_together_"):
-            raise NotFittedRecommenderError("This ProductRecommender is not fitted yet; call fit() first.")
+            raise NotFittedError("This ProductRecommender is not fitted yet; call fit() first.")
 
     def _score_chunks(self, rows: np.ndarray, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Dense scores of `rows` against every product for each method, each in [0, 1].
@@ -453,7 +453,7 @@ class ProductRecommender:
         """
         for method in methods:
             if method not in METHODS:
-                raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+                raise InvalidParameterError(f"method must be one of {METHODS}; got {method!r}", field="method")
         wc = self.content_weight
         out: dict[str, np.ndarray] = {}
         # bought-together is always computed: the hybrid needs it to spot cold-start rows
@@ -532,7 +532,7 @@ class ProductRecommender:
         """(product index, score) pairs; a lookup in the precomputed lists unless unavailable are asked."""
         self._check_fitted()
         if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+            raise InvalidParameterError(f"method must be one of {METHODS}; got {method!r}", field="method")
         i = self.product_index_[product_id]
         # The precomputed lists already follow exclude_unavailable; only a request that asks for
         # unavailable products from a model that filtered them (or more than top_k) is computed here.
@@ -717,7 +717,7 @@ def time_split(order_lines: pd.DataFrame, test_fraction: float) -> tuple[pd.Data
     """The last `test_fraction` of orders (by order time) are held out; no order is split in two."""
     first = order_lines.groupby("order_id", sort=False)["ordered_at"].min().sort_values(kind="stable")
     if len(first) < 2:
-        raise ValueError("at least 2 orders are needed for a time split")
+        raise InsufficientDataError(f"A time split needs at least 2 orders; found {len(first)}.")
     cut_pos = int(round(len(first) * (1 - test_fraction)))
     cut_pos = min(max(cut_pos, 1), len(first) - 1)
     cutoff = first.iloc[cut_pos]
@@ -762,31 +762,53 @@ def basket_queries(test_lines: pd.DataFrame, product_index: dict[str, int], n_pr
     return BasketQueries(seeds, targets)
 
 
-def ranking_metrics(recs: np.ndarray, targets: sp.csr_matrix, n_catalogue: int, k: int = 10) -> dict[str, float]:
+def _contains(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether each (row, col) pair is a stored positive entry of `matrix`, as a plain bool array.
+
+    Fancy indexing a scipy matrix (`matrix[rows, cols] > 0`) returns an np.matrix for most inputs but a
+    *sparse* matrix for empty ones (every recommendation missing, e.g. a catalogue all out of stock), on
+    which `> 0` cannot become a bool array. Sorted int64 keys and one searchsorted have one behaviour
+    for every shape and never build a dense block.
+    """
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    cols = np.asarray(cols, dtype=np.int64).ravel()
+    if not len(rows) or matrix.nnz == 0:
+        return np.zeros(len(rows), bool)
+    coo = matrix.tocoo()
+    positive = coo.data > 0
+    n_cols = np.int64(matrix.shape[1])
+    stored = np.unique(coo.row[positive].astype(np.int64) * n_cols + coo.col[positive].astype(np.int64))
+    keys = rows * n_cols + cols
+    pos = np.minimum(np.searchsorted(stored, keys), max(len(stored) - 1, 0))
+    return (stored[pos] == keys) if len(stored) else np.zeros(len(rows), bool)
+
+
+def ranking_metrics(recs: np.ndarray, targets: sp.spmatrix, n_catalogue: int, k: int = 10) -> dict[str, float]:
     """precision@k, recall@k, NDCG@k (binary relevance) and catalogue coverage of a recommendation matrix.
 
     `recs` is queries x >=k product indices, -1 meaning "no recommendation" (counted as a miss).
     """
-    recs = np.asarray(recs)[:, :k]
-    n_q = recs.shape[0]
+    recs = np.asarray(recs, dtype=np.int64)
+    recs = recs.reshape(len(recs), -1)[:, :k] if recs.size else np.full((len(recs), k), -1, np.int64)
+    n_q, width = recs.shape
     if n_q == 0:
         return {"precision_at_10": 0.0, "recall_at_10": 0.0, "ndcg_at_10": 0.0, "coverage": 0.0, "queries": 0}
-    rows = np.repeat(np.arange(n_q), recs.shape[1])
+    rows = np.repeat(np.arange(n_q), width)
     cols = recs.ravel()
     valid = cols >= 0
     hit = np.zeros(len(cols), bool)
-    hit[valid] = np.asarray(targets[rows[valid], cols[valid]]).ravel() > 0
-    hit = hit.reshape(n_q, -1)
-    n_rel = np.asarray(targets.sum(axis=1)).ravel()
+    hit[valid] = _contains(targets, rows[valid], cols[valid])
+    hit = hit.reshape(n_q, width)
+    n_rel = np.diff(sp.csr_matrix(targets > 0).indptr)
     hits = hit.sum(axis=1)
-    discounts = 1.0 / np.log2(np.arange(2, recs.shape[1] + 2))
+    discounts = 1.0 / np.log2(np.arange(2, width + 2))
     dcg = (hit * discounts).sum(axis=1)
-    ideal = np.array([discounts[: int(min(r, recs.shape[1]))].sum() for r in n_rel])
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_rel, width)]
     ok = n_rel > 0
     return {
         "precision_at_10": round(float((hits[ok] / k).mean()) if ok.any() else 0.0, 4),
         "recall_at_10": round(float((hits[ok] / n_rel[ok]).mean()) if ok.any() else 0.0, 4),
-        "ndcg_at_10": round(float((dcg[ok] / ideal[ok]).mean()) if ok.any() else 0.0, 4),
+        "ndcg_at_10": round(float((dcg[ok] / np.maximum(ideal[ok], 1e-12)).mean()) if ok.any() else 0.0, 4),
         "coverage": round(float(len(np.unique(cols[valid])) / max(n_catalogue, 1)), 4),
         "queries": int(ok.sum()),
     }
@@ -804,7 +826,11 @@ def popularity_recs(popularity: np.ndarray, seeds: np.ndarray, k: int,
     # drop the seed where present, otherwise the (k+1)-th
     keep = ~is_seed
     keep[~is_seed.any(axis=1), -1] = False
-    return recs[keep].reshape(len(seeds), k)
+    out = recs[keep].reshape(len(seeds), -1)[:, :k]
+    out = np.where(np.isfinite(pop[out]), out, -1)  # excluded (unavailable) products are not offered
+    if out.shape[1] < k:  # a catalogue smaller than k + 1
+        out = np.hstack([out, np.full((len(seeds), k - out.shape[1]), -1, out.dtype)])
+    return out
 
 
 def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
@@ -870,12 +896,14 @@ def evaluate_customers(model: ProductRecommender, test_lines: pd.DataFrame, *, k
     pop = model.popularity_.astype(float).copy()
     if model.exclude_unavailable:
         pop[~model.available_] = -np.inf
-    order = np.argsort(-pop, kind="stable")[: k + 50]
+    order = np.argsort(-pop, kind="stable")
+    order = order[np.isfinite(pop[order])][: k + 50]  # unavailable products are never offered
     cand = np.tile(order, (len(cust), 1))
-    bought = np.asarray(Hc[np.repeat(np.arange(len(cust)), cand.shape[1]), cand.ravel()]).reshape(cand.shape) > 0
+    bought = _contains(Hc, np.repeat(np.arange(len(cust)), cand.shape[1]), cand.ravel()).reshape(cand.shape)
     ranks = np.where(bought, np.inf, np.arange(cand.shape[1])[None, :])
     sel = np.argsort(ranks, axis=1, kind="stable")[:, :k]
-    out["popularity"] = ranking_metrics(np.take_along_axis(cand, sel, axis=1), T, n, k)
+    recs = np.where(np.take_along_axis(bought, sel, axis=1), -1, np.take_along_axis(cand, sel, axis=1))
+    out["popularity"] = ranking_metrics(recs, T, n, k)
     return out
 
 

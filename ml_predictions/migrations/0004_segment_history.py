@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ml_predictions', '0002_segmentation'),
+        ('ml_predictions', '0003_verbose_names'),
     ]
 
     operations = [
