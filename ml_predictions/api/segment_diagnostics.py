@@ -12,7 +12,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -64,6 +64,17 @@ class CumulativeResponse(serializers.Serializer):
     customers = serializers.IntegerField()
 
 
+HEAD = {"success": True, "model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88", "calc_date": "2026-07-01"}
+EXAMPLES = {
+    "calibration": {**HEAD, "buckets": [{"frequency": "0", "customers": 29, "actual": 0.97, "expected": 0.97},
+                                         {"frequency": "7+", "customers": 93, "actual": 3.26, "expected": 2.79}]},
+    "p-alive": {**HEAD, "frequency": [0.0, 3.0], "recency_days": [0.0, 730.0], "T_days": 730.0,
+                "p_alive": [[1.0, 1.0], [0.0005, 0.99]]},
+    "cumulative": {**HEAD, "day": [0, 365, 730], "actual": [0.0, 900.0, 2500.0], "expected": [0.0, 950.0, 2300.0],
+                   "calibration_end_day": 640, "customers": 279},
+}
+NO_RUN = OpenApiExample("No active segmentation", status_codes=["409"], response_only=True, value={
+    "success": False, "error": {"code": "no_active_model", "message": "No active customer segmentation."}})
 RESPONSES = {"calibration": CalibrationResponse, "p-alive": AliveMatrixResponse, "cumulative": CumulativeResponse}
 ERRORS = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT}
 
@@ -83,7 +94,8 @@ def _data(request: Request, kind: str) -> tuple[Any, dict[str, Any]]:
 def _view(kind: str) -> type[MLAPIView]:
     class DiagnosticView(MLAPIView):
         @extend_schema(summary=f"CLV diagnostic: {kind} (JSON twin of the chart)", parameters=[DiagnosticsQuery],
-                       responses={200: RESPONSES[kind], **ERRORS}, operation_id=f"segments_diagnostics_{kind}")
+                       responses={200: RESPONSES[kind], **ERRORS}, operation_id=f"segments_diagnostics_{kind}",
+                       examples=[OpenApiExample(kind, value=EXAMPLES[kind], response_only=True), NO_RUN])
         def get(self, request: Request) -> Response:
             model, data = _data(request, kind)
             head = {"success": True, "model_id": str(model.pk), "calc_date": model.metrics.get("calc_date")}
@@ -98,7 +110,7 @@ def _plot_view(kind: str) -> type[MLAPIView]:
     class DiagnosticPlotView(MLAPIView):
         @extend_schema(summary=f"CLV diagnostic chart: {kind} (PNG)", parameters=[DiagnosticsQuery],
                        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS},
-                       operation_id=f"segments_diagnostics_{kind}_plot")
+                       operation_id=f"segments_diagnostics_{kind}_plot", examples=[NO_RUN])
         def get(self, request: Request) -> Any:
             model, data = _data(request, kind)
             return png_response(DRAW[kind](data, model.metrics.get("calc_date")))

@@ -123,8 +123,10 @@ class SegmentTransitionsExportView(MLAPIView):
     @extend_schema(
         summary="CSV of the customers who moved from vip/frequent into at_risk/inactive between two runs",
         parameters=[TransitionsQuery],
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one row per moved customer"),
-                   **ERRORS},
+        responses={(200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR, description="one row per moved customer",
+            examples=[OpenApiExample("CSV", value=",".join(MOVED_COLUMNS) + "\nc-17,vip,at_risk,vip,at_risk,5400.0,900.0,"
+                                     "6100.0,6150.0\n")]), **ERRORS},
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         result = _transitions(request)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
@@ -46,7 +47,7 @@ def _mbg_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -
     return a1 + a2 + a3 + np.logaddexp(a4, 0.0)
 
 
-class ModifiedBetaGeoModel:
+class ModifiedBetaGeoModel(BaseEstimator):
     """MBG/NBD: like BG/NBD, but a customer may also drop out right after the first purchase."""
 
     def __init__(self, penalizer: float = 1e-6, max_iter: int = 2000) -> None:
@@ -156,7 +157,7 @@ def customer_features(history: PurchaseHistory, cut: int, window: int) -> pd.Dat
     }, index=idx)
 
 
-class RevenueBooster:
+class RevenueBooster(BaseEstimator):
     """Gradient-boosted regressor of next-`horizon`-days revenue from customer_features, trained on past cuts.
 
     Training rows come from up to `n_cuts` earlier cut days (cut - w, cut - 2w, ...), each labelled with
