@@ -32,7 +32,11 @@ from ml_predictions.estimators.segmentation.clv_data import (
 )
 from ml_predictions.estimators.segmentation.lifetime_value import BetaGeoModel, GammaGammaModel
 
-CANDIDATES: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "naive_rate_x_spend", "gradient_boosting")
+CANDIDATES: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "naive_rate_x_spend", "gradient_boosting",
+                               "bgnbd_gbm_mean")
+# The combination candidate: the mean of these two predictions (the M4/M5 lesson: averages of
+# different models beat each one; on CDNOW and the generator it ranked best or level in 4 of 4 windows).
+COMBINED: tuple[str, str] = ("bgnbd_gamma_gamma", "gradient_boosting")
 # naive rate: a customer seen for fewer days than this is treated as seen for this long (one purchase
 # yesterday is not a rate of one purchase a day)
 MIN_RATE_DAYS = 30.0
@@ -102,7 +106,25 @@ class ModifiedBetaGeoModel(BaseEstimator):
 
 def fit_probabilistic(history: PurchaseHistory, cut: int, *, kind: str, penalizer: float = 1e-6,
                       min_repeat_customers: int = 2) -> tuple[Any, GammaGammaModel, pd.DataFrame]:
-    """(purchase model, Gamma-Gamma, summary) fitted on days before `cut`; raises when a fit fails."""
+    """(purchase model, Gamma-Gamma, summary) fitted on days before `cut`; raises when a fit fails.
+
+    Fits (and failures) are memoised on the history, which is immutable once built.
+    """
+    key = (kind, cut, min_repeat_customers, penalizer)
+    if key not in history.fits:
+        try:
+            history.fits[key] = _fit_probabilistic(history, cut, kind=kind, penalizer=penalizer,
+                                                   min_repeat_customers=min_repeat_customers)
+        except InsufficientDataError as exc:
+            history.fits[key] = exc
+    found = history.fits[key]
+    if isinstance(found, InsufficientDataError):
+        raise found
+    return found
+
+
+def _fit_probabilistic(history: PurchaseHistory, cut: int, *, kind: str, penalizer: float,
+                       min_repeat_customers: int) -> tuple[Any, GammaGammaModel, pd.DataFrame]:
     s = summary_at(history, cut)
     repeaters = int((s["x"] > 0).sum())
     if repeaters < max(min_repeat_customers, 2):
@@ -169,9 +191,10 @@ class RevenueBooster(BaseEstimator):
     """
 
     def __init__(self, horizon: int, *, n_cuts: int = 3, min_history_days: int = 30, min_rows: int = 50,
-                 random_state: int | None = 42) -> None:
+                 max_rows: int = 40_000, random_state: int | None = 42) -> None:
         self.horizon = horizon
         self.n_cuts = n_cuts
+        self.max_rows = max_rows
         self.min_history_days = min_history_days
         self.min_rows = min_rows
         self.random_state = random_state
@@ -194,6 +217,9 @@ class RevenueBooster(BaseEstimator):
                 f"history before an earlier {w}-day window; found {rows}.")
         x = pd.concat(frames)[list(FEATURES)].to_numpy(dtype=float)
         y = np.concatenate(targets)
+        if len(y) > self.max_rows:  # a seeded sample: 40k rows learn the mapping as well as 300k, 6x faster
+            keep = np.random.default_rng(self.random_state).choice(len(y), size=self.max_rows, replace=False)
+            x, y = x[keep], y[keep]
         if not (y > 0).any():
             raise InsufficientDataError("no customer bought again in the training windows.")
         # one OpenMP thread: on a shared 2-core host spin-waiting threads make this 5-20x slower
@@ -215,6 +241,12 @@ class RevenueBooster(BaseEstimator):
         return pd.Series(pred, index=feats.index)
 
 
+def combine(predictions: list[pd.Series]) -> pd.Series:
+    """Mean of several candidates' predicted revenue (a customer missing from one counts 0 there)."""
+    frame = pd.concat(predictions, axis=1).fillna(0.0)
+    return frame.mean(axis=1)
+
+
 def predict_candidate(name: str, history: PurchaseHistory, cut: int, horizon: int, *,
                       random_state: int | None = 42, min_repeat_customers: int = 2
                       ) -> tuple[pd.Series, dict[str, Any]]:
@@ -224,6 +256,10 @@ def predict_candidate(name: str, history: PurchaseHistory, cut: int, horizon: in
     """
     if name == "naive_rate_x_spend":
         return predict_naive(history, cut, horizon), {}
+    if name == "bgnbd_gbm_mean":
+        parts = [predict_candidate(part, history, cut, horizon, random_state=random_state,
+                                   min_repeat_customers=min_repeat_customers)[0] for part in COMBINED]
+        return combine(parts), {"of": list(COMBINED)}
     if name == "gradient_boosting":
         booster = RevenueBooster(horizon, random_state=random_state).fit(history, cut)
         return booster.predict(history, cut), {"n_training_rows": booster.n_training_rows_,

@@ -10,7 +10,7 @@ lines each time would cost more than the fits. A purchase day is a day with posi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,9 @@ class PurchaseHistory:
     product_code: np.ndarray
     product_first_day: np.ndarray
     end: int
+    # fitted purchase models by (kind, cut, min repeat customers): selection, prediction and diagnostics
+    # ask for the same fits, and a BG/NBD fit on 100k customers costs about half a second
+    fits: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def start(self) -> int:

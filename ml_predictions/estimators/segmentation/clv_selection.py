@@ -26,6 +26,8 @@ from threadpoolctl import threadpool_limits
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError
 from ml_predictions.estimators.segmentation.clv_candidates import (
     CANDIDATES,
+    COMBINED,
+    combine,
     fit_probabilistic,
     naive_rate,
     predict_candidate,
@@ -89,13 +91,18 @@ def select_clv(history: PurchaseHistory, *, holdout_days: int = 90, candidates: 
     actual = revenue_between(history, cal_end, history.end, population)
     scores: dict[str, dict[str, Any]] = {}
     with threadpool_limits(limits=1, user_api="openmp"):  # see CustomerSegmenter.fit: spin-waiting threads
+        predictions: dict[str, pd.Series] = {}
         for name in candidates:
             try:
-                pred, details = predict_candidate(name, history, cal_end, holdout, random_state=random_state,
-                                                  min_repeat_customers=min_repeat_customers)
+                if name == "bgnbd_gbm_mean" and all(part in predictions for part in COMBINED):
+                    pred, details = combine([predictions[p] for p in COMBINED]), {"of": list(COMBINED)}
+                else:
+                    pred, details = predict_candidate(name, history, cal_end, holdout, random_state=random_state,
+                                                      min_repeat_customers=min_repeat_customers)
             except InsufficientDataError as exc:
                 scores[name] = {"skipped": str(exc)}
                 continue
+            predictions[name] = pred
             scores[name] = {**score_prediction(pred.reindex(population).fillna(0.0).to_numpy(), actual),
                             "details": details}
     fitted = {n: s for n, s in scores.items() if "skipped" not in s}
@@ -136,6 +143,13 @@ def _value(method: str, history: PurchaseHistory, s: pd.DataFrame, bg: Any, gg: 
            ) -> tuple[np.ndarray, str]:
     """Discounted revenue over the horizon from `method` (falling back to the naive rate if it cannot fit)."""
     discount = _discount_sum(horizon_months, monthly_discount)
+    kwargs = {"horizon_months": horizon_months, "monthly_discount": monthly_discount, "holdout_days": holdout_days,
+              "random_state": random_state, "details": details}
+    if method == "bgnbd_gbm_mean":
+        parts = [_value(part, history, s, bg, gg, **kwargs) for part in COMBINED]
+        if [used for _, used in parts] == list(COMBINED):
+            return (parts[0][0] + parts[1][0]) / 2, method
+        method = "naive_rate_x_spend"  # a part fell back (details["method_fallback"] says why)
     if method in ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma"):
         try:
             if method == "mbgnbd_gamma_gamma":
