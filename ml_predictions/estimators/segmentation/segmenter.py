@@ -252,10 +252,11 @@ class CustomerSegmenter(BaseEstimator):
     def _choose_k(self, table: list[dict[str, Any]]) -> int:
         """Best by the selection metric; within `selection_tolerance` of it, the most stable k wins."""
         def score(row: dict[str, Any]) -> float:
-            return -row["davies_bouldin"] if self.selection_metric == "davies_bouldin" else row[self.selection_metric]
+            value = -row["davies_bouldin"] if self.selection_metric == "davies_bouldin" else row[self.selection_metric]
+            return value if np.isfinite(value) else -np.inf
 
         best = max(score(r) for r in table)
-        ties = [r for r in table if score(r) >= best - float(self.selection_tolerance) * abs(best)]
+        ties = [r for r in table if not np.isfinite(best) or score(r) >= best - float(self.selection_tolerance) * abs(best)]
         chosen = max(ties, key=lambda r: (round(r["stability"], 6), score(r)))
         self.selection_ = {"best_by_metric": int(max(table, key=score)["k"]), "tied": [int(r["k"]) for r in ties],
                            "chosen": int(chosen["k"]), "rule": "metric, then stability within tolerance"}
@@ -340,6 +341,9 @@ class CustomerSegmenter(BaseEstimator):
 
 
 def _scores(z: np.ndarray, labels: np.ndarray, sil_sample: np.ndarray | None) -> dict[str, float]:
+    """The three internal scores; NaN when undefined (every customer its own cluster: k = n)."""
+    if not 1 < len(np.unique(labels)) < len(z):
+        return {"silhouette": float("nan"), "davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
     if sil_sample is not None:
         sub = labels[sil_sample]
         sil = silhouette_score(z[sil_sample], sub) if len(np.unique(sub)) > 1 else -1.0
