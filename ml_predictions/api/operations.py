@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.training import training_response
+from ml_predictions.dashboard.segment_points import DEFAULT_POINTS, MAX_POINTS, segment_points
 from ml_predictions.dashboard.selectors import (
     daily_sales,
     dashboard_page,
@@ -252,9 +253,65 @@ class SalesHistoryPlotView(MLAPIView):
         return png_response(fig)
 
 
+class SegmentPointsQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, default=DEFAULT_POINTS, min_value=1, max_value=MAX_POINTS)
+
+
+class SegmentPointSerializer(serializers.Serializer):
+    customer_id = serializers.CharField()
+    cluster_name = serializers.CharField()
+    segment_type = serializers.CharField()
+    recency_days = serializers.FloatField()
+    frequency = serializers.IntegerField()
+    monetary = serializers.FloatField()
+    clv = serializers.FloatField(allow_null=True)
+
+
+class SegmentSizeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    segment_type = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class SegmentPointsOutputSerializer(serializers.Serializer):
+    success = serializers.BooleanField(default=True)
+    model_id = serializers.UUIDField()
+    calc_date = serializers.CharField(allow_null=True)
+    n_customers = serializers.IntegerField()
+    sampled = serializers.BooleanField()
+    segments = SegmentSizeSerializer(many=True)
+    points = SegmentPointSerializer(many=True)
+
+
+class SegmentPointsView(MLAPIView):
+    @extend_schema(
+        summary="Customers of the active segmentation as points (interactive RFM views)",
+        description=(
+            "The data behind the dashboard's interactive segment scatter and 3-D RFM view: each customer's "
+            "segment and recency/frequency/monetary values. Runs with more customers than `limit` (default "
+            "1500, at most 5000) are sampled evenly (`sampled: true`); `segments` always counts every "
+            "customer. 409 until a segmentation model is trained."
+        ),
+        parameters=[OpenApiParameter("limit", int, description="1–5000, default 1500")],
+        responses={200: SegmentPointsOutputSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("Points", response_only=True, value={
+            "success": True, "model_id": "9deece23-6b8b-4aab-b661-3f3aa47cf497", "calc_date": "2026-12-03",
+            "n_customers": 400, "sampled": False,
+            "segments": [{"name": "frequent", "segment_type": "frequent", "size": 128}],
+            "points": [{"customer_id": "0022f507-…", "cluster_name": "frequent", "segment_type": "frequent",
+                        "recency_days": 12.0, "frequency": 17, "monetary": 5533.34, "clv": 4417.11}]})],
+    )
+    def get(self, request):
+        query = SegmentPointsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = segment_points(query.validated_data["limit"])
+        return Response(SegmentPointsOutputSerializer({"success": True, **data}).data)
+
+
 urlpatterns: list[URLPattern] = [
     path("dashboard-summary/", DashboardSummaryView.as_view(), name="dashboard-summary"),
     path("retrain/", RetrainView.as_view(), name="retrain"),
     path("sales-history/plot/", SalesHistoryPlotView.as_view(), name="sales-history-plot"),
     path("dashboard/", dashboard_page, name="dashboard"),
+    path("dashboard/segment-points/", SegmentPointsView.as_view(), name="segment-points"),
 ]
