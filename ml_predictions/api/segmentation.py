@@ -10,9 +10,6 @@ import csv
 from datetime import date
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from django.db.models import Avg, Count, Sum
 from django.http import StreamingHttpResponse
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
@@ -32,31 +29,38 @@ from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.pagination import StandardPagination
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
-from ml_predictions.capabilities.segmentation.selectors import marketing_actions, resolve_run, segments_filter
+from ml_predictions.capabilities.segmentation.scoring import (
+    apply_segmentation,
+    plot_points,
+    predict_raw,
+    predict_stored,
+    scaler_summary,
+    standardized_page,
+)
+from ml_predictions.capabilities.segmentation.selectors import (
+    CUSTOMER_FIELDS,
+    clustering_input_rows,
+    customer_segment,
+    marketing_actions,
+    plotted_customers,
+    resolve_run,
+    rfm_rows,
+    run_segmenter,
+    segment_export_rows,
+    segment_members,
+    segment_summaries,
+)
 from ml_predictions.capabilities.segmentation.services import (
-    MAX_RECORDED_RESULTS,
-    frame_for_apply,
-    record_batch_prediction,
     record_customer_lookup,
 )
-from ml_predictions.capabilities.segmentation.trainer import build_segmenter
 from ml_predictions.data import canonical_id
-from ml_predictions.errors import InvalidParameterError, NotFoundError
 from ml_predictions.estimators.segmentation.segmenter import (
     SELECTION_METRICS,
-    confidence_from_distances,
-    rfm_from_transactions,
 )
 from ml_predictions.exports import safe_row
-from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType
-from ml_predictions.training.registry import load_artifact
+from ml_predictions.models import MLModel, ModelType
 
 PLOT_TYPES = ("pca", "frequency_monetary", "recency_frequency", "recency_monetary")
-CUSTOMER_FIELDS = [
-    "customer_id", "cluster", "cluster_name", "segment_type", "rfm_segment", "rfm_name", "recency_days",
-    "frequency", "monetary", "avg_order_value", "unique_products", "tenure_days", "purchases_per_month",
-    "confidence", "p_alive", "expected_purchases", "clv",
-]
 MAX_APPLY_ROWS = 100_000
 
 
@@ -210,14 +214,6 @@ def _run(request: Request) -> MLModel:
     return resolve_run(query.validated_data.get("calc_date"))
 
 
-def _row_payload(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in CUSTOMER_FIELDS if k in row}
-
-
-def _segmenter(model: MLModel) -> Any:
-    return load_artifact(model)["segmenter"]
-
-
 # --- views -------------------------------------------------------------------------------------------------
 
 TRAIN_EXAMPLE = {
@@ -293,11 +289,7 @@ class CustomerSegmentView(MLAPIView):
         query = RunQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         model = resolve_run(query.validated_data.get("calc_date"))
-        customer_id = canonical_id(customer_id)
-        row = CustomerSegmentAssignment.objects.filter(model=model, customer_id=customer_id).values().first()
-        if row is None:
-            raise NotFoundError(f"Customer {customer_id} is not in the segmentation of {model.metrics.get('calc_date')}"
-                                " (unknown customer, or created after that run).", field="customer_id")
+        row = customer_segment(model, canonical_id(customer_id))
         body = {
             "success": True,
             "customer_id": row["customer_id"],
@@ -326,7 +318,6 @@ class CustomerSegmentView(MLAPIView):
         record_customer_lookup(model, body, calc_date=query.validated_data.get("calc_date"), user=request.user)
         return Response(body)
 
-
 SEGMENTS_EXAMPLE = {
     "success": True,
     "model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88",
@@ -347,29 +338,7 @@ class SegmentsView(MLAPIView):
         examples=[OpenApiExample("Segments", value=SEGMENTS_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
-        model = _run(request)
-        rows = list(CustomerSegmentAssignment.objects.filter(model=model)
-                    .values("cluster", "cluster_name", "segment_type")
-                    .annotate(size=Count("id"), revenue=Sum("monetary"), mean_recency_days=Avg("recency_days"),
-                              mean_frequency=Avg("frequency"), mean_monetary=Avg("monetary"), mean_clv=Avg("clv"),
-                              mean_p_alive=Avg("p_alive"))
-                    .order_by("cluster"))
-        n = sum(r["size"] for r in rows) or 1
-        revenue = sum(r["revenue"] or 0 for r in rows) or 1.0
-        segments = [{
-            "cluster": r["cluster"], "name": r["cluster_name"], "segment_type": r["segment_type"], "size": r["size"],
-            "customer_share": round(r["size"] / n, 4), "revenue_share": round((r["revenue"] or 0) / revenue, 4),
-            "revenue": round(r["revenue"] or 0, 2),
-            "mean_recency_days": round(r["mean_recency_days"], 2), "mean_frequency": round(r["mean_frequency"], 3),
-            "mean_monetary": round(r["mean_monetary"], 2),
-            "mean_clv": None if r["mean_clv"] is None else round(r["mean_clv"], 2),
-            "mean_p_alive": None if r["mean_p_alive"] is None else round(r["mean_p_alive"], 4),
-            "recommendations": marketing_actions(r["segment_type"]),
-        } for r in rows]
-        return Response({"success": True, "model_id": str(model.pk), "calc_date": model.metrics.get("calc_date"),
-                         "n_customers": n if rows else 0, "selection_metric": model.metrics.get("selection_metric"),
-                         "silhouette_score": model.metrics.get("silhouette_score"), "segments": segments})
-
+        return Response({"success": True, **segment_summaries(_run(request))})
 
 class SegmentCustomersView(MLAPIView):
     @extend_schema(
@@ -390,15 +359,12 @@ class SegmentCustomersView(MLAPIView):
     )
     def get(self, request: Request, segment: str) -> Response:
         model = _run(request)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model, **segments_filter(model, segment))
-              .order_by("-monetary", "customer_id").values(*CUSTOMER_FIELDS))
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        response = paginator.get_paginated_response([_row_payload(r) for r in page])
+        page = paginator.paginate_queryset(segment_members(model, segment), request, view=self)
+        response = paginator.get_paginated_response(list(page))
         response.data["segment"] = segment
         response.data["calc_date"] = model.metrics.get("calc_date")
         return response
-
 
 class _Echo:
     def write(self, value: str) -> str:
@@ -417,20 +383,18 @@ class SegmentExportView(MLAPIView):
     )
     def get(self, request: Request, segment: str) -> StreamingHttpResponse:
         model = _run(request)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model, **segments_filter(model, segment))
-              .order_by("-monetary", "customer_id").values_list(*CUSTOMER_FIELDS))
+        rows = segment_export_rows(model, segment)
         writer = csv.writer(_Echo())
 
-        def rows() -> Any:
+        def lines() -> Any:
             yield writer.writerow(CUSTOMER_FIELDS)
-            for row in qs.iterator(chunk_size=5000):
+            for row in rows:
                 yield writer.writerow(safe_row(row))
 
-        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        response = StreamingHttpResponse(lines(), content_type="text/csv")
         calc = model.metrics.get("calc_date", "run")
         response["Content-Disposition"] = f'attachment; filename="segment_{segment}_{calc}.csv"'
         return response
-
 
 class SegmentPredictView(MLAPIView):
     @extend_schema(
@@ -456,52 +420,9 @@ class SegmentPredictView(MLAPIView):
         model = resolve_run(None)
         ids = [canonical_id(i) for i in data.validated_data.get("customer_ids") or []]
         if ids:
-            rows = {r["customer_id"]: r for r in CustomerSegmentAssignment.objects.filter(
-                model=model, customer_id__in=ids).values(*CUSTOMER_FIELDS)}
-            unknown = [i for i in dict.fromkeys(ids) if i not in rows]
-            if not rows:
-                raise NotFoundError(f"None of the customer ids are in the active segmentation: {unknown[:10]}.",
-                                    field="customer_ids")
-            results = [{**_row_payload(rows[i]), "confidence_score": rows[i]["confidence"],
-                        "recommendations": marketing_actions(rows[i]["segment_type"])}
-                       for i in dict.fromkeys(ids) if i in rows]
-            recorded = pd.DataFrame(results, columns=[
-                "customer_id", "cluster", "segment_type", "confidence_score", "clv", "p_alive"])
-            prediction = record_batch_prediction(
-                model=model, endpoint="predict", results=recorded, user=request.user,
-                inputs={"mode": "customer_ids", "n": len(ids), "unknown_customer_ids": unknown[:MAX_RECORDED_RESULTS]})
-            return Response({"success": True, "model_id": str(model.pk), "results": results,
-                             "unknown_customer_ids": unknown, "prediction_id": str(prediction.pk)})
-        seg = _segmenter(model)
-        frame = pd.DataFrame(data.validated_data["customers"])
-        missing = [f for f in seg.features if f not in frame or frame[f].isna().any()]
-        if missing:
-            raise InvalidParameterError(f"the active model also needs {', '.join(missing)} for every customer.",
-                                        field=f"customers.{missing[0]}")
-        distances = seg.transform(frame)
-        labels = np.argmin(distances, axis=1)
-        conf = confidence_from_distances(distances)
-        results = []
-        for i, rec in enumerate(data.validated_data["customers"]):
-            label = int(labels[i])
-            kind = seg.segment_types_[label]
-            results.append({**rec, "cluster": label, "cluster_name": seg.cluster_names_[label],
-                            "segment_type": kind, "confidence_score": round(float(conf[i]), 4),
-                            "recommendations": marketing_actions(kind)})
-        recorded = pd.DataFrame({
-            "customer_id": frame["customer_id"] if "customer_id" in frame else None,
-            "cluster": labels.astype(int),
-            "segment_type": [seg.segment_types_[int(label)] for label in labels],
-            "confidence_score": np.round(conf.astype(float), 4),
-        })
-        sent = frame.iloc[:MAX_RECORDED_RESULTS]
-        prediction = record_batch_prediction(
-            model=model, endpoint="predict", results=recorded, user=request.user,
-            inputs={"mode": "rfm", "n": len(frame), "columns": list(sent.columns),
-                    "rows": sent.to_numpy().tolist()})
-        return Response({"success": True, "model_id": str(model.pk), "results": results,
-                         "unknown_customer_ids": [], "prediction_id": str(prediction.pk)})
-
+            return Response({"success": True, **predict_stored(model, ids, user=request.user)})
+        answer = predict_raw(model, run_segmenter(model), data.validated_data["customers"], user=request.user)
+        return Response({"success": True, **answer})
 
 class SegmentApplyView(MLAPIView):
     @extend_schema(
@@ -537,62 +458,7 @@ class SegmentApplyView(MLAPIView):
     def post(self, request: Request) -> Response:
         data = ApplyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        v = data.validated_data
-        if v.get("sales"):
-            sales = pd.DataFrame(v["sales"])
-            sales["customer_id"] = sales["customer_id"].astype(str)
-            rfm = rfm_from_transactions(sales, calc_date=v.get("calc_date"), window_days=v["window_days"])
-        else:
-            raw = pd.DataFrame(v["rfm"])
-            if raw["customer_id"].duplicated().any():
-                raise InvalidParameterError("rfm rows must have distinct customer_id values.", field="rfm")
-            rfm = raw.set_index("customer_id")
-        seg = build_segmenter({"n_clusters": v["n_clusters"], "selection_metric": v["selection_metric"],
-                               "min_clusters": v["min_clusters"], "max_clusters": v["max_clusters"]})
-        seg.fit(rfm)
-        per_customer = frame_for_apply(seg, rfm)
-        summary = (per_customer.groupby(["cluster", "cluster_name", "segment_type"])
-                   .agg(size=("customer_id", "size"), mean_recency_days=("recency_days", "mean"),
-                        mean_frequency=("frequency", "mean"), mean_monetary=("monetary", "mean"))
-                   .reset_index().round(3).rename(columns={"cluster_name": "name"}))
-        if v["output_mode"] == "per_transaction":
-            sales = pd.DataFrame(v["sales"])
-            sales["customer_id"] = sales["customer_id"].astype(str)
-            sales["date"] = sales["date"].map(lambda d: d.isoformat())
-            assignments = sales.merge(per_customer[["customer_id", "cluster", "cluster_name", "segment_type"]],
-                                      on="customer_id", how="left")
-            assignments["cluster"] = assignments["cluster"].astype("Int64")
-            assignments = assignments.astype(object).where(assignments.notna(), None)
-        else:
-            assignments = per_customer
-        ks = [row["k"] for row in seg.k_table_]
-        explanation = (
-            f"RFM was {'computed from the transactions' if v.get('sales') else 'taken as given'} for "
-            f"{len(rfm)} customers, log-transformed and standardized; K-means was run for k in "
-            f"{min(ks)}..{max(ks)} and k={seg.n_clusters_} was chosen by {v['selection_metric']} "
-            f"({'higher' if v['selection_metric'] != 'davies_bouldin' else 'lower'} is better). "
-            "Clusters are named from their centroids' recency, frequency and monetary profile.")
-        k_selection = [{k: (round(x, 4) if isinstance(x, float) else x) for k, x in r.items()} for r in seg.k_table_]
-        cluster_summary = summary.to_dict(orient="records")
-        prediction = record_batch_prediction(
-            model=None, endpoint="apply", user=request.user,
-            results=per_customer[["customer_id", "cluster", "segment_type"]],
-            inputs={"source": "sales" if v.get("sales") else "rfm", "rows": len(v.get("sales") or v.get("rfm")),
-                    "customers": len(rfm), "selection_metric": v["selection_metric"], "n_clusters": v["n_clusters"],
-                    "calc_date": v["calc_date"].isoformat() if v.get("calc_date") else None,
-                    "window_days": v["window_days"], "output_mode": v["output_mode"]},
-            extra_output={"best_k": int(seg.n_clusters_), "k_selection": k_selection,
-                          "cluster_summary": cluster_summary})
-        return Response({
-            "success": True, "best_k": int(seg.n_clusters_), "selection_metric": v["selection_metric"],
-            "output_mode": v["output_mode"],
-            "k_selection": k_selection,
-            "assignments": assignments.to_dict(orient="records"),
-            "cluster_summary": cluster_summary,
-            "explanation": explanation,
-            "prediction_id": str(prediction.pk),
-        })
-
+        return Response({"success": True, **apply_segmentation(data.validated_data, user=request.user)})
 
 RFM_EXPLANATION = (
     "RFM describes each customer by Recency (days since the last order before calc_date), Frequency (number "
@@ -620,16 +486,12 @@ class RFMView(MLAPIView):
     )
     def get(self, request: Request) -> Response:
         model = _run(request)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model).order_by("customer_id")
-              .values("customer_id", "recency_days", "frequency", "monetary", "avg_order_value", "unique_products",
-                      "tenure_days", "purchases_per_month", "rfm_segment", "rfm_name"))
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page = paginator.paginate_queryset(rfm_rows(model), request, view=self)
         response = paginator.get_paginated_response(list(page))
         response.data.update({"calc_date": model.metrics.get("calc_date"),
                               "window_days": model.metrics.get("window_days"), "explanation": RFM_EXPLANATION})
         return response
-
 
 class RFMStandardizedView(MLAPIView):
     @extend_schema(
@@ -646,30 +508,13 @@ class RFMStandardizedView(MLAPIView):
     )
     def get(self, request: Request) -> Response:
         model = _run(request)
-        seg = _segmenter(model)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model).order_by("customer_id")
-              .values("customer_id", "cluster", *[f for f in dict.fromkeys(("recency_days", "frequency", "monetary",
-                                                                          *seg.features))]))
+        seg = run_segmenter(model)
         paginator = StandardPagination()
-        page = list(paginator.paginate_queryset(qs, request, view=self))
-        results: list[dict[str, Any]] = []
-        if page:
-            frame = pd.DataFrame(page)
-            z = seg.transform_scaled(frame)
-            names = [("recency" if f == "recency_days" else f) + "_z" for f in seg.features]
-            zf = pd.DataFrame(np.round(z, 4), columns=names)
-            zf.insert(0, "customer_id", frame["customer_id"])
-            zf["cluster"] = frame["cluster"]
-            results = zf.to_dict(orient="records")
-        response = paginator.get_paginated_response(results)
-        response.data.update({
-            "calc_date": model.metrics.get("calc_date"), "explanation": STANDARDIZED_EXPLANATION,
-            "scaler": {"features": list(seg.features), "transform": "log1p",
-                       "mean": [round(float(x), 6) for x in seg.scaler_.mean_],
-                       "scale": [round(float(x), 6) for x in seg.scaler_.scale_]},
-        })
+        page = list(paginator.paginate_queryset(clustering_input_rows(model, list(seg.features)), request, view=self))
+        response = paginator.get_paginated_response(standardized_page(seg, page))
+        response.data.update({"calc_date": model.metrics.get("calc_date"), "explanation": STANDARDIZED_EXPLANATION,
+                              "scaler": scaler_summary(seg)})
         return response
-
 
 class SegmentPlotView(MLAPIView):
     @extend_schema(
@@ -690,44 +535,18 @@ class SegmentPlotView(MLAPIView):
         query.is_valid(raise_exception=True)
         kind = query.validated_data["type"]
         model = resolve_run(query.validated_data.get("calc_date"))
-        seg = _segmenter(model)
-        fields = list(dict.fromkeys(("recency_days", "frequency", "monetary", *seg.features)))
-        frame = pd.DataFrame(list(CustomerSegmentAssignment.objects.filter(model=model)
-                                  .values("cluster_name", *fields)))
-        if frame.empty:
-            raise NotFoundError("This segmentation run has no stored customers to plot.")
-        limit = query.validated_data["max_points"]
-        if len(frame) > limit:
-            frame = frame.sample(n=limit, random_state=0)
+        seg = run_segmenter(model)
+        points = plot_points(seg, plotted_customers(model, list(seg.features)), kind, query.validated_data["max_points"])
         fig, ax = new_figure()
-        if kind == "pca":
-            from sklearn.decomposition import PCA
-
-            z = seg.transform_scaled(frame)
-            pca = PCA(n_components=2, random_state=0).fit(z)
-            xy = pca.transform(z)
-            frame["x"], frame["y"] = xy[:, 0], xy[:, 1]
-            var = pca.explained_variance_ratio_
-            xlabel, ylabel = f"PC1 ({var[0]:.0%} of variance)", f"PC2 ({var[1]:.0%} of variance)"
-        else:
-            a, b = {"frequency_monetary": ("frequency", "monetary"), "recency_frequency": ("recency_days", "frequency"),
-                    "recency_monetary": ("recency_days", "monetary")}[kind]
-            frame["x"], frame["y"] = frame[a], frame[b]
-            labels = {"recency_days": "Recency (days since last order)", "frequency": "Frequency (orders)",
-                      "monetary": "Monetary (total spent)"}
-            xlabel, ylabel = labels[a], labels[b]
-            if b in ("monetary", "frequency"):
-                ax.set_yscale("symlog")
-            if a == "frequency":
-                ax.set_xscale("symlog")
-        for name, group in frame.groupby("cluster_name", sort=True):
-            ax.scatter(group["x"], group["y"], s=8, alpha=0.6, label=f"{name} ({len(group)})")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xscale(points["scales"]["x"])
+        ax.set_yscale(points["scales"]["y"])
+        for name, x, y in points["groups"]:
+            ax.scatter(x, y, s=8, alpha=0.6, label=f"{name} ({len(x)})")
+        ax.set_xlabel(points["xlabel"])
+        ax.set_ylabel(points["ylabel"])
         ax.set_title(f"Customer segments ({kind.replace('_', ' ')}), calc_date {model.metrics.get('calc_date')}")
         ax.legend(title="segment", loc="best", fontsize=8)
         return png_response(fig)
-
 
 urlpatterns: list[URLPattern] = [
     *segment_history.urlpatterns,  # before segments/<segment>/...: "transitions" is no segment name

@@ -6,9 +6,11 @@ them in Spanish).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from django.db.models import Avg, Count, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from ml_predictions.errors import NoActiveModelError, NotFoundError
@@ -84,3 +86,87 @@ def clv_diagnostics(calc_date: date | None = None) -> tuple[MLModel, dict[str, A
         raise NotFoundError("This segmentation run has no CLV diagnostics (trained before they existed); retrain it.",
                             field="calc_date")
     return model, diagnostics
+
+
+# --- per-run reads for the API (one query each; the views only shape the answer) ------------------------
+
+CUSTOMER_FIELDS = [
+    "customer_id", "cluster", "cluster_name", "segment_type", "rfm_segment", "rfm_name", "recency_days",
+    "frequency", "monetary", "avg_order_value", "unique_products", "tenure_days", "purchases_per_month",
+    "confidence", "p_alive", "expected_purchases", "clv",
+]
+RFM_FIELDS = ["customer_id", "recency_days", "frequency", "monetary", "avg_order_value", "unique_products",
+              "tenure_days", "purchases_per_month", "rfm_segment", "rfm_name"]
+
+
+def customer_segment(model: MLModel, customer_id: str) -> dict[str, Any]:
+    """The customer's stored row of the run (every column), or NotFoundError."""
+    row = CustomerSegmentAssignment.objects.filter(model=model, customer_id=customer_id).values().first()
+    if row is None:
+        raise NotFoundError(f"Customer {customer_id} is not in the segmentation of {model.metrics.get('calc_date')}"
+                            " (unknown customer, or created after that run).", field="customer_id")
+    return row
+
+
+def segment_summaries(model: MLModel) -> dict[str, Any]:
+    """Per cluster: size, shares of customers and revenue, mean R/F/M, CLV, P(alive), marketing actions."""
+    rows = list(CustomerSegmentAssignment.objects.filter(model=model)
+                .values("cluster", "cluster_name", "segment_type")
+                .annotate(size=Count("id"), revenue=Sum("monetary"), mean_recency_days=Avg("recency_days"),
+                          mean_frequency=Avg("frequency"), mean_monetary=Avg("monetary"), mean_clv=Avg("clv"),
+                          mean_p_alive=Avg("p_alive"))
+                .order_by("cluster"))
+    n = sum(r["size"] for r in rows) or 1
+    revenue = sum(r["revenue"] or 0 for r in rows) or 1.0
+    segments = [{
+        "cluster": r["cluster"], "name": r["cluster_name"], "segment_type": r["segment_type"], "size": r["size"],
+        "customer_share": round(r["size"] / n, 4), "revenue_share": round((r["revenue"] or 0) / revenue, 4),
+        "revenue": round(r["revenue"] or 0, 2),
+        "mean_recency_days": round(r["mean_recency_days"], 2), "mean_frequency": round(r["mean_frequency"], 3),
+        "mean_monetary": round(r["mean_monetary"], 2),
+        "mean_clv": None if r["mean_clv"] is None else round(r["mean_clv"], 2),
+        "mean_p_alive": None if r["mean_p_alive"] is None else round(r["mean_p_alive"], 4),
+        "recommendations": marketing_actions(r["segment_type"]),
+    } for r in rows]
+    return {"model_id": str(model.pk), "calc_date": model.metrics.get("calc_date"),
+            "n_customers": n if rows else 0, "selection_metric": model.metrics.get("selection_metric"),
+            "silhouette_score": model.metrics.get("silhouette_score"), "segments": segments}
+
+
+def segment_members(model: MLModel, segment: str) -> QuerySet:
+    """The segment's customers (CUSTOMER_FIELDS as dicts), highest monetary first; the caller paginates."""
+    return (CustomerSegmentAssignment.objects.filter(model=model, **segments_filter(model, segment))
+            .order_by("-monetary", "customer_id").values(*CUSTOMER_FIELDS))
+
+
+def segment_export_rows(model: MLModel, segment: str) -> Iterator[tuple[Any, ...]]:
+    """The segment's customers as CUSTOMER_FIELDS tuples, streamed in chunks (exports of 100k rows)."""
+    qs = (CustomerSegmentAssignment.objects.filter(model=model, **segments_filter(model, segment))
+          .order_by("-monetary", "customer_id").values_list(*CUSTOMER_FIELDS))
+    return qs.iterator(chunk_size=5000)
+
+
+def stored_customers(model: MLModel, customer_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """customer_id -> CUSTOMER_FIELDS row for the ids the run knows (one query)."""
+    return {r["customer_id"]: r for r in CustomerSegmentAssignment.objects.filter(
+        model=model, customer_id__in=customer_ids).values(*CUSTOMER_FIELDS)}
+
+
+def rfm_rows(model: MLModel) -> QuerySet:
+    return CustomerSegmentAssignment.objects.filter(model=model).order_by("customer_id").values(*RFM_FIELDS)
+
+
+def clustering_input_rows(model: MLModel, features: list[str]) -> QuerySet:
+    fields = list(dict.fromkeys(("recency_days", "frequency", "monetary", *features)))
+    return CustomerSegmentAssignment.objects.filter(model=model).order_by("customer_id").values(
+        "customer_id", "cluster", *fields)
+
+
+def plotted_customers(model: MLModel, features: list[str]) -> list[dict[str, Any]]:
+    fields = list(dict.fromkeys(("recency_days", "frequency", "monetary", *features)))
+    return list(CustomerSegmentAssignment.objects.filter(model=model).values("cluster_name", *fields))
+
+
+def run_segmenter(model: MLModel) -> Any:
+    """The fitted CustomerSegmenter of a run (from its verified artifact)."""
+    return load_artifact(model)["segmenter"]
