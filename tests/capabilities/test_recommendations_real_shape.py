@@ -86,3 +86,35 @@ def test_an_unexpected_error_is_not_reported_as_bad_input(shape, settings, tmp_p
     monkeypatch.setattr("ml_predictions.capabilities.recommendations.trainer.tune_and_evaluate", broken)
     with pytest.raises(ValueError, match="truth value"):
         train({}, lambda *_: None)
+
+
+@pytest.mark.django_db
+def test_an_imported_history_without_stock_gets_full_lists(staff_client, tmp_path):
+    """import_orders (no stock column) -> train -> every list full, nothing reported as filtered; then a
+    product known to be sold out is left out and the response says so."""
+    from backend_django.shop.importer import import_orders
+    from backend_django.shop.models import Product
+
+    lines, _, _ = retail_shape(products=300, customers=80, orders=500, max_basket=120, heavy_customers=2,
+                               heavy_orders=60, seed=3)
+    path = tmp_path / "history.csv"
+    lines.assign(ordered_at=lines["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(path, index=False)
+    import_orders(path)
+    assert not Product.objects.filter(stock_quantity__isnull=False).exists()
+    assert staff_client.post(TRAIN_URL, {}, format="json").status_code == 200
+    busiest = Product.objects.get(sku=lines["product_id"].value_counts().index[0])
+    body = staff_client.get(f"/api/ml/product-recommendations/{busiest.pk}/?top_n=10").json()
+    assert len(body["recommendations"]) == 10 and body["filtered_unavailable"] == 0
+    customer = lines["customer_id"].value_counts().index[0]
+    from backend_django.shop.models import Customer
+
+    cid = Customer.objects.get(external_id=customer).pk
+    body = staff_client.get(f"/api/ml/customer-recommendations/{cid}/?top_n=10").json()
+    assert len(body["recommendations"]) == 10 and body["filtered_unavailable"] == 0
+
+    first = body["recommendations"][0]["product_id"]
+    Product.objects.filter(pk=first).update(stock_quantity=0)
+    assert staff_client.post(TRAIN_URL, {}, format="json").status_code == 200
+    again = staff_client.get(f"/api/ml/customer-recommendations/{cid}/?top_n=10").json()
+    assert len(again["recommendations"]) == 10 and first not in {r["product_id"] for r in again["recommendations"]}
+    assert again["filtered_unavailable"] == 1

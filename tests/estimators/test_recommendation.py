@@ -122,6 +122,37 @@ def test_unavailable_products_are_excluded_unless_asked():
     assert everything[0] == "p4"
 
 
+def test_unknown_stock_is_available_and_the_filter_is_counted():
+    lines, products = _planted()
+    products["stock"] = np.nan  # an imported history without stock levels
+    model = ProductRecommender(top_k=10).fit(lines, products)
+    assert model.available_.all() and model.summary()["unknown_stock_products"] == 12
+    pairs = model.recommend_for_product("p0", top_n=5)
+    assert model.product_ids_[pairs[0][0]] == "p4" and model.filtered_unavailable("p0", pairs, top_n=5) == 0
+    # p4 (p0's partner) and p3 (the best-seller) are known to be sold out; the rest stays unknown
+    products.loc[products["id"].isin(["p4", "p3"]), "stock"] = 0
+    model = ProductRecommender(top_k=10).fit(lines, products)
+    assert model.available_.sum() == 10
+    full = model.recommend_for_product("p0", top_n=11, include_unavailable=True)
+    pairs = model.recommend_for_product("p0", top_n=5)
+    shown = [model.product_ids_[i] for i, _ in pairs]
+    assert len(pairs) == 5 and not {"p3", "p4"} & set(shown)  # the list keeps its length
+    unfiltered_top5 = [model.product_ids_[i] for i, _ in full[:5]]
+    assert model.filtered_unavailable("p0", pairs, top_n=5) == len({"p3", "p4"} & set(unfiltered_top5)) >= 1
+    popular = model.popular_in_category(None, top_n=3)
+    assert model.popular_filtered_unavailable(None, popular, top_n=3) == 2  # p3 (55 orders), p4 (30) lead
+    recs, left = model.recommend_for_customer("c0", top_n=5, with_filtered=True)  # c0 bought p0 (and p4)
+    assert left >= 1 and len(recs) == 5 and model.product_index_["p3"] not in {i for i, _ in recs}
+
+
+def test_every_product_unavailable_gives_empty_lists_that_say_so():
+    lines, products = _planted()
+    products["stock"] = 0
+    model = ProductRecommender(top_k=5).fit(lines, products)
+    pairs = model.recommend_for_product("p0", top_n=5)
+    assert pairs == [] and model.filtered_unavailable("p0", pairs, top_n=5) == 5
+
+
 def test_keeping_unavailable_products_is_a_setting():
     lines, products = _planted()
     products.loc[products["id"] == "p4", "active"] = False

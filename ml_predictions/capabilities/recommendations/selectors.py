@@ -44,6 +44,8 @@ def product_recommendation_list(
     if product_id in model.product_index_:
         pairs = model.recommend_for_product(product_id, top_n=top_n, method=method,
                                             include_unavailable=include_unavailable)
+        left_out = 0 if include_unavailable else model.filtered_unavailable(product_id, pairs, top_n=top_n,
+                                                                            method=method)
         i = model.product_index_[product_id]
         if model.purchase_counts_[i] == 0 and method != "similar":
             strategy = "content_cold_start"
@@ -58,6 +60,7 @@ def product_recommendation_list(
         category = str(row["category"].iloc[0] or "")
         strategy = "popular_in_category" if category in model.category_index_ else "popular"
         pairs = model.popular_in_category(category, top_n=top_n, exclude_ids={product_id})
+        left_out = model.popular_filtered_unavailable(category, pairs, top_n=top_n, exclude_ids={product_id})
     body = {
         "success": True,
         "source_product_id": product_id,
@@ -65,6 +68,7 @@ def product_recommendation_list(
         "strategy": strategy,
         "model_id": str(model_row.pk),
         "recommendations": _items(model, pairs),
+        "filtered_unavailable": left_out,
     }
     return model_row, body
 
@@ -76,7 +80,8 @@ def customer_recommendation_list(
     model_row, model = get_active_artifact(MODEL_TYPE)
     customer_id = canonical_id(customer_id)
     if customer_id in model.customer_index_:
-        pairs = model.recommend_for_customer(customer_id, top_n=top_n, include_purchased=include_purchased)
+        pairs, left_out = model.recommend_for_customer(customer_id, top_n=top_n, with_filtered=True,
+                                                       include_purchased=include_purchased)
         strategy = "history"
         history_size = int(model.history_[model.customer_index_[customer_id]].nnz)
     else:
@@ -84,6 +89,7 @@ def customer_recommendation_list(
         if not (customers["id"].astype(str) == customer_id).any():
             raise NotFoundError(f"customer_id {customer_id} does not exist.", field="customer_id")
         pairs = model.popular_in_category(None, top_n=top_n)
+        left_out = model.popular_filtered_unavailable(None, pairs, top_n=top_n)
         strategy = "popular"
         history_size = 0
     body = {
@@ -93,5 +99,6 @@ def customer_recommendation_list(
         "history_size": history_size,
         "model_id": str(model_row.pk),
         "recommendations": _items(model, pairs),
+        "filtered_unavailable": left_out,
     }
     return model_row, body

@@ -146,6 +146,21 @@ def _sparse_top_k(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray
     return idx, val
 
 
+def _left_out(shown: list[float] | np.ndarray, excluded: np.ndarray, top_n: int) -> int:
+    """How many of the `excluded` scores would rank within the first `top_n` of the unfiltered list.
+
+    `shown` is the filtered list (descending). An excluded score's unfiltered rank is the number of
+    excluded scores above it plus the shown scores at or above it (ties go to the shown product).
+    """
+    shown = np.asarray(shown, dtype=np.float64)
+    excluded = np.sort(np.asarray(excluded, dtype=np.float64))[::-1]
+    excluded = excluded[excluded > 0][:top_n]
+    if not len(excluded):
+        return 0
+    ranks = np.arange(len(excluded)) + np.searchsorted(-shown, -excluded, side="right")
+    return int((ranks < top_n).sum())
+
+
 def _epoch_seconds(values: pd.Series) -> np.ndarray:
     """Seconds since the epoch, vectorized (tz-aware .to_numpy() would build 1M Timestamp objects)."""
     ts = pd.to_datetime(values, utc=True)
@@ -299,9 +314,12 @@ class ProductRecommender:
         self.category_codes_, self.categories_ = pd.factorize(categories)
         self.category_index_ = {c: i for i, c in enumerate(self.categories_)}
         active = products["active"].fillna(True).astype(bool).to_numpy() if "active" in products else np.ones(n, bool)
-        stock = pd.to_numeric(products["stock"], errors="coerce").fillna(1).to_numpy() if "stock" in products \
-            else np.ones(n)
-        self.available_ = active & (stock > 0)
+        # unknown stock (NaN: an import without stock levels, a host mapping stock to None) is not
+        # "out of stock": only a known level <= 0 makes a product unavailable
+        stock = pd.to_numeric(products["stock"], errors="coerce").to_numpy(dtype=float) if "stock" in products \
+            else np.full(n, np.nan)
+        self.stock_known_ = np.isfinite(stock)
+        self.available_ = active & ~(self.stock_known_ & (stock <= 0))
 
         lines = order_lines[["order_id", "customer_id", "ordered_at"]].copy()
         lines["p"] = _map_ids(order_lines["product_id"], self.product_index_)
@@ -356,9 +374,11 @@ class ProductRecommender:
             self.popular_by_category_[code] = in_cat[: self.top_k].astype(np.int32)
 
         self.topk_ = {}
+        self.excluded_topk_ = {}  # per method: the best scores the availability filter left out
         if precompute:
-            mask = ~self.available_ if self.exclude_unavailable else None
-            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask)
+            mask = ~self.available_ if self.exclude_unavailable and not self.available_.all() else None
+            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask,
+                                               excluded_scores=self.excluded_topk_ if mask is not None else None)
         return self
 
     def rebuild_cooccurrence(self, normalization: str) -> ProductRecommender:
@@ -498,20 +518,35 @@ class ProductRecommender:
         return hy
 
     def score_top_k_many(self, rows: np.ndarray, methods: tuple[str, ...], k: int,
-                         exclude: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out."""
+                         exclude: np.ndarray | None = None,
+                         excluded_scores: dict[str, np.ndarray] | None = None,
+                         ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out.
+
+        With `excluded_scores` (a dict to fill), the k best (indices, scores) among the excluded products
+        are kept too, so a request can say how many products the filter left out of its list.
+        """
         self._check_fitted()
         rows = np.asarray(rows, dtype=np.int64)
         n = len(self.product_ids_)
         chunk = max(1, int(self.chunk_cells // max(n, 1)))
         parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        left: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        excluded_cols = np.flatnonzero(exclude) if exclude is not None and excluded_scores is not None else None
         for start in range(0, len(rows), chunk):
             sub = rows[start:start + chunk]
             for method, scores in self._score_chunks(sub, methods).items():
                 scores[np.arange(len(sub)), sub] = 0.0
+                if excluded_cols is not None:
+                    li, lv = top_k_dense(scores[:, excluded_cols], k)
+                    left[method].append((np.where(li >= 0, excluded_cols[np.maximum(li, 0)], -1).astype(np.int32), lv))
                 if exclude is not None:
                     scores[:, exclude] = 0.0
                 parts[method].append(top_k_dense(scores, k))
+        if excluded_cols is not None:
+            for method in methods:
+                parts_left = left[method] or [(np.zeros((0, k), np.int32), np.zeros((0, k), np.float32))]
+                excluded_scores[method] = (np.vstack([p[0] for p in parts_left]), np.vstack([p[1] for p in parts_left]))
         result = {}
         for method in methods:
             if parts[method]:
@@ -529,7 +564,10 @@ class ProductRecommender:
 
     def recommend_for_product(self, product_id: str, *, top_n: int = 10, method: str = "hybrid",
                               include_unavailable: bool = False) -> list[tuple[int, float]]:
-        """(product index, score) pairs; a lookup in the precomputed lists unless unavailable are asked."""
+        """(product index, score) pairs; a lookup in the precomputed lists unless unavailable are asked.
+
+        `filtered_unavailable(product_id, pairs, ...)` then says how many products the filter left out.
+        """
         self._check_fitted()
         if method not in METHODS:
             raise InvalidParameterError(f"method must be one of {METHODS}; got {method!r}", field="method")
@@ -547,6 +585,34 @@ class ProductRecommender:
         keep = idx >= 0
         return list(zip(idx[keep][:top_n].tolist(), val[keep][:top_n].tolist(), strict=True))
 
+    def filtered_unavailable(self, product_id: str, pairs: list[tuple[int, float]], *, top_n: int,
+                             method: str = "hybrid") -> int:
+        """How many unavailable products the unfiltered list of `top_n` would have shown.
+
+        The precomputed lists keep the best scores the filter left out (`excluded_topk_`); merging them
+        with the shown scores gives each left-out product's rank in the unfiltered list.
+        """
+        self._check_fitted()
+        left = getattr(self, "excluded_topk_", {}).get(method)
+        if left is None:
+            return 0
+        return _left_out([v for _, v in pairs], left[1][self.product_index_[product_id]], top_n)
+
+    def popular_filtered_unavailable(self, category: str | None, pairs: list[tuple[int, float]], *,
+                                     top_n: int, exclude_ids: set[str] | None = None) -> int:
+        """The same count for a best-sellers list (cold start): unavailable products more popular."""
+        self._check_fitted()
+        if not self.exclude_unavailable:
+            return 0
+        out = ~self.available_
+        code = self.category_index_.get(category) if category is not None else None
+        if code is not None and len(self.popular_by_category_.get(code, ())) >= top_n:
+            out = out & (self.category_codes_ == code)
+        for pid in exclude_ids or ():
+            if pid in self.product_index_:
+                out[self.product_index_[pid]] = False
+        return _left_out([v for _, v in pairs], self.popularity_[out], top_n)
+
     def popular_in_category(self, category: str | None, *, top_n: int = 10,
                             exclude_ids: set[str] | None = None) -> list[tuple[int, float]]:
         """Cold start for a product the model has never seen: its category's best-sellers, else overall."""
@@ -560,19 +626,28 @@ class ProductRecommender:
             chosen += [int(p) for p in self.popular_ if int(p) not in seen][: top_n - len(chosen)]
         return [(p, float(self.popularity_[p])) for p in chosen]
 
-    def recommend_for_customer(self, customer_id: str, *, top_n: int = 10,
-                               include_purchased: bool = False) -> list[tuple[int, float]]:
-        """Sum the hybrid neighbour lists of the customer's recent products; popular items fill the rest."""
+    def recommend_for_customer(self, customer_id: str, *, top_n: int = 10, include_purchased: bool = False,
+                               with_filtered: bool = False) -> Any:
+        """(index, score) pairs from the customer's recent products, popular items filling the rest.
+
+        With `with_filtered`, returns (pairs, n): n = how many unavailable products the availability
+        filter left out of the list (counted like `filtered_unavailable`).
+        """
         self._check_fitted()
         c = self.customer_index_.get(customer_id)
         history = self.history_[c].indices if c is not None else np.empty(0, np.int32)
+        filtered: list[np.ndarray] | None = [] if with_filtered else None
         idx, val = self.customer_top_k(history[None, :] if len(history) else np.empty((1, 0), np.int32),
-                                       top_n, include_purchased=include_purchased)
+                                       top_n, include_purchased=include_purchased, filtered=filtered)
         keep = idx[0] >= 0
-        return list(zip(idx[0][keep].tolist(), val[0][keep].tolist(), strict=True))
+        pairs = list(zip(idx[0][keep].tolist(), val[0][keep].tolist(), strict=True))
+        if not with_filtered:
+            return pairs
+        return pairs, int(filtered[0][0]) if filtered else 0
 
     def customer_top_k(self, histories: list[np.ndarray] | np.ndarray | sp.csr_matrix, k: int, *,
-                       include_purchased: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                       include_purchased: bool = False, filtered: list[np.ndarray] | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray]:
         """Batch version (offline evaluation): one row of product indices per customer history.
 
         Score of product j for a customer = mean over the history of the neighbour score (hybrid or
@@ -582,6 +657,8 @@ class ProductRecommender:
         outside it scores popularity alone, so only the `k + len(history)` most popular available
         products can enter the top k from there. Candidates = those two sets; a sort of one uint64 key
         per candidate gives every row's top k (no dense customers x products block, no per-row loop).
+        With `filtered` (a list to fill), the number of unavailable products each list left out is
+        appended (one int array per call), counted like `filtered_unavailable`.
         """
         self._check_fitted()
         n = len(self.product_ids_)
@@ -600,8 +677,9 @@ class ProductRecommender:
         if n_c == 0:
             return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
         # artifacts written before customer_neighbours existed used the hybrid lists
-        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"))
         mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
+        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"),
+                                       with_excluded=filtered is not None and bool(mask.any()))
         w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
         pop = self.popularity_.astype(np.float32)
         # popularity candidates: enough of the most popular available products to survive the removal
@@ -612,6 +690,9 @@ class ProductRecommender:
             available_by_popularity = self._available_by_popularity = pop_order[~mask[pop_order]]
         n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
         pop_cand = available_by_popularity[:n_pop]
+        if filtered is not None and mask.any():  # the unavailable best-sellers compete too, to be counted
+            pop_order = np.lexsort((np.arange(n), -pop))
+            pop_cand = np.concatenate([pop_cand, pop_order[mask[pop_order]][:k]])
         in_pop = np.zeros(n, bool)
         in_pop[pop_cand] = True
         chunk = max(1, int(self.chunk_cells // max(k + n_pop + 2 * self.top_k, 1) // 8))
@@ -628,18 +709,43 @@ class ProductRecommender:
             S = (S + P).tocsr()
             if not include_purchased:
                 S = S - S.multiply(sub)
-            S.data[mask[S.indices]] = 0.0
+            excluded = mask[S.indices]
+            if filtered is not None:
+                U = S.copy()
+                U.data[~excluded] = 0.0
+                U.eliminate_zeros()
+                left = _sparse_top_k(U, k)[1]
+            S.data[excluded] = 0.0
             S.eliminate_zeros()
             i, v = _sparse_top_k(S, k)
+            if filtered is not None:
+                filtered.append(np.array([_left_out(v[r][i[r] >= 0], left[r], k) for r in range(m)], np.int64))
             out_i.append(i)
             out_v.append(v)
         return np.vstack(out_i), np.vstack(out_v)
 
-    def _neighbour_matrix(self, method: str) -> sp.csr_matrix:
+    def _neighbour_matrix(self, method: str, with_excluded: bool = False) -> sp.csr_matrix:
+        """Neighbour lists as a sparse products x products matrix; `with_excluded` adds the unavailable
+        neighbours the lists left out (only to count them: the caller removes them again)."""
         cache = self.__dict__.setdefault("_neighbour_cache", {})
-        if method in cache:
-            return cache[method]
+        key = (method, "with_excluded") if with_excluded else method
+        if key in cache:
+            return cache[key]
         n = len(self.product_ids_)
+        if with_excluded:
+            m = self._neighbour_matrix(method)
+            if method in getattr(self, "excluded_topk_", {}):
+                idx, val = self.excluded_topk_[method]
+                r = np.repeat(np.arange(n), idx.shape[1])
+                keep = idx.ravel() >= 0
+                m = m.maximum(sp.csr_matrix((val.ravel()[keep], (r[keep], idx.ravel()[keep])), shape=(n, n)))
+            elif method == "bought_together" and self.exclude_unavailable:
+                top = self.bought_together_.max(axis=1).toarray().ravel()
+                full = self.bought_together_.tocsr(copy=True)
+                full.data = (full.data / np.repeat(np.where(top > 0, top, 1), np.diff(full.indptr))).astype(np.float32)
+                m = m.maximum(_prune_rows(full, self.top_k).astype(np.float32))
+            cache[key] = m = m.tocsr()
+            return m
         if method in self.topk_:
             idx, val = self.topk_[method]
         elif method == "bought_together":
@@ -687,6 +793,7 @@ class ProductRecommender:
             "products_with_purchases": int((self.purchase_counts_ > 0).sum()),
             "cold_start_products": int((self.purchase_counts_ == 0).sum()),
             "available_products": int(self.available_.sum()),
+            "unknown_stock_products": int((~getattr(self, "stock_known_", np.ones(n, bool))).sum()),
             "orders_used": self.n_orders_,
             "baskets_dropped_over_cap": self.dropped_baskets_,
             "customers": len(self.customer_ids_),
