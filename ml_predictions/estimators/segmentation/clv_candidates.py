@@ -225,7 +225,7 @@ class RevenueBooster(BaseEstimator):
         # one OpenMP thread: on a shared 2-core host spin-waiting threads make this 5-20x slower
         with threadpool_limits(limits=1, user_api="openmp"):
             self.model_ = HistGradientBoostingRegressor(
-                loss="poisson", learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=20,
+                loss="poisson", learning_rate=0.1, max_iter=100, max_leaf_nodes=15, min_samples_leaf=20,
                 l2_regularization=1.0, early_stopping=False, random_state=self.random_state).fit(x, y)
         self.n_training_rows_ = int(len(y))
         return self

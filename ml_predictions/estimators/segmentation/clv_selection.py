@@ -163,7 +163,9 @@ def _value(method: str, history: PurchaseHistory, s: pd.DataFrame, bg: Any, gg: 
             details["method_fallback"] = str(exc)
             method = "naive_rate_x_spend"
     if method == "gradient_boosting":
-        window = int(max(1, min(holdout_days, (history.end - history.start) // 2)))
+        # the booster learns revenue over the longest window the history allows, up to the CLV horizon
+        # (half the history: it needs an earlier window of the same length to learn from)
+        window = int(max(1, min(horizon_months * DAYS_PER_MONTH, (history.end - history.start) // 2)))
         try:
             pred, info = predict_candidate(method, history, history.end, window, random_state=random_state)
             details["gradient_boosting"] = info
