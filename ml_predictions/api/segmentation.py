@@ -116,6 +116,63 @@ class TrainInput(serializers.Serializer):
                                           help_text="start from the active run's centroids when k matches")
 
 
+class CharacteristicsOut(serializers.Serializer):
+    recency_days = serializers.FloatField()
+    total_orders = serializers.IntegerField()
+    total_spent = serializers.FloatField()
+    avg_order_value = serializers.FloatField()
+    purchase_frequency_monthly = serializers.FloatField()
+    unique_products = serializers.IntegerField()
+    tenure_days = serializers.FloatField()
+
+
+class CustomerSegmentOut(serializers.Serializer):
+    """The spec's customer-segment response (field names kept)."""
+
+    success = serializers.BooleanField()
+    customer_id = serializers.CharField()
+    cluster = serializers.IntegerField()
+    cluster_name = serializers.CharField()
+    segment_type = serializers.CharField()
+    confidence_score = serializers.FloatField()
+    characteristics = CharacteristicsOut()
+    lifetime_value_prediction = serializers.FloatField(
+        allow_null=True, help_text="the selected CLV model's discounted revenue over CLV_HORIZON_MONTHS")
+    probability_alive = serializers.FloatField(allow_null=True, help_text="BG/NBD P(alive)")
+    expected_purchases_30d = serializers.FloatField(allow_null=True)
+    rfm_segment = serializers.CharField()
+    rfm_name = serializers.CharField()
+    recommendations = serializers.ListField(child=serializers.CharField())
+    calc_date = serializers.CharField()
+    model_id = serializers.CharField()
+
+
+class SegmentOut(serializers.Serializer):
+    cluster = serializers.IntegerField()
+    name = serializers.CharField()
+    segment_type = serializers.CharField()
+    size = serializers.IntegerField()
+    customer_share = serializers.FloatField()
+    revenue_share = serializers.FloatField()
+    revenue = serializers.FloatField()
+    mean_recency_days = serializers.FloatField()
+    mean_frequency = serializers.FloatField()
+    mean_monetary = serializers.FloatField()
+    mean_clv = serializers.FloatField(allow_null=True)
+    mean_p_alive = serializers.FloatField(allow_null=True)
+    recommendations = serializers.ListField(child=serializers.CharField())
+
+
+class SegmentsOut(serializers.Serializer):
+    success = serializers.BooleanField()
+    model_id = serializers.CharField()
+    calc_date = serializers.CharField(allow_null=True)
+    n_customers = serializers.IntegerField()
+    selection_metric = serializers.CharField(allow_null=True)
+    silhouette_score = serializers.FloatField(allow_null=True)
+    segments = SegmentOut(many=True)
+
+
 class RunQuery(serializers.Serializer):
     calc_date = serializers.DateField(required=False)
 
@@ -282,7 +339,7 @@ class CustomerSegmentView(MLAPIView):
     @extend_schema(
         summary="Segment of one customer (seed 004)",
         parameters=[OpenApiParameter("calc_date", OpenApiTypes.DATE, description="a past run; default active")],
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: CustomerSegmentOut, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Customer", value=CUSTOMER_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, customer_id: str) -> Response:
@@ -316,7 +373,7 @@ class CustomerSegmentView(MLAPIView):
             "model_id": str(model.pk),
         }
         record_customer_lookup(model, body, calc_date=query.validated_data.get("calc_date"), user=request.user)
-        return Response(body)
+        return Response(CustomerSegmentOut(body).data)
 
 SEGMENTS_EXAMPLE = {
     "success": True,
@@ -334,11 +391,11 @@ class SegmentsView(MLAPIView):
     @extend_schema(
         summary="Per-segment summary: size, share of customers and revenue, mean R/F/M (seeds 000/001)",
         parameters=[OpenApiParameter("calc_date", OpenApiTypes.DATE, description="a past run; default active")],
-        responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: SegmentsOut, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Segments", value=SEGMENTS_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
-        return Response({"success": True, **segment_summaries(_run(request))})
+        return Response(SegmentsOut({"success": True, **segment_summaries(_run(request))}).data)
 
 class SegmentCustomersView(MLAPIView):
     @extend_schema(
