@@ -342,3 +342,20 @@ def test_popularity_baseline_never_offers_excluded_products():
     recs = popularity_recs(pop, np.array([0, 3]), 3, exclude=np.array([False, True, False, False, False]))
     assert recs.tolist() == [[2, 3, 4], [0, 2, 4]]
     assert (popularity_recs(pop, np.array([0]), 3, exclude=np.ones(5, bool)) == -1).all()
+
+
+def test_buy_again_puts_the_monthly_product_before_the_one_bought_once_a_year_ago():
+    lines, products = _planted()
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    own = [{"order_id": f"m{i}", "customer_id": "ana", "product_id": "p9",
+            "ordered_at": start - pd.Timedelta(days=30 * i), "quantity": 1} for i in range(1, 7)]
+    own.append({"order_id": "y1", "customer_id": "ana", "product_id": "p10",
+                "ordered_at": start - pd.Timedelta(days=365), "quantity": 1})
+    model = ProductRecommender(buy_again_weight=0.9).fit(pd.concat([lines, pd.DataFrame(own)]), products)
+    again = [model.product_ids_[i] for i, _ in model.recommend_for_customer("ana", top_n=5, include_purchased=True)]
+    assert again[:2] == ["p9", "p10"]
+    discovery = [model.product_ids_[i] for i, _ in model.recommend_for_customer("ana", top_n=5)]
+    assert not {"p9", "p10"} & set(discovery)  # the default list keeps excluding purchased products
+    repeat = model.repeat_scores(30.0)[model.customer_index_["ana"]].toarray().ravel()
+    assert repeat[model.product_index_["p9"]] == pytest.approx(1.0)  # the row's maximum
+    assert repeat[model.product_index_["p10"]] < 0.01  # 0.5 ** (~365 / 30) against six recent orders

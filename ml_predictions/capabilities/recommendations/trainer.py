@@ -45,6 +45,10 @@ def _number(params: dict[str, Any], key: str, cast: type, default: Any) -> Any:
         raise InvalidParameterError(f"{key} must be a number; got {value!r}.", field=key) from None
 
 
+def _headline(figures: dict[str, Any]) -> dict[str, Any]:
+    return {key: figures[key] for key in ("recall_at_10", "ndcg_at_10", "queries")}
+
+
 def _settings_params(params: dict[str, Any]) -> tuple[dict[str, Any], bool, bool]:
     """Estimator parameters from settings overridden by the request; and whether to tune each part."""
     normalization = params.get("normalization") or ml_settings.RECOMMENDATION_NORMALIZATION
@@ -124,6 +128,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         },
         "customer_weight": model.customer_weight,
         "customer_neighbours": model.customer_neighbours,
+        "buy_again": {"weight": model.buy_again_weight, "repeat_half_life_days": model.repeat_half_life_days},
         "training_time_seconds": round(time.perf_counter() - started, 3),
         "fit_seconds": round(fit_seconds, 3),
         "read_seconds": round(read_seconds, 3),
@@ -137,6 +142,11 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         metrics["ndcg_at_10"] = evaluation["item"]["hybrid"]["ndcg_at_10"]
         metrics["coverage"] = evaluation["item"]["hybrid"]["coverage"]
         metrics["popularity_recall_at_10"] = evaluation["item"]["popularity"]["recall_at_10"]
+        # per customer, both lists beside their baselines (recall@10 and NDCG@10 on the time holdout)
+        metrics["customer_evaluation"] = {
+            "discovery": {name: _headline(f) for name, f in evaluation["customer"].items()},
+            "buy_again": {name: _headline(f) for name, f in evaluation["buy_again"].items()},
+        }
     ts = lines["ordered_at"]
     return TrainingOutcome(
         artifact=model,

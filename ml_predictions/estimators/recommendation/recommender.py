@@ -229,6 +229,8 @@ class ProductRecommender:
         max_neighbors: int = 200,
         top_k: int = 50,
         popularity_half_life_days: float = 90.0,
+        buy_again_weight: float = 0.9,
+        repeat_half_life_days: float = 90.0,
         exclude_unavailable: bool = True,
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
@@ -252,6 +254,8 @@ class ProductRecommender:
         self.max_neighbors = max_neighbors
         self.top_k = top_k
         self.popularity_half_life_days = popularity_half_life_days
+        self.buy_again_weight = buy_again_weight
+        self.repeat_half_life_days = repeat_half_life_days
         self.exclude_unavailable = exclude_unavailable
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
@@ -268,11 +272,14 @@ class ProductRecommender:
             setattr(self, key, value)
         # scoring parameters changed: cached neighbour matrices are stale (precomputed topk_ lists
         # only change with a new fit, which is why tuning fits with precompute=False)
-        if set(params) - {"customer_popularity_weight", "customer_neighbours"}:
+        if set(params) - {"customer_popularity_weight", "customer_neighbours", "buy_again_weight",
+                          "repeat_half_life_days"}:
             self.__dict__.pop("_neighbour_cache", None)
             self.__dict__.pop("_available_by_popularity", None)
         if "customer_weight" in params:
             self.__dict__.pop("_raw", None)
+        if "repeat_half_life_days" in params and "_repeat_events" in self.__dict__:
+            self.repeat_ = self.repeat_scores(self.repeat_half_life_days)  # a fitted model follows at once
         return self
 
     # ---- fitting ------------------------------------------------------------------------------
@@ -290,13 +297,17 @@ class ProductRecommender:
             raise InvalidParameterError(
                 f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}",
                 field="customer_neighbours")
+        if not 0.0 <= self.buy_again_weight <= 1.0:
+            raise InvalidParameterError("buy_again_weight must be between 0 and 1", field="buy_again_weight")
+        if not self.repeat_half_life_days > 0:
+            raise InvalidParameterError("repeat_half_life_days must be > 0", field="repeat_half_life_days")
         if self.top_k < 1 or self.max_basket_size < 2 or self.max_history_items < 1:
             raise InvalidParameterError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
 
     def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True) -> ProductRecommender:
         """Learn co-occurrence, content features and popularity; precompute the top-k lists."""
         self._validate()
-        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw"):  # from an earlier fit
+        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events"):
             self.__dict__.pop(transient, None)
         products = products.drop_duplicates("id").reset_index(drop=True)
         ids = products["id"].astype(str).to_numpy(dtype=object)
@@ -345,6 +356,16 @@ class ProductRecommender:
         self.customer_index_ = {cid: i for i, cid in enumerate(self.customer_ids_)}
         self.history_ = H
 
+        # --- buy again: every (customer, order, product) of the whole history, big baskets included (a
+        # wholesale customer's 400-line order is exactly what they buy again); kept as events so tuning
+        # can try other half-lives, and as the decayed repeat matrix of the chosen one
+        ev = pd.DataFrame({"o": o_codes, "c": c_all, "p": lines["p"].to_numpy(), "t": epoch_s})
+        ev = ev[ev["c"] >= 0].drop_duplicates(["o", "p"])
+        last = float(epoch_s.max()) if len(epoch_s) else 0.0
+        self._repeat_events = (ev["c"].to_numpy(np.int64), ev["p"].to_numpy(np.int64),
+                               ((last - ev["t"].to_numpy()) / 86400.0).astype(np.float64))
+        self.repeat_ = self.repeat_scores(self.repeat_half_life_days)
+
         # --- popularity: distinct orders per product, exponentially decayed towards the last order ---
         if len(lines):
             age_days = (epoch_s.max() - epoch_s) / 86400.0
@@ -380,6 +401,23 @@ class ProductRecommender:
             self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask,
                                                excluded_scores=self.excluded_topk_ if mask is not None else None)
         return self
+
+    def repeat_scores(self, half_life_days: float | None = None) -> sp.csr_matrix:
+        """Customers x products: each past order of the product weighs 0.5 ** (age / half-life), the row
+        scaled to a maximum of 1. A product bought every month outweighs one bought once a year ago;
+        `half_life_days=None` counts orders (the "most bought" baseline). Needs this process's fit."""
+        events = self.__dict__.get("_repeat_events")
+        if events is None:
+            raise NotFittedError("repeat_scores needs a model fitted in this process.")
+        c, p, age = events
+        w = np.ones(len(age)) if half_life_days is None else np.power(0.5, age / max(half_life_days, 1e-9))
+        if half_life_days is None:  # ties of the count go to the more recent product
+            w = w + 1e-6 * np.power(0.5, age / 365.0)
+        m = sp.csr_matrix((w.astype(np.float32), (c, p)), shape=(len(self.customer_ids_), len(self.product_ids_)))
+        m.sum_duplicates()
+        top = m.max(axis=1).toarray().ravel()
+        m.data /= np.repeat(np.where(top > 0, top, 1), np.diff(m.indptr)).astype(np.float32)
+        return m
 
     def rebuild_cooccurrence(self, normalization: str) -> ProductRecommender:
         """Switch normalization on a model fitted in this process (tuning), without re-reading orders."""
@@ -637,8 +675,11 @@ class ProductRecommender:
         c = self.customer_index_.get(customer_id)
         history = self.history_[c].indices if c is not None else np.empty(0, np.int32)
         filtered: list[np.ndarray] | None = [] if with_filtered else None
+        repeat = getattr(self, "repeat_", None)
+        repeat = repeat[[c]] if include_purchased and repeat is not None and c is not None else None
         idx, val = self.customer_top_k(history[None, :] if len(history) else np.empty((1, 0), np.int32),
-                                       top_n, include_purchased=include_purchased, filtered=filtered)
+                                       top_n, include_purchased=include_purchased, filtered=filtered,
+                                       repeat=repeat)
         keep = idx[0] >= 0
         pairs = list(zip(idx[0][keep].tolist(), val[0][keep].tolist(), strict=True))
         if not with_filtered:
@@ -647,7 +688,7 @@ class ProductRecommender:
 
     def customer_top_k(self, histories: list[np.ndarray] | np.ndarray | sp.csr_matrix, k: int, *,
                        include_purchased: bool = False, filtered: list[np.ndarray] | None = None,
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       repeat: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Batch version (offline evaluation): one row of product indices per customer history.
 
         Score of product j for a customer = mean over the history of the neighbour score (hybrid or
@@ -659,6 +700,8 @@ class ProductRecommender:
         per candidate gives every row's top k (no dense customers x products block, no per-row loop).
         With `filtered` (a list to fill), the number of unavailable products each list left out is
         appended (one int array per call), counted like `filtered_unavailable`.
+        Buy again (`include_purchased` with `repeat`, the customers' rows of `repeat_scores`): the score
+        becomes buy_again_weight x own repeat score + (1 - buy_again_weight) x the neighbour score.
         """
         self._check_fitted()
         n = len(self.product_ids_)
@@ -707,6 +750,9 @@ class ProductRecommender:
             P = sp.csr_matrix((np.tile(w_pop * pop[pop_cand], m), np.tile(pop_cand, m),
                                np.arange(m + 1) * len(pop_cand)), shape=(m, n))
             S = (S + P).tocsr()
+            if include_purchased and repeat is not None:
+                wr = np.float32(self.buy_again_weight)
+                S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + chunk].astype(np.float32)).tocsr()
             if not include_purchased:
                 S = S - S.multiply(sub)
             excluded = mask[S.indices]
@@ -774,6 +820,7 @@ class ProductRecommender:
         state.pop("_baskets", None)
         state.pop("_raw", None)
         state.pop("_available_by_popularity", None)
+        state.pop("_repeat_events", None)
         return state
 
     # ---- summary ------------------------------------------------------------------------------
@@ -957,14 +1004,19 @@ def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: in
                                                    q.targets, n, k)
     result["customer"] = evaluate_customers(model, test_lines, k=k, max_queries=max_queries,
                                             random_state=random_state)
+    result["buy_again"] = evaluate_buy_again(model, test_lines, k=k, max_queries=max_queries,
+                                             random_state=random_state)
     return result
 
 
 def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *, max_queries: int | None = 20000,
-                     random_state: int | None = None) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None:
-    """The per-customer queries: sampled known customers, their held-out new products, their histories.
+                     random_state: int | None = None, new_only: bool = True,
+                     ) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None:
+    """The per-customer queries: sampled known customers, their held-out products, their histories.
 
-    Built once per split so the tuning grid (12 points) does not re-map 100k lines of string ids each time.
+    `new_only` (discovery): only products new to the customer count; otherwise (buy again) every
+    product the customer bought in the holdout. Built once per split so the tuning grid does not
+    re-map 100k lines of string ids each time.
     """
     n = len(model.product_ids_)
     frame = pd.DataFrame({
@@ -981,8 +1033,9 @@ def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *, max
     frame = frame[frame["c"].isin(pos)]
     T = _binary_matrix(frame["c"].map(pos).to_numpy(), frame["p"].to_numpy(), (len(cust), n))
     Hc = model.history_[cust]
-    T = (T - T.multiply(Hc)).tocsr()  # only products new to the customer count as hits
-    T.eliminate_zeros()
+    if new_only:
+        T = (T - T.multiply(Hc)).tocsr()  # only products new to the customer count as hits
+        T.eliminate_zeros()
     return cust, T, Hc
 
 
@@ -1014,6 +1067,43 @@ def evaluate_customers(model: ProductRecommender, test_lines: pd.DataFrame, *, k
     return out
 
 
+def _available_top_k(model: ProductRecommender, scores: sp.csr_matrix, k: int) -> np.ndarray:
+    """Row-wise top-k indices of a sparse score matrix with the model's availability rule applied."""
+    scores = scores.tocsr(copy=True)
+    if model.exclude_unavailable:
+        scores.data[~model.available_[scores.indices]] = 0.0
+        scores.eliminate_zeros()
+    return _sparse_top_k(scores, k)[0]
+
+
+def evaluate_buy_again(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
+                       max_queries: int | None = 20000, random_state: int | None = None,
+                       targets: tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None = None,
+                       baselines: bool = True) -> dict[str, Any]:
+    """Buy again (include_purchased=true) on the customers who ordered in the holdout: targets are every
+    product they bought there. Beside the model: the customer's own 10 most-bought products (the
+    baseline a buy-again list must beat) and the best-sellers, with the same availability rule."""
+    n = len(model.product_ids_)
+    if targets is None:
+        targets = customer_targets(model, test_lines, max_queries=max_queries, random_state=random_state,
+                                   new_only=False)
+    empty = ranking_metrics(np.empty((0, k)), sp.csr_matrix((0, n)), n, k)
+    if targets is None:
+        return {"buy_again": empty, "own_top10": empty, "popularity": empty} if baselines else {"buy_again": empty}
+    cust, T, Hc = targets
+    idx, _ = model.customer_top_k(Hc, k, include_purchased=True, repeat=model.repeat_[cust])
+    out = {"buy_again": ranking_metrics(idx, T, n, k)}
+    if baselines:
+        out["own_top10"] = ranking_metrics(_available_top_k(model, model.repeat_scores(None)[cust], k), T, n, k)
+        pop = model.popularity_.astype(float).copy()
+        if model.exclude_unavailable:
+            pop[~model.available_] = -np.inf
+        order = np.argsort(-pop, kind="stable")
+        order = order[np.isfinite(pop[order]) & (pop[order] > 0)][:k]
+        out["popularity"] = ranking_metrics(np.tile(order, (len(cust), 1)), T, n, k)
+    return out
+
+
 def _recall_on(model: ProductRecommender, q: BasketQueries, method: str, k: int) -> float:
     if not len(q):
         return 0.0
@@ -1025,7 +1115,7 @@ def _recall_on(model: ProductRecommender, q: BasketQueries, method: str, k: int)
 
 def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
          validation_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
-         max_queries: int = 3000, k: int = 10) -> dict[str, Any]:
+         tune_buy_again: bool = True, max_queries: int = 3000, k: int = 10) -> dict[str, Any]:
     """Pick normalization, then hybrid weights, by recall@k on the last orders of the *training* period.
 
     Greedy (normalization first with bought-together alone, then a small weight grid) so the tuning
@@ -1092,7 +1182,37 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
             best_c = max(c_grid, key=lambda key: (c_grid[key], -CUSTOMER_NEIGHBOURS.index(key[0]), -key[1]))
             chosen["customer_neighbours"], chosen["customer_popularity_weight"] = best_c
             trace["customer_popularity_recall"] = {f"{nb},{w}": r for (nb, w), r in c_grid.items()}
+            m.set_params(customer_neighbours=best_c[0], customer_popularity_weight=best_c[1])
+    if tune_buy_again:
+        best_b, b_trace = _tune_buy_again(m, valid_lines, k=k, max_queries=max_queries,
+                                          random_state=params.get("random_state"))
+        if best_b is not None:
+            chosen["repeat_half_life_days"], chosen["buy_again_weight"] = best_b
+            trace["buy_again_recall"] = b_trace
     return {"params": chosen, "trace": trace}
+
+
+BUY_AGAIN_HALF_LIVES = (30.0, 90.0, 365.0, 1000.0)
+BUY_AGAIN_WEIGHTS = (0.1, 0.3, 0.6, 0.85, 0.95)
+
+
+def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int, max_queries: int,
+                    random_state: int | None) -> tuple[tuple[float, float] | None, dict[str, float]]:
+    """Repeat half-life and own-history weight of the buy-again list, by recall@k on the validation
+    orders (every product the customer bought there). Ties go to the longer memory and the larger
+    own-history weight: the simpler list."""
+    targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=random_state, new_only=False)
+    if targets is None:
+        return None, {}
+    grid: dict[tuple[float, float], float] = {}
+    for half_life in BUY_AGAIN_HALF_LIVES:
+        m.set_params(repeat_half_life_days=half_life)  # recomputes the repeat scores of the fit
+        for weight in BUY_AGAIN_WEIGHTS:
+            m.set_params(buy_again_weight=weight)
+            grid[(half_life, weight)] = evaluate_buy_again(m, valid_lines, k=k, targets=targets,
+                                                           baselines=False)["buy_again"]["recall_at_10"]
+    best = max(grid, key=lambda key: (grid[key], key[0], key[1]))
+    return best, {f"half_life={h},weight={w}": r for (h, w), r in grid.items()}
 
 
 def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
@@ -1116,8 +1236,9 @@ def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params:
         "tuning": tuned["trace"],
         "evaluation": {
             "protocol": f"time-based holdout: last {test_fraction:.0%} of orders; basket completion (one product of each "
-                        "held-out basket shown, the rest to find) and per-customer (products new to the "
-                        "customer in the holdout)",
+                        "held-out basket shown, the rest to find), per-customer discovery (products new to "
+                        "the customer in the holdout) and buy again (every product a returning customer "
+                        "bought in the holdout, beside the customer's own 10 most-bought products)",
             "test_cutoff": cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff),
             "train_orders": int(train_lines["order_id"].nunique()),
             "test_orders": int(test_lines["order_id"].nunique()),
