@@ -1,4 +1,4 @@
-"""API routes and views of the segmentation capability (seed 004's segmentation, plus seeds 000–003).
+"""API routes and views of the segmentation capability (the spec's segmentation endpoints and the reference designs before it).
 
 Each view validates with its input serializer, calls one workflow/service function and shapes the
 answer. Reads of a run go through the per-customer table (one indexed query per request); the artifact
@@ -188,7 +188,7 @@ class RawRFM(serializers.Serializer):
     tenure_days = serializers.FloatField(min_value=0, required=False)
 
     def to_internal_value(self, data: Any) -> Any:
-        # seed 002 sends {"Recency": .., "Frequency": .., "Monetary": .., "Unique_Products": ..}
+        # the raw-RFM variant of the spec sends {"Recency": .., "Frequency": .., "Monetary": .., "Unique_Products": ..}
         if isinstance(data, dict):
             data = {str(k).lower(): v for k, v in data.items()}
             if "recency" in data and "recency_days" not in data:
@@ -299,7 +299,7 @@ class TrainSegmentationView(MLAPIView):
         request=TrainInput,
         responses=TRAIN_RESPONSES,
         examples=[
-            OpenApiExample("Fixed k (seed 004)", value={"n_clusters": 6}, request_only=True),
+            OpenApiExample("Fixed k (the spec's request)", value={"n_clusters": 6}, request_only=True),
             OpenApiExample("Automatic k", value={"n_clusters": "auto", "selection_metric": "davies_bouldin",
                                                  "calc_date": "2026-07-01", "window_days": 365},
                            request_only=True),
@@ -337,7 +337,7 @@ CUSTOMER_EXAMPLE = {
 
 class CustomerSegmentView(MLAPIView):
     @extend_schema(
-        summary="Segment of one customer (seed 004)",
+        summary="Segment of one customer (the spec's response shape)",
         parameters=[OpenApiParameter("calc_date", OpenApiTypes.DATE, description="a past run; default active")],
         responses={200: CustomerSegmentOut, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Customer", value=CUSTOMER_EXAMPLE, response_only=True)],
@@ -389,7 +389,7 @@ SEGMENTS_EXAMPLE = {
 
 class SegmentsView(MLAPIView):
     @extend_schema(
-        summary="Per-segment summary: size, share of customers and revenue, mean R/F/M (seeds 000/001)",
+        summary="Per-segment summary: size, share of customers and revenue, mean R/F/M",
         parameters=[OpenApiParameter("calc_date", OpenApiTypes.DATE, description="a past run; default active")],
         responses={200: SegmentsOut, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Segments", value=SEGMENTS_EXAMPLE, response_only=True)],
@@ -399,7 +399,7 @@ class SegmentsView(MLAPIView):
 
 class SegmentCustomersView(MLAPIView):
     @extend_schema(
-        summary="Customers of one segment, paginated (seed 001)",
+        summary="Customers of one segment, paginated",
         parameters=[
             OpenApiParameter("segment", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description="cluster name (vip, frequent_2), segment type or cluster number"),
@@ -430,7 +430,7 @@ class _Echo:
 
 class SegmentExportView(MLAPIView):
     @extend_schema(
-        summary="Export one segment's customers as CSV (seed 001)",
+        summary="Export one segment's customers as CSV",
         parameters=[OpenApiParameter("segment", OpenApiTypes.STR, OpenApiParameter.PATH),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per customer",
@@ -455,7 +455,7 @@ class SegmentExportView(MLAPIView):
 
 class SegmentPredictView(MLAPIView):
     @extend_schema(
-        summary="Segment of stored customers (seed 000) or of raw RFM values (seed 002), from the active model",
+        summary="Segment of stored customers or of raw RFM values, from the active model",
         request=PredictInput,
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
                    409: OpenApiTypes.OBJECT},
@@ -483,7 +483,7 @@ class SegmentPredictView(MLAPIView):
 
 class SegmentApplyView(MLAPIView):
     @extend_schema(
-        summary="Stateless segmentation of posted data with automatic k (seed 003); no model is stored, the "
+        summary="Stateless segmentation of posted data with automatic k; no model is stored, the "
                 "call is recorded as a Prediction row",
         request=ApplyInput,
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
@@ -531,7 +531,7 @@ STANDARDIZED_EXPLANATION = (
 
 class RFMView(MLAPIView):
     @extend_schema(
-        summary="RFM table of the run, paginated, with an explanation (seed 003)",
+        summary="RFM table of the run, paginated, with an explanation",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
@@ -552,7 +552,7 @@ class RFMView(MLAPIView):
 
 class RFMStandardizedView(MLAPIView):
     @extend_schema(
-        summary="Standardized RFM (the clustering input) with an explanation (seed 003)",
+        summary="Standardized RFM (the clustering input) with an explanation",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
@@ -575,7 +575,7 @@ class RFMStandardizedView(MLAPIView):
 
 class SegmentPlotView(MLAPIView):
     @extend_schema(
-        summary="Scatter plot of customers coloured by segment (PNG; seeds 000–003)",
+        summary="Scatter plot of customers coloured by segment (PNG)",
         parameters=[OpenApiParameter("type", OpenApiTypes.STR, enum=list(PLOT_TYPES), default="pca"),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE),
                     OpenApiParameter("max_points", OpenApiTypes.INT, description="random sample size (100..50000)")],

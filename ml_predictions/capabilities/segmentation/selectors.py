@@ -43,7 +43,7 @@ def marketing_actions(segment_type: str) -> list[str]:
 
 
 def resolve_run(calc_date: date | None = None) -> MLModel:
-    """The active run, or the newest stored run computed for `calc_date` (seed 001's history)."""
+    """The active run, or the newest stored run computed for `calc_date` (past runs stay readable)."""
     if calc_date is None:
         model = MLModel.objects.filter(model_type=MODEL_TYPE, is_active=True).first()
         if model is None:

@@ -365,7 +365,7 @@ def confidence_from_distances(distances: np.ndarray) -> np.ndarray:
 
 
 def segment_summary(assignments: pd.DataFrame, *, group: str = "cluster_name") -> pd.DataFrame:
-    """Per segment: size, share of customers and of revenue, mean R/F/M (seeds 000/001)."""
+    """Per segment: size, share of customers and of revenue, mean R/F/M."""
     total_n = max(len(assignments), 1)
     total_m = float(assignments["monetary"].sum()) or 1.0
     g = assignments.groupby(group, sort=False)
