@@ -31,7 +31,6 @@ ALLOWED_LARGE: set[str] = {
     "ml_predictions/api/segmentation.py",
     "ml_predictions/estimators/forecasting/forecaster.py",
     "ml_predictions/estimators/inventory/optimizer.py",
-    "ml_predictions/estimators/recommendation/recommender.py",
 }
 
 
