@@ -58,12 +58,25 @@ DEFAULTS: dict[str, Any] = {
     "TRAINERS": {},
     # --- API ------------------------------------------------------------------------------------
     "PERMISSION_CLASSES": ["ml_predictions.api.permissions.IsStaffOrSuperuser"],
+    # The API's own DRF parts (api/base.py), independent of the host's REST_FRAMEWORK setting.
+    # JWT first so that an anonymous call gets 401 with a WWW-Authenticate header.
+    "AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "EXCEPTION_HANDLER": "ml_predictions.exceptions.exception_handler",
+    "FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "PAGINATION_CLASS": "ml_predictions.api.pagination.StandardPagination",
     "RANDOM_STATE": 42,
     # --- defaults used by the capabilities --------------------------------------------------------
     "DEFAULT_LEAD_TIME_DAYS": 7,
     "SERVICE_LEVEL": 0.95,
-    "MIN_CLUSTERS": 2,
-    "MAX_CLUSTERS": 10,
+    "MIN_CLUSTERS": 4,
+    "MAX_CLUSTERS": 8,
     # --- inventory optimization (docs/inventory.md) ----------------------------------------------
     # SERVICE_LEVEL (above) is the default cycle service level; these override it per category name.
     "INVENTORY_CATEGORY_SERVICE_LEVELS": {},  # e.g. {"Abrigos": 0.98, "Accesorios": 0.90}
@@ -112,6 +125,9 @@ DEFAULTS: dict[str, Any] = {
     "CLV_MONTHLY_DISCOUNT_RATE": 0.01,
     # Fewer repeat buyers than this -> the documented simple CLV fallback instead of BG/NBD.
     "CLV_MIN_REPEAT_CUSTOMERS": 30,
+    # CLV model selection: the last N days of history are held out to score every candidate (shortened
+    # to a third of the history when it is short); the best one is refitted on all history.
+    "CLV_HOLDOUT_DAYS": 90,
     # Record one of every N GET /customer-segment/{id}/ calls as a Prediction row (per process);
     # 1 = every call, 0 = none. POST /segments/predict/ and /segments/apply/ always record one row per call.
     "SEGMENTATION_LOG_EVERY": 20,
@@ -157,6 +173,11 @@ DEFAULTS: dict[str, Any] = {
     # Record one of every N recommendation calls as a Prediction row (per process); 1 = every call,
     # 0 = none. A busy shop page would otherwise write one row per page view.
     "RECOMMENDATION_LOG_EVERY": 20,
+    # --- monitoring: models against what happened next ------------------------------------------
+    # A drift alert when the active forecast's realised MASE exceeds its backtest MASE by this fraction.
+    "FORECAST_DRIFT_TOLERANCE": 0.25,
+    "FORECAST_DRIFT_MIN_DAYS": 14,  # realised days needed before a drift is judged
+    "RECOMMENDATION_OUTCOME_DAYS": 30,  # a list counts as followed by a purchase within this many days
 }
 
 
@@ -198,7 +219,4 @@ ml_settings = MLSettings()
 @receiver(setting_changed)
 def _reload_ml_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == "ML_PREDICTIONS":
-        ml_settings.reload()
-        from ml_predictions.data import reset_data_source_cache
-
-        reset_data_source_cache()
+        ml_settings.reload()  # ml_predictions.data resets its own cached source on the same signal

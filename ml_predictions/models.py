@@ -45,6 +45,8 @@ class MLModel(models.Model):
     )
 
     class Meta:
+        verbose_name = "ML model"
+        verbose_name_plural = "ML models"
         ordering = ["-trained_at"]
         constraints = [
             models.UniqueConstraint(fields=["model_type", "version"], name="mlmodel_unique_version"),
@@ -154,6 +156,8 @@ class MLTrainingLog(models.Model):
     trigger = models.CharField(max_length=16, default="api", help_text="api, command, schedule")
 
     class Meta:
+        verbose_name = "ML training log"
+        verbose_name_plural = "ML training logs"
         ordering = ["-created_at"]
         constraints = [
             # Never two writers: at most one queued-or-running training per model type.
@@ -210,3 +214,33 @@ class CustomerSegmentAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.cluster_name} ({self.calc_date})"
+
+
+class CustomerSegmentHistory(models.Model):
+    """One customer's segment in one segmentation run, kept after the run's version is pruned.
+
+    CustomerSegmentAssignment rows go with their MLModel (KEEP_VERSIONS); this compact copy keys the run
+    by its id, version and calc_date (no foreign key), so segment transitions between any two runs stay
+    answerable — the list of customers who slipped from a valuable segment into at_risk is what a
+    marketer acts on. Written in bulk beside the assignments.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    run_id = models.UUIDField(db_index=True)
+    run_version = models.PositiveIntegerField()
+    calc_date = models.DateField(db_index=True)
+    customer_id = models.CharField(max_length=64)
+    cluster = models.PositiveSmallIntegerField()
+    cluster_name = models.CharField(max_length=32)
+    segment_type = models.CharField(max_length=16)
+    monetary = models.FloatField(default=0)
+    clv = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-run_version", "customer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run_id", "customer_id"], name="seghist_one_per_customer_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.cluster_name} ({self.calc_date}, v{self.run_version})"
