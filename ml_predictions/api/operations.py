@@ -17,8 +17,8 @@ from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.plots import new_figure, png_response
-from ml_predictions.api.serializers import MLModelSerializer, MLTrainingLogSerializer
-from ml_predictions.api.training import training_response
+from ml_predictions.api.serializers import MLModelSerializer, MLTrainingLogSerializer, error_responses
+from ml_predictions.api.training import TRAIN_RESPONSES, training_response
 from ml_predictions.api.views import MODEL_EXAMPLE
 from ml_predictions.dashboard.selectors import (
     daily_sales,
@@ -127,8 +127,7 @@ class RetrainView(MLAPIView):
             "installation cannot train answers 400. Use the capability's train endpoint to pass parameters."
         ),
         request=RetrainInputSerializer,
-        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT},
+        responses=TRAIN_RESPONSES,
         examples=[
             OpenApiExample("Request", value={"model_type": "segmentation"}, request_only=True),
             OpenApiExample(
@@ -171,7 +170,7 @@ class SalesHistoryPlotView(MLAPIView):
         ),
         parameters=[OpenApiParameter("days", int, description="7–1095, default 180")],
         responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG image"),
-                   400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+                   **error_responses(400, 422)},
         examples=[OpenApiExample("Bad days", value={"success": False, "error": {
             "code": "invalid", "message": "days: Ensure this value is greater than or equal to 7.",
             "fields": {"days": ["Ensure this value is greater than or equal to 7."]}}},
