@@ -29,16 +29,14 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
+from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
+
 METHODS = ("hybrid", "bought_together", "similar")
 NORMALIZATIONS = ("conditional", "cosine", "lift", "bm25")
 # Which precomputed neighbour lists a customer's history is expanded with (tuned offline).
 CUSTOMER_NEIGHBOURS = ("hybrid", "bought_together")
 # In the hybrid, a product without co-purchases is scored by content, with this small popularity share.
 COLD_START_POPULARITY_SHARE = 0.05
-
-
-class NotFittedRecommenderError(RuntimeError):
-    """Raised when a ProductRecommender is used before `fit`."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,6 +146,21 @@ def _sparse_top_k(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray
     return idx, val
 
 
+def _left_out(shown: list[float] | np.ndarray, excluded: np.ndarray, top_n: int) -> int:
+    """How many of the `excluded` scores would rank within the first `top_n` of the unfiltered list.
+
+    `shown` is the filtered list (descending). An excluded score's unfiltered rank is the number of
+    excluded scores above it plus the shown scores at or above it (ties go to the shown product).
+    """
+    shown = np.asarray(shown, dtype=np.float64)
+    excluded = np.sort(np.asarray(excluded, dtype=np.float64))[::-1]
+    excluded = excluded[excluded > 0][:top_n]
+    if not len(excluded):
+        return 0
+    ranks = np.arange(len(excluded)) + np.searchsorted(-shown, -excluded, side="right")
+    return int((ranks < top_n).sum())
+
+
 def _epoch_seconds(values: pd.Series) -> np.ndarray:
     """Seconds since the epoch, vectorized (tz-aware .to_numpy() would build 1M Timestamp objects)."""
     ts = pd.to_datetime(values, utc=True)
@@ -216,6 +229,8 @@ class ProductRecommender:
         max_neighbors: int = 200,
         top_k: int = 50,
         popularity_half_life_days: float = 90.0,
+        buy_again_weight: float = 0.9,
+        repeat_half_life_days: float = 90.0,
         exclude_unavailable: bool = True,
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
@@ -239,6 +254,8 @@ class ProductRecommender:
         self.max_neighbors = max_neighbors
         self.top_k = top_k
         self.popularity_half_life_days = popularity_half_life_days
+        self.buy_again_weight = buy_again_weight
+        self.repeat_half_life_days = repeat_half_life_days
         self.exclude_unavailable = exclude_unavailable
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
@@ -251,42 +268,52 @@ class ProductRecommender:
     def set_params(self, **params: Any) -> ProductRecommender:
         for key, value in params.items():
             if key not in self.get_params():
-                raise ValueError(f"unknown parameter {key!r}")
+                raise InvalidParameterError(f"unknown parameter {key!r}", field=key)
             setattr(self, key, value)
         # scoring parameters changed: cached neighbour matrices are stale (precomputed topk_ lists
         # only change with a new fit, which is why tuning fits with precompute=False)
-        if set(params) - {"customer_popularity_weight", "customer_neighbours"}:
+        if set(params) - {"customer_popularity_weight", "customer_neighbours", "buy_again_weight",
+                          "repeat_half_life_days"}:
             self.__dict__.pop("_neighbour_cache", None)
             self.__dict__.pop("_available_by_popularity", None)
         if "customer_weight" in params:
             self.__dict__.pop("_raw", None)
+        if "repeat_half_life_days" in params and "_repeat_events" in self.__dict__:
+            self.repeat_ = self.repeat_scores(self.repeat_half_life_days)  # a fitted model follows at once
         return self
 
     # ---- fitting ------------------------------------------------------------------------------
 
     def _validate(self) -> None:
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}")
+            raise InvalidParameterError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}",
+                                        field="normalization")
         for name in ("customer_weight", "bought_together_weight", "content_weight", "popularity_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+                raise InvalidParameterError(f"{name} must be >= 0", field=name)
         if self.bought_together_weight + self.content_weight + self.popularity_weight <= 0:
-            raise ValueError("at least one hybrid weight must be positive")
+            raise InvalidParameterError("at least one hybrid weight must be positive", field="bought_together_weight")
         if self.customer_neighbours not in CUSTOMER_NEIGHBOURS:
-            raise ValueError(f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}")
+            raise InvalidParameterError(
+                f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}",
+                field="customer_neighbours")
+        if not 0.0 <= self.buy_again_weight <= 1.0:
+            raise InvalidParameterError("buy_again_weight must be between 0 and 1", field="buy_again_weight")
+        if not self.repeat_half_life_days > 0:
+            raise InvalidParameterError("repeat_half_life_days must be > 0", field="repeat_half_life_days")
         if self.top_k < 1 or self.max_basket_size < 2 or self.max_history_items < 1:
-            raise ValueError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
+            raise InvalidParameterError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
 
     def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True) -> ProductRecommender:
         """Learn co-occurrence, content features and popularity; precompute the top-k lists."""
         self._validate()
-        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw"):  # from an earlier fit
+        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events"):
             self.__dict__.pop(transient, None)
         products = products.drop_duplicates("id").reset_index(drop=True)
         ids = products["id"].astype(str).to_numpy(dtype=object)
         n = len(ids)
         if n < 2:
-            raise ValueError("at least 2 products are needed")
+            raise InsufficientDataError(f"Product recommendations need at least 2 products; found {n}.")
         self.product_ids_ = ids
         self.product_index_ = {pid: i for i, pid in enumerate(ids)}
         self.names_ = products["name"].astype(str).to_numpy(dtype=object) if "name" in products else ids
@@ -298,9 +325,12 @@ class ProductRecommender:
         self.category_codes_, self.categories_ = pd.factorize(categories)
         self.category_index_ = {c: i for i, c in enumerate(self.categories_)}
         active = products["active"].fillna(True).astype(bool).to_numpy() if "active" in products else np.ones(n, bool)
-        stock = pd.to_numeric(products["stock"], errors="coerce").fillna(1).to_numpy() if "stock" in products \
-            else np.ones(n)
-        self.available_ = active & (stock > 0)
+        # unknown stock (NaN: an import without stock levels, a host mapping stock to None) is not
+        # "out of stock": only a known level <= 0 makes a product unavailable
+        stock = pd.to_numeric(products["stock"], errors="coerce").to_numpy(dtype=float) if "stock" in products \
+            else np.full(n, np.nan)
+        self.stock_known_ = np.isfinite(stock)
+        self.available_ = active & ~(self.stock_known_ & (stock <= 0))
 
         lines = order_lines[["order_id", "customer_id", "ordered_at"]].copy()
         lines["p"] = _map_ids(order_lines["product_id"], self.product_index_)
@@ -325,6 +355,16 @@ class ProductRecommender:
         self.customer_ids_ = np.array([str(c) for c in c_uniques], dtype=object)
         self.customer_index_ = {cid: i for i, cid in enumerate(self.customer_ids_)}
         self.history_ = H
+
+        # --- buy again: every (customer, order, product) of the whole history, big baskets included (a
+        # wholesale customer's 400-line order is exactly what they buy again); kept as events so tuning
+        # can try other half-lives, and as the decayed repeat matrix of the chosen one
+        ev = pd.DataFrame({"o": o_codes, "c": c_all, "p": lines["p"].to_numpy(), "t": epoch_s})
+        ev = ev[ev["c"] >= 0].drop_duplicates(["o", "p"])
+        last = float(epoch_s.max()) if len(epoch_s) else 0.0
+        self._repeat_events = (ev["c"].to_numpy(np.int64), ev["p"].to_numpy(np.int64),
+                               ((last - ev["t"].to_numpy()) / 86400.0).astype(np.float64))
+        self.repeat_ = self.repeat_scores(self.repeat_half_life_days)
 
         # --- popularity: distinct orders per product, exponentially decayed towards the last order ---
         if len(lines):
@@ -355,16 +395,35 @@ class ProductRecommender:
             self.popular_by_category_[code] = in_cat[: self.top_k].astype(np.int32)
 
         self.topk_ = {}
+        self.excluded_topk_ = {}  # per method: the best scores the availability filter left out
         if precompute:
-            mask = ~self.available_ if self.exclude_unavailable else None
-            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask)
+            mask = ~self.available_ if self.exclude_unavailable and not self.available_.all() else None
+            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask,
+                                               excluded_scores=self.excluded_topk_ if mask is not None else None)
         return self
+
+    def repeat_scores(self, half_life_days: float | None = None) -> sp.csr_matrix:
+        """Customers x products: each past order of the product weighs 0.5 ** (age / half-life), the row
+        scaled to a maximum of 1. A product bought every month outweighs one bought once a year ago;
+        `half_life_days=None` counts orders (the "most bought" baseline). Needs this process's fit."""
+        events = self.__dict__.get("_repeat_events")
+        if events is None:
+            raise NotFittedError("repeat_scores needs a model fitted in this process.")
+        c, p, age = events
+        w = np.ones(len(age)) if half_life_days is None else np.power(0.5, age / max(half_life_days, 1e-9))
+        if half_life_days is None:  # ties of the count go to the more recent product
+            w = w + 1e-6 * np.power(0.5, age / 365.0)
+        m = sp.csr_matrix((w.astype(np.float32), (c, p)), shape=(len(self.customer_ids_), len(self.product_ids_)))
+        m.sum_duplicates()
+        top = m.max(axis=1).toarray().ravel()
+        m.data /= np.repeat(np.where(top > 0, top, 1), np.diff(m.indptr)).astype(np.float32)
+        return m
 
     def rebuild_cooccurrence(self, normalization: str) -> ProductRecommender:
         """Switch normalization on a model fitted in this process (tuning), without re-reading orders."""
         self._check_fitted()
         if getattr(self, "_baskets", None) is None:
-            raise NotFittedRecommenderError("rebuild_cooccurrence needs a model fitted in this process.")
+            raise NotFittedError("rebuild_cooccurrence needs a model fitted in this process.")
         self.normalization = normalization
         self._validate()
         self.bought_together_ = _prune_rows(self._cooccurrence(self._baskets, self.history_),
@@ -429,20 +488,19 @@ class ProductRecommender:
                                         shape=(n, self.price_bands)))
         text = (products.get("name", pd.Series([""] * n)).fillna("").astype(str) + " "
                 + products.get("description", pd.Series([""] * n)).fillna("").astype(str))
-        if text.str.strip().str.len().gt(0).any():
-            try:
-                tfidf = TfidfVectorizer(max_features=self.max_text_features, sublinear_tf=True,
-                                        min_df=1, dtype=np.float32).fit_transform(text)
-                blocks.append(tfidf * float(self.text_weight))
-            except ValueError:  # only stop words / empty vocabulary
-                pass
+        # TfidfVectorizer refuses an empty vocabulary; its default token is a run of 2+ word characters,
+        # so the same pattern tells beforehand whether any name or description has a word to learn
+        if text.str.contains(r"(?u)\b\w\w+\b", regex=True).any():
+            tfidf = TfidfVectorizer(max_features=self.max_text_features, sublinear_tf=True,
+                                    min_df=1, dtype=np.float32).fit_transform(text)
+            blocks.append(tfidf * float(self.text_weight))
         return l2_normalize(sp.hstack(blocks, format="csr").astype(np.float32))
 
     # ---- scoring --------------------------------------------------------------------------------
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "bought_together_"):
-            raise NotFittedRecommenderError("This ProductRecommender is not fitted yet; call fit() first.")
+            raise NotFittedError("This ProductRecommender is not fitted yet; call fit() first.")
 
     def _score_chunks(self, rows: np.ndarray, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Dense scores of `rows` against every product for each method, each in [0, 1].
@@ -453,7 +511,7 @@ class ProductRecommender:
         """
         for method in methods:
             if method not in METHODS:
-                raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+                raise InvalidParameterError(f"method must be one of {METHODS}; got {method!r}", field="method")
         wc = self.content_weight
         out: dict[str, np.ndarray] = {}
         # bought-together is always computed: the hybrid needs it to spot cold-start rows
@@ -498,20 +556,35 @@ class ProductRecommender:
         return hy
 
     def score_top_k_many(self, rows: np.ndarray, methods: tuple[str, ...], k: int,
-                         exclude: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out."""
+                         exclude: np.ndarray | None = None,
+                         excluded_scores: dict[str, np.ndarray] | None = None,
+                         ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out.
+
+        With `excluded_scores` (a dict to fill), the k best (indices, scores) among the excluded products
+        are kept too, so a request can say how many products the filter left out of its list.
+        """
         self._check_fitted()
         rows = np.asarray(rows, dtype=np.int64)
         n = len(self.product_ids_)
         chunk = max(1, int(self.chunk_cells // max(n, 1)))
         parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        left: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        excluded_cols = np.flatnonzero(exclude) if exclude is not None and excluded_scores is not None else None
         for start in range(0, len(rows), chunk):
             sub = rows[start:start + chunk]
             for method, scores in self._score_chunks(sub, methods).items():
                 scores[np.arange(len(sub)), sub] = 0.0
+                if excluded_cols is not None:
+                    li, lv = top_k_dense(scores[:, excluded_cols], k)
+                    left[method].append((np.where(li >= 0, excluded_cols[np.maximum(li, 0)], -1).astype(np.int32), lv))
                 if exclude is not None:
                     scores[:, exclude] = 0.0
                 parts[method].append(top_k_dense(scores, k))
+        if excluded_cols is not None:
+            for method in methods:
+                parts_left = left[method] or [(np.zeros((0, k), np.int32), np.zeros((0, k), np.float32))]
+                excluded_scores[method] = (np.vstack([p[0] for p in parts_left]), np.vstack([p[1] for p in parts_left]))
         result = {}
         for method in methods:
             if parts[method]:
@@ -529,10 +602,13 @@ class ProductRecommender:
 
     def recommend_for_product(self, product_id: str, *, top_n: int = 10, method: str = "hybrid",
                               include_unavailable: bool = False) -> list[tuple[int, float]]:
-        """(product index, score) pairs; a lookup in the precomputed lists unless unavailable are asked."""
+        """(product index, score) pairs; a lookup in the precomputed lists unless unavailable are asked.
+
+        `filtered_unavailable(product_id, pairs, ...)` then says how many products the filter left out.
+        """
         self._check_fitted()
         if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+            raise InvalidParameterError(f"method must be one of {METHODS}; got {method!r}", field="method")
         i = self.product_index_[product_id]
         # The precomputed lists already follow exclude_unavailable; only a request that asks for
         # unavailable products from a model that filtered them (or more than top_k) is computed here.
@@ -547,6 +623,34 @@ class ProductRecommender:
         keep = idx >= 0
         return list(zip(idx[keep][:top_n].tolist(), val[keep][:top_n].tolist(), strict=True))
 
+    def filtered_unavailable(self, product_id: str, pairs: list[tuple[int, float]], *, top_n: int,
+                             method: str = "hybrid") -> int:
+        """How many unavailable products the unfiltered list of `top_n` would have shown.
+
+        The precomputed lists keep the best scores the filter left out (`excluded_topk_`); merging them
+        with the shown scores gives each left-out product's rank in the unfiltered list.
+        """
+        self._check_fitted()
+        left = getattr(self, "excluded_topk_", {}).get(method)
+        if left is None:
+            return 0
+        return _left_out([v for _, v in pairs], left[1][self.product_index_[product_id]], top_n)
+
+    def popular_filtered_unavailable(self, category: str | None, pairs: list[tuple[int, float]], *,
+                                     top_n: int, exclude_ids: set[str] | None = None) -> int:
+        """The same count for a best-sellers list (cold start): unavailable products more popular."""
+        self._check_fitted()
+        if not self.exclude_unavailable:
+            return 0
+        out = ~self.available_
+        code = self.category_index_.get(category) if category is not None else None
+        if code is not None and len(self.popular_by_category_.get(code, ())) >= top_n:
+            out = out & (self.category_codes_ == code)
+        for pid in exclude_ids or ():
+            if pid in self.product_index_:
+                out[self.product_index_[pid]] = False
+        return _left_out([v for _, v in pairs], self.popularity_[out], top_n)
+
     def popular_in_category(self, category: str | None, *, top_n: int = 10,
                             exclude_ids: set[str] | None = None) -> list[tuple[int, float]]:
         """Cold start for a product the model has never seen: its category's best-sellers, else overall."""
@@ -560,19 +664,31 @@ class ProductRecommender:
             chosen += [int(p) for p in self.popular_ if int(p) not in seen][: top_n - len(chosen)]
         return [(p, float(self.popularity_[p])) for p in chosen]
 
-    def recommend_for_customer(self, customer_id: str, *, top_n: int = 10,
-                               include_purchased: bool = False) -> list[tuple[int, float]]:
-        """Sum the hybrid neighbour lists of the customer's recent products; popular items fill the rest."""
+    def recommend_for_customer(self, customer_id: str, *, top_n: int = 10, include_purchased: bool = False,
+                               with_filtered: bool = False) -> Any:
+        """(index, score) pairs from the customer's recent products, popular items filling the rest.
+
+        With `with_filtered`, returns (pairs, n): n = how many unavailable products the availability
+        filter left out of the list (counted like `filtered_unavailable`).
+        """
         self._check_fitted()
         c = self.customer_index_.get(customer_id)
         history = self.history_[c].indices if c is not None else np.empty(0, np.int32)
+        filtered: list[np.ndarray] | None = [] if with_filtered else None
+        repeat = getattr(self, "repeat_", None)
+        repeat = repeat[[c]] if include_purchased and repeat is not None and c is not None else None
         idx, val = self.customer_top_k(history[None, :] if len(history) else np.empty((1, 0), np.int32),
-                                       top_n, include_purchased=include_purchased)
+                                       top_n, include_purchased=include_purchased, filtered=filtered,
+                                       repeat=repeat)
         keep = idx[0] >= 0
-        return list(zip(idx[0][keep].tolist(), val[0][keep].tolist(), strict=True))
+        pairs = list(zip(idx[0][keep].tolist(), val[0][keep].tolist(), strict=True))
+        if not with_filtered:
+            return pairs
+        return pairs, int(filtered[0][0]) if filtered else 0
 
     def customer_top_k(self, histories: list[np.ndarray] | np.ndarray | sp.csr_matrix, k: int, *,
-                       include_purchased: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                       include_purchased: bool = False, filtered: list[np.ndarray] | None = None,
+                       repeat: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Batch version (offline evaluation): one row of product indices per customer history.
 
         Score of product j for a customer = mean over the history of the neighbour score (hybrid or
@@ -582,6 +698,10 @@ class ProductRecommender:
         outside it scores popularity alone, so only the `k + len(history)` most popular available
         products can enter the top k from there. Candidates = those two sets; a sort of one uint64 key
         per candidate gives every row's top k (no dense customers x products block, no per-row loop).
+        With `filtered` (a list to fill), the number of unavailable products each list left out is
+        appended (one int array per call), counted like `filtered_unavailable`.
+        Buy again (`include_purchased` with `repeat`, the customers' rows of `repeat_scores`): the score
+        becomes buy_again_weight x own repeat score + (1 - buy_again_weight) x the neighbour score.
         """
         self._check_fitted()
         n = len(self.product_ids_)
@@ -600,8 +720,9 @@ class ProductRecommender:
         if n_c == 0:
             return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
         # artifacts written before customer_neighbours existed used the hybrid lists
-        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"))
         mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
+        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"),
+                                       with_excluded=filtered is not None and bool(mask.any()))
         w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
         pop = self.popularity_.astype(np.float32)
         # popularity candidates: enough of the most popular available products to survive the removal
@@ -612,6 +733,9 @@ class ProductRecommender:
             available_by_popularity = self._available_by_popularity = pop_order[~mask[pop_order]]
         n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
         pop_cand = available_by_popularity[:n_pop]
+        if filtered is not None and mask.any():  # the unavailable best-sellers compete too, to be counted
+            pop_order = np.lexsort((np.arange(n), -pop))
+            pop_cand = np.concatenate([pop_cand, pop_order[mask[pop_order]][:k]])
         in_pop = np.zeros(n, bool)
         in_pop[pop_cand] = True
         chunk = max(1, int(self.chunk_cells // max(k + n_pop + 2 * self.top_k, 1) // 8))
@@ -626,20 +750,48 @@ class ProductRecommender:
             P = sp.csr_matrix((np.tile(w_pop * pop[pop_cand], m), np.tile(pop_cand, m),
                                np.arange(m + 1) * len(pop_cand)), shape=(m, n))
             S = (S + P).tocsr()
+            if include_purchased and repeat is not None:
+                wr = np.float32(self.buy_again_weight)
+                S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + chunk].astype(np.float32)).tocsr()
             if not include_purchased:
                 S = S - S.multiply(sub)
-            S.data[mask[S.indices]] = 0.0
+            excluded = mask[S.indices]
+            if filtered is not None:
+                U = S.copy()
+                U.data[~excluded] = 0.0
+                U.eliminate_zeros()
+                left = _sparse_top_k(U, k)[1]
+            S.data[excluded] = 0.0
             S.eliminate_zeros()
             i, v = _sparse_top_k(S, k)
+            if filtered is not None:
+                filtered.append(np.array([_left_out(v[r][i[r] >= 0], left[r], k) for r in range(m)], np.int64))
             out_i.append(i)
             out_v.append(v)
         return np.vstack(out_i), np.vstack(out_v)
 
-    def _neighbour_matrix(self, method: str) -> sp.csr_matrix:
+    def _neighbour_matrix(self, method: str, with_excluded: bool = False) -> sp.csr_matrix:
+        """Neighbour lists as a sparse products x products matrix; `with_excluded` adds the unavailable
+        neighbours the lists left out (only to count them: the caller removes them again)."""
         cache = self.__dict__.setdefault("_neighbour_cache", {})
-        if method in cache:
-            return cache[method]
+        key = (method, "with_excluded") if with_excluded else method
+        if key in cache:
+            return cache[key]
         n = len(self.product_ids_)
+        if with_excluded:
+            m = self._neighbour_matrix(method)
+            if method in getattr(self, "excluded_topk_", {}):
+                idx, val = self.excluded_topk_[method]
+                r = np.repeat(np.arange(n), idx.shape[1])
+                keep = idx.ravel() >= 0
+                m = m.maximum(sp.csr_matrix((val.ravel()[keep], (r[keep], idx.ravel()[keep])), shape=(n, n)))
+            elif method == "bought_together" and self.exclude_unavailable:
+                top = self.bought_together_.max(axis=1).toarray().ravel()
+                full = self.bought_together_.tocsr(copy=True)
+                full.data = (full.data / np.repeat(np.where(top > 0, top, 1), np.diff(full.indptr))).astype(np.float32)
+                m = m.maximum(_prune_rows(full, self.top_k).astype(np.float32))
+            cache[key] = m = m.tocsr()
+            return m
         if method in self.topk_:
             idx, val = self.topk_[method]
         elif method == "bought_together":
@@ -668,6 +820,7 @@ class ProductRecommender:
         state.pop("_baskets", None)
         state.pop("_raw", None)
         state.pop("_available_by_popularity", None)
+        state.pop("_repeat_events", None)
         return state
 
     # ---- summary ------------------------------------------------------------------------------
@@ -687,6 +840,7 @@ class ProductRecommender:
             "products_with_purchases": int((self.purchase_counts_ > 0).sum()),
             "cold_start_products": int((self.purchase_counts_ == 0).sum()),
             "available_products": int(self.available_.sum()),
+            "unknown_stock_products": int((~getattr(self, "stock_known_", np.ones(n, bool))).sum()),
             "orders_used": self.n_orders_,
             "baskets_dropped_over_cap": self.dropped_baskets_,
             "customers": len(self.customer_ids_),
@@ -717,7 +871,7 @@ def time_split(order_lines: pd.DataFrame, test_fraction: float) -> tuple[pd.Data
     """The last `test_fraction` of orders (by order time) are held out; no order is split in two."""
     first = order_lines.groupby("order_id", sort=False)["ordered_at"].min().sort_values(kind="stable")
     if len(first) < 2:
-        raise ValueError("at least 2 orders are needed for a time split")
+        raise InsufficientDataError(f"A time split needs at least 2 orders; found {len(first)}.")
     cut_pos = int(round(len(first) * (1 - test_fraction)))
     cut_pos = min(max(cut_pos, 1), len(first) - 1)
     cutoff = first.iloc[cut_pos]
@@ -762,31 +916,53 @@ def basket_queries(test_lines: pd.DataFrame, product_index: dict[str, int], n_pr
     return BasketQueries(seeds, targets)
 
 
-def ranking_metrics(recs: np.ndarray, targets: sp.csr_matrix, n_catalogue: int, k: int = 10) -> dict[str, float]:
+def _contains(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether each (row, col) pair is a stored positive entry of `matrix`, as a plain bool array.
+
+    Fancy indexing a scipy matrix (`matrix[rows, cols] > 0`) returns an np.matrix for most inputs but a
+    *sparse* matrix for empty ones (every recommendation missing, e.g. a catalogue all out of stock), on
+    which `> 0` cannot become a bool array. Sorted int64 keys and one searchsorted have one behaviour
+    for every shape and never build a dense block.
+    """
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    cols = np.asarray(cols, dtype=np.int64).ravel()
+    if not len(rows) or matrix.nnz == 0:
+        return np.zeros(len(rows), bool)
+    coo = matrix.tocoo()
+    positive = coo.data > 0
+    n_cols = np.int64(matrix.shape[1])
+    stored = np.unique(coo.row[positive].astype(np.int64) * n_cols + coo.col[positive].astype(np.int64))
+    keys = rows * n_cols + cols
+    pos = np.minimum(np.searchsorted(stored, keys), max(len(stored) - 1, 0))
+    return (stored[pos] == keys) if len(stored) else np.zeros(len(rows), bool)
+
+
+def ranking_metrics(recs: np.ndarray, targets: sp.spmatrix, n_catalogue: int, k: int = 10) -> dict[str, float]:
     """precision@k, recall@k, NDCG@k (binary relevance) and catalogue coverage of a recommendation matrix.
 
     `recs` is queries x >=k product indices, -1 meaning "no recommendation" (counted as a miss).
     """
-    recs = np.asarray(recs)[:, :k]
-    n_q = recs.shape[0]
+    recs = np.asarray(recs, dtype=np.int64)
+    recs = recs.reshape(len(recs), -1)[:, :k] if recs.size else np.full((len(recs), k), -1, np.int64)
+    n_q, width = recs.shape
     if n_q == 0:
         return {"precision_at_10": 0.0, "recall_at_10": 0.0, "ndcg_at_10": 0.0, "coverage": 0.0, "queries": 0}
-    rows = np.repeat(np.arange(n_q), recs.shape[1])
+    rows = np.repeat(np.arange(n_q), width)
     cols = recs.ravel()
     valid = cols >= 0
     hit = np.zeros(len(cols), bool)
-    hit[valid] = np.asarray(targets[rows[valid], cols[valid]]).ravel() > 0
-    hit = hit.reshape(n_q, -1)
-    n_rel = np.asarray(targets.sum(axis=1)).ravel()
+    hit[valid] = _contains(targets, rows[valid], cols[valid])
+    hit = hit.reshape(n_q, width)
+    n_rel = np.diff(sp.csr_matrix(targets > 0).indptr)
     hits = hit.sum(axis=1)
-    discounts = 1.0 / np.log2(np.arange(2, recs.shape[1] + 2))
+    discounts = 1.0 / np.log2(np.arange(2, width + 2))
     dcg = (hit * discounts).sum(axis=1)
-    ideal = np.array([discounts[: int(min(r, recs.shape[1]))].sum() for r in n_rel])
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_rel, width)]
     ok = n_rel > 0
     return {
         "precision_at_10": round(float((hits[ok] / k).mean()) if ok.any() else 0.0, 4),
         "recall_at_10": round(float((hits[ok] / n_rel[ok]).mean()) if ok.any() else 0.0, 4),
-        "ndcg_at_10": round(float((dcg[ok] / ideal[ok]).mean()) if ok.any() else 0.0, 4),
+        "ndcg_at_10": round(float((dcg[ok] / np.maximum(ideal[ok], 1e-12)).mean()) if ok.any() else 0.0, 4),
         "coverage": round(float(len(np.unique(cols[valid])) / max(n_catalogue, 1)), 4),
         "queries": int(ok.sum()),
     }
@@ -804,7 +980,11 @@ def popularity_recs(popularity: np.ndarray, seeds: np.ndarray, k: int,
     # drop the seed where present, otherwise the (k+1)-th
     keep = ~is_seed
     keep[~is_seed.any(axis=1), -1] = False
-    return recs[keep].reshape(len(seeds), k)
+    out = recs[keep].reshape(len(seeds), -1)[:, :k]
+    out = np.where(np.isfinite(pop[out]), out, -1)  # excluded (unavailable) products are not offered
+    if out.shape[1] < k:  # a catalogue smaller than k + 1
+        out = np.hstack([out, np.full((len(seeds), k - out.shape[1]), -1, out.dtype)])
+    return out
 
 
 def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
@@ -824,14 +1004,19 @@ def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: in
                                                    q.targets, n, k)
     result["customer"] = evaluate_customers(model, test_lines, k=k, max_queries=max_queries,
                                             random_state=random_state)
+    result["buy_again"] = evaluate_buy_again(model, test_lines, k=k, max_queries=max_queries,
+                                             random_state=random_state)
     return result
 
 
 def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *, max_queries: int | None = 20000,
-                     random_state: int | None = None) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None:
-    """The per-customer queries: sampled known customers, their held-out new products, their histories.
+                     random_state: int | None = None, new_only: bool = True,
+                     ) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None:
+    """The per-customer queries: sampled known customers, their held-out products, their histories.
 
-    Built once per split so the tuning grid (12 points) does not re-map 100k lines of string ids each time.
+    `new_only` (discovery): only products new to the customer count; otherwise (buy again) every
+    product the customer bought in the holdout. Built once per split so the tuning grid does not
+    re-map 100k lines of string ids each time.
     """
     n = len(model.product_ids_)
     frame = pd.DataFrame({
@@ -848,8 +1033,9 @@ def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *, max
     frame = frame[frame["c"].isin(pos)]
     T = _binary_matrix(frame["c"].map(pos).to_numpy(), frame["p"].to_numpy(), (len(cust), n))
     Hc = model.history_[cust]
-    T = (T - T.multiply(Hc)).tocsr()  # only products new to the customer count as hits
-    T.eliminate_zeros()
+    if new_only:
+        T = (T - T.multiply(Hc)).tocsr()  # only products new to the customer count as hits
+        T.eliminate_zeros()
     return cust, T, Hc
 
 
@@ -870,12 +1056,51 @@ def evaluate_customers(model: ProductRecommender, test_lines: pd.DataFrame, *, k
     pop = model.popularity_.astype(float).copy()
     if model.exclude_unavailable:
         pop[~model.available_] = -np.inf
-    order = np.argsort(-pop, kind="stable")[: k + 50]
+    order = np.argsort(-pop, kind="stable")
+    order = order[np.isfinite(pop[order])][: k + 50]  # unavailable products are never offered
     cand = np.tile(order, (len(cust), 1))
-    bought = np.asarray(Hc[np.repeat(np.arange(len(cust)), cand.shape[1]), cand.ravel()]).reshape(cand.shape) > 0
+    bought = _contains(Hc, np.repeat(np.arange(len(cust)), cand.shape[1]), cand.ravel()).reshape(cand.shape)
     ranks = np.where(bought, np.inf, np.arange(cand.shape[1])[None, :])
     sel = np.argsort(ranks, axis=1, kind="stable")[:, :k]
-    out["popularity"] = ranking_metrics(np.take_along_axis(cand, sel, axis=1), T, n, k)
+    recs = np.where(np.take_along_axis(bought, sel, axis=1), -1, np.take_along_axis(cand, sel, axis=1))
+    out["popularity"] = ranking_metrics(recs, T, n, k)
+    return out
+
+
+def _available_top_k(model: ProductRecommender, scores: sp.csr_matrix, k: int) -> np.ndarray:
+    """Row-wise top-k indices of a sparse score matrix with the model's availability rule applied."""
+    scores = scores.tocsr(copy=True)
+    if model.exclude_unavailable:
+        scores.data[~model.available_[scores.indices]] = 0.0
+        scores.eliminate_zeros()
+    return _sparse_top_k(scores, k)[0]
+
+
+def evaluate_buy_again(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
+                       max_queries: int | None = 20000, random_state: int | None = None,
+                       targets: tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None = None,
+                       baselines: bool = True) -> dict[str, Any]:
+    """Buy again (include_purchased=true) on the customers who ordered in the holdout: targets are every
+    product they bought there. Beside the model: the customer's own 10 most-bought products (the
+    baseline a buy-again list must beat) and the best-sellers, with the same availability rule."""
+    n = len(model.product_ids_)
+    if targets is None:
+        targets = customer_targets(model, test_lines, max_queries=max_queries, random_state=random_state,
+                                   new_only=False)
+    empty = ranking_metrics(np.empty((0, k)), sp.csr_matrix((0, n)), n, k)
+    if targets is None:
+        return {"buy_again": empty, "own_top10": empty, "popularity": empty} if baselines else {"buy_again": empty}
+    cust, T, Hc = targets
+    idx, _ = model.customer_top_k(Hc, k, include_purchased=True, repeat=model.repeat_[cust])
+    out = {"buy_again": ranking_metrics(idx, T, n, k)}
+    if baselines:
+        out["own_top10"] = ranking_metrics(_available_top_k(model, model.repeat_scores(None)[cust], k), T, n, k)
+        pop = model.popularity_.astype(float).copy()
+        if model.exclude_unavailable:
+            pop[~model.available_] = -np.inf
+        order = np.argsort(-pop, kind="stable")
+        order = order[np.isfinite(pop[order]) & (pop[order] > 0)][:k]
+        out["popularity"] = ranking_metrics(np.tile(order, (len(cust), 1)), T, n, k)
     return out
 
 
@@ -890,7 +1115,7 @@ def _recall_on(model: ProductRecommender, q: BasketQueries, method: str, k: int)
 
 def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
          validation_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
-         max_queries: int = 3000, k: int = 10) -> dict[str, Any]:
+         tune_buy_again: bool = True, max_queries: int = 3000, k: int = 10) -> dict[str, Any]:
     """Pick normalization, then hybrid weights, by recall@k on the last orders of the *training* period.
 
     Greedy (normalization first with bought-together alone, then a small weight grid) so the tuning
@@ -957,7 +1182,37 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
             best_c = max(c_grid, key=lambda key: (c_grid[key], -CUSTOMER_NEIGHBOURS.index(key[0]), -key[1]))
             chosen["customer_neighbours"], chosen["customer_popularity_weight"] = best_c
             trace["customer_popularity_recall"] = {f"{nb},{w}": r for (nb, w), r in c_grid.items()}
+            m.set_params(customer_neighbours=best_c[0], customer_popularity_weight=best_c[1])
+    if tune_buy_again:
+        best_b, b_trace = _tune_buy_again(m, valid_lines, k=k, max_queries=max_queries,
+                                          random_state=params.get("random_state"))
+        if best_b is not None:
+            chosen["repeat_half_life_days"], chosen["buy_again_weight"] = best_b
+            trace["buy_again_recall"] = b_trace
     return {"params": chosen, "trace": trace}
+
+
+BUY_AGAIN_HALF_LIVES = (30.0, 90.0, 365.0, 1000.0)
+BUY_AGAIN_WEIGHTS = (0.1, 0.3, 0.6, 0.85, 0.95)
+
+
+def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int, max_queries: int,
+                    random_state: int | None) -> tuple[tuple[float, float] | None, dict[str, float]]:
+    """Repeat half-life and own-history weight of the buy-again list, by recall@k on the validation
+    orders (every product the customer bought there). Ties go to the longer memory and the larger
+    own-history weight: the simpler list."""
+    targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=random_state, new_only=False)
+    if targets is None:
+        return None, {}
+    grid: dict[tuple[float, float], float] = {}
+    for half_life in BUY_AGAIN_HALF_LIVES:
+        m.set_params(repeat_half_life_days=half_life)  # recomputes the repeat scores of the fit
+        for weight in BUY_AGAIN_WEIGHTS:
+            m.set_params(buy_again_weight=weight)
+            grid[(half_life, weight)] = evaluate_buy_again(m, valid_lines, k=k, targets=targets,
+                                                           baselines=False)["buy_again"]["recall_at_10"]
+    best = max(grid, key=lambda key: (grid[key], key[0], key[1]))
+    return best, {f"half_life={h},weight={w}": r for (h, w), r in grid.items()}
 
 
 def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
@@ -981,8 +1236,9 @@ def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params:
         "tuning": tuned["trace"],
         "evaluation": {
             "protocol": f"time-based holdout: last {test_fraction:.0%} of orders; basket completion (one product of each "
-                        "held-out basket shown, the rest to find) and per-customer (products new to the "
-                        "customer in the holdout)",
+                        "held-out basket shown, the rest to find), per-customer discovery (products new to "
+                        "the customer in the holdout) and buy again (every product a returning customer "
+                        "bought in the holdout, beside the customer's own 10 most-bought products)",
             "test_cutoff": cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff),
             "train_orders": int(train_lines["order_id"].nunique()),
             "test_orders": int(test_lines["order_id"].nunique()),
