@@ -34,7 +34,6 @@ ALLOWED_LARGE: set[str] = {
     "ml_predictions/capabilities/segmentation/services.py",
     "ml_predictions/estimators/forecasting/forecaster.py",
     "ml_predictions/estimators/inventory/optimizer.py",
-    "ml_predictions/estimators/recommendation/recommender.py",
     "ml_predictions/estimators/segmentation/segmenter.py",
 }
 

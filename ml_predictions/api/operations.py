@@ -2,6 +2,8 @@
 and the staff dashboard page (HTML, under the same prefix so the plugin needs one include)."""
 from __future__ import annotations
 
+import re
+
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -53,6 +55,14 @@ class KeyMetricSerializer(serializers.Serializer):
     value = serializers.FloatField()
 
 
+class ShortDateTimeField(serializers.DateTimeField):
+    """ISO 8601 to the second ("2026-11-23T10:00:09Z"): microseconds are noise in a summary."""
+
+    def to_representation(self, value):
+        text = super().to_representation(value)
+        return re.sub(r"\.\d+", "", text) if isinstance(text, str) else text
+
+
 class RecentModelSerializer(serializers.Serializer):
     """A model version in a few fields; the full record is GET /api/ml/models/{id}/."""
 
@@ -62,41 +72,41 @@ class RecentModelSerializer(serializers.Serializer):
     algorithm = serializers.CharField()
     is_active = serializers.BooleanField()
     key_metric = serializers.SerializerMethodField()
-    trained_at = serializers.DateTimeField()
-    training_duration_seconds = serializers.FloatField(allow_null=True)
+    trained_at = ShortDateTimeField()
+    training_duration_seconds = serializers.SerializerMethodField()
 
     @extend_schema_field(KeyMetricSerializer(allow_null=True))
     def get_key_metric(self, obj) -> dict | None:
         return key_metric(obj.model_type, obj.metrics)
 
+    def get_training_duration_seconds(self, obj) -> float:
+        return round(obj.training_duration_seconds or 0.0, 1)
+
 
 class RecentTrainingSerializer(serializers.Serializer):
-    """A training run in a few fields; the full log is GET /api/ml/training-logs/{id}/."""
+    """A training run in a few fields; the version it produced carries the key metric (`recent_models`,
+    GET /api/ml/models/), the full log is GET /api/ml/training-logs/{id}/."""
 
     id = serializers.UUIDField()
     model_type = serializers.CharField()
     status = serializers.CharField()
     progress = serializers.IntegerField()
-    trigger = serializers.CharField()
-    model_id = serializers.UUIDField(source="ml_model_id", allow_null=True)
     version = serializers.SerializerMethodField()
-    key_metric = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
-    duration_seconds = serializers.FloatField(allow_null=True)
+    created_at = ShortDateTimeField()
+    finished_at = ShortDateTimeField(allow_null=True)
+    duration_seconds = serializers.SerializerMethodField()
 
     def get_version(self, obj) -> int | None:
         return obj.ml_model.version if obj.ml_model else None
 
-    @extend_schema_field(KeyMetricSerializer(allow_null=True))
-    def get_key_metric(self, obj) -> dict | None:
-        return key_metric(obj.model_type, obj.ml_model.metrics if obj.ml_model else obj.metrics)
-
     def get_error(self, obj) -> str:
         """The first line of a failure: enough to tell what went wrong at a glance."""
         first = (obj.error or "").strip().splitlines()[:1]
-        return first[0][:200] if first else ""
+        return first[0][:80] if first else ""
+
+    def get_duration_seconds(self, obj) -> float | None:
+        return round(obj.duration_seconds, 1) if obj.duration_seconds is not None else None
 
 
 class DashboardSummaryOutputSerializer(serializers.Serializer):
@@ -113,9 +123,8 @@ RECENT_MODEL_EXAMPLE = {
 }
 TRAINING_EXAMPLE = {
     "id": "a1b2c3d4-0000-4000-8000-000000000001", "model_type": "customer_segmentation", "status": "succeeded",
-    "progress": 100, "trigger": "schedule", "model_id": "0d0e6a52-1f0b-4c43-9a55-5d3f1c2b7e11", "version": 4,
-    "key_metric": {"name": "silhouette_score", "value": 0.41}, "error": "",
-    "created_at": "2026-11-23T10:00:00Z", "finished_at": "2026-11-23T10:00:09Z", "duration_seconds": 8.1,
+    "progress": 100, "version": 4, "error": "", "created_at": "2026-11-23T10:00:00Z",
+    "finished_at": "2026-11-23T10:00:09Z", "duration_seconds": 8.1,
 }
 
 
@@ -125,9 +134,10 @@ class DashboardSummaryView(MLAPIView):
         description=(
             "Seed 004's daily overview. `critical_inventory_alerts` counts open alerts with urgency_level ≥ 4; "
             "`recent_models` are the 5 newest versions (active or not), `recent_trainings` the 10 newest "
-            "training runs with status and progress, each in a few fields with its headline `key_metric` "
-            "(forecast: mase, recommendations: recall_at_10, segmentation: silhouette_score, inventory: "
-            "health_score); the full records are under /api/ml/models/ and /api/ml/training-logs/."
+            "training runs with status, progress, the version they produced and the first line of an error; "
+            "each model carries its headline `key_metric` (forecast: mase, recommendations: recall_at_10, "
+            "segmentation: silhouette_score, inventory: health_score). Times are to the second. The full "
+            "records are under /api/ml/models/ and /api/ml/training-logs/."
         ),
         responses={200: DashboardSummaryOutputSerializer},
         examples=[

@@ -11,7 +11,7 @@ from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
 from ml_predictions.capabilities.recommendations import services as workflow
 from ml_predictions.conf import ml_settings
-from ml_predictions.estimators.recommendation.recommender import METHODS, NORMALIZATIONS
+from ml_predictions.estimators.recommendation import METHODS, NORMALIZATIONS
 from ml_predictions.models import ModelType
 
 

@@ -182,3 +182,28 @@ def test_interactive_rfm_views(live_server, browser, segmented_shop):
 
     png = browser.screenshot(ARTIFACTS / "rfm_views.png")
     assert png.startswith(PNG_MAGIC)
+
+
+def test_ml_admin_change_lists_fit_a_laptop_screen(live_server, browser, segmented_shop):
+    """At 1280 px with the admin's navigation sidebar open, no ML change list scrolls sideways."""
+    InventoryAlert.objects.create(product_id="p1", product_name="Pantalone Premium Blanco Oversize",
+                                  alert_type="reorder_now", current_stock=2, recommended_stock=30, urgency_level=5)
+    browser._session("POST", "/window/rect", {"width": 1280, "height": 900})
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
+    browser.type("#id_username", "staff")
+    browser.type("#id_password", "pw-staff-123")
+    browser.click("input[type=submit]")
+    browser.wait_for("return document.querySelector('#content-main') !== null")
+    from django.contrib.auth import get_user_model
+
+    from ml_predictions.models import CustomerSegmentAssignment, MLModel, MLTrainingLog
+
+    staff = get_user_model().objects.get(username="staff")
+    staff.is_superuser = True  # view permissions on every ML table
+    staff.save()
+    assert MLModel.objects.exists() and MLTrainingLog.objects.exists() and CustomerSegmentAssignment.objects.exists()
+    for table in ("mlmodel", "mltraininglog", "inventoryalert", "customersegmentassignment"):
+        browser.get(f"{live_server.url}/admin/ml_predictions/{table}/")
+        widths = browser.wait_for("var t = document.querySelector('#result_list'), r = document.querySelector('.results');"
+                                  "return t && r && [t.scrollWidth, r.clientWidth];")
+        assert widths[0] <= widths[1], (table, widths)

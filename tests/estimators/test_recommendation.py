@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from ml_predictions.errors import InvalidParameterError, NotFittedError
-from ml_predictions.estimators.recommendation.recommender import (
+from ml_predictions.estimators.recommendation import (
     NORMALIZATIONS,
     ProductRecommender,
     basket_queries,
@@ -234,10 +234,10 @@ def test_params_stay_plain_after_fit():
 
 
 def test_pruning_keeps_each_rows_largest_entries():
-    from ml_predictions.estimators.recommendation.recommender import _prune_rows
+    from ml_predictions.estimators.recommendation.kernels import prune_rows
 
     m = sp.random(120, 120, density=0.3, format="csr", random_state=1, dtype=np.float32)
-    pruned = _prune_rows(m, 15)
+    pruned = prune_rows(m, 15)
     for i in range(120):
         row, kept = m[i].toarray().ravel(), pruned[i].toarray().ravel()
         assert (kept > 0).sum() == min(15, (row > 0).sum())
@@ -246,11 +246,11 @@ def test_pruning_keeps_each_rows_largest_entries():
 
 
 def test_pruning_breaks_ties_at_the_threshold_to_exactly_keep_entries():
-    from ml_predictions.estimators.recommendation.recommender import _prune_rows
+    from ml_predictions.estimators.recommendation.kernels import prune_rows
 
     # integer counts tie a lot (many pairs bought together exactly once): rows must still hold `keep`
     m = sp.csr_matrix(np.array([[3, 1, 1, 1, 1, 0], [2, 2, 2, 2, 0, 5], [1, 0, 0, 0, 0, 0]], np.float32))
-    pruned = _prune_rows(m, 3)
+    pruned = prune_rows(m, 3)
     assert np.diff(pruned.indptr).tolist() == [3, 3, 1]
     assert pruned[0].toarray().ravel().tolist() == [3, 1, 1, 0, 0, 0]  # ties taken in column order
     assert sorted(pruned[1].data.tolist()) == [2, 2, 5]

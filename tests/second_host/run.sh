@@ -33,6 +33,15 @@ step "building the sdist and the wheel"
 timeout 300 "$PYTHON" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1
 WHEEL="$(ls "$WORK"/dist/*.whl)"
 echo "$(basename "$WHEEL") $(basename "$(ls "$WORK"/dist/*.tar.gz)")"
+# package data a host relies on: migrations, templates, static files, the compiled catalogue
+"$PYTHON" - "$WHEEL" <<'PY'
+import sys, zipfile
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+needed = ["ml_predictions/migrations/0001_initial.py", "ml_predictions/templates/ml_predictions/dashboard.html",
+          "ml_predictions/static/ml_predictions/rfm_views.js", "ml_predictions/locale/es/LC_MESSAGES/django.mo"]
+missing = [n for n in needed if n not in names]
+sys.exit(f"missing from the wheel: {missing}" if missing else 0)
+PY
 
 step "installing the wheel into a fresh venv"
 python3 -m venv "$WORK/venv"

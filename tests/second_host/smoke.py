@@ -98,6 +98,12 @@ def main() -> None:
     status, body = call("GET", "/api/ml/customer-segment/999999/", token=boss)
     check("unknown customer is 404 in the documented shape", status == 404 and body.get("success") is False,
           (status, body))
+    with urllib.request.urlopen(BASE + "/static/ml_predictions/rfm_views.js", timeout=30) as response:
+        check("the dashboard's script is served from the installed package", response.status == 200
+              and b"mlView" in response.read())
+    status, body = call("GET", "/api/ml/dashboard/segment-points/?limit=50", token=boss)
+    check("segment points for the interactive views", status == 200 and 0 < len(body.get("points", [])) <= 50,
+          (status, body))
     print("second host: all checks passed")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ml_predictions.data import canonical_id, get_data_source
 from ml_predictions.errors import InvalidParameterError, NotFoundError
-from ml_predictions.estimators.recommendation.recommender import METHODS, ProductRecommender
+from ml_predictions.estimators.recommendation import METHODS, ProductRecommender
 from ml_predictions.models import MLModel, ModelType
 from ml_predictions.training.registry import get_active_artifact
 

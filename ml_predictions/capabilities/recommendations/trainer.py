@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from ml_predictions.conf import ml_settings
 from ml_predictions.data import get_data_source
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError
-from ml_predictions.estimators.recommendation.recommender import (
+from ml_predictions.estimators.recommendation import (
     NORMALIZATIONS,
     ProductRecommender,
     encode_lines,
