@@ -12,10 +12,8 @@ from drf_spectacular.generators import SchemaGenerator
 UNTYPED_ALLOWED = {
     ("GET", "/api/ml/customer-recommendations/{customer_id}/", "200"),
     ("GET", "/api/ml/product-recommendations/{product_id}/", "200"),
-    ("GET", "/api/ml/customer-segment/{customer_id}/", "200"),
     ("GET", "/api/ml/rfm/", "200"),
     ("GET", "/api/ml/rfm/standardized/", "200"),
-    ("GET", "/api/ml/segments/", "200"),
     ("GET", "/api/ml/segments/{segment}/customers/", "200"),
     ("POST", "/api/ml/segments/apply/", "200"),
     ("POST", "/api/ml/segments/predict/", "200"),
