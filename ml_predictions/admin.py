@@ -23,13 +23,13 @@ class MLModelAdmin(admin.ModelAdmin):
     @admin.action(description=_("Activate this version (roll back / forward)"))
     def activate_selected(self, request, queryset):
         from ml_predictions.errors import MLError
-        from ml_predictions.training.registry import activate_model
+        from ml_predictions.training.registry import model_activate
 
         if queryset.count() != 1:
             self.message_user(request, _("Select exactly one model version."), messages.ERROR)
             return
         try:
-            model = activate_model(queryset.first().pk)
+            model = model_activate(model_id=queryset.first().pk).model
         except MLError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return

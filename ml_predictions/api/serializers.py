@@ -17,6 +17,13 @@ class MLModelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ActivateModelOutputSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    previous_model_id = serializers.UUIDField(allow_null=True)
+    model = MLModelSerializer()
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction

@@ -6,6 +6,7 @@ from importlib import metadata
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from ml_predictions.api.base import MLReadOnlyViewSet
 from ml_predictions.api.serializers import (
+    ActivateModelOutputSerializer,
     InventoryAlertSerializer,
     MLModelSerializer,
     MLTrainingLogSerializer,
@@ -24,6 +26,7 @@ from ml_predictions.api.serializers import (
 )
 from ml_predictions.errors import ConflictError
 from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, ModelType, Prediction
+from ml_predictions.training.registry import model_activate
 
 MODEL_EXAMPLE = {
     "id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10",
@@ -70,12 +73,7 @@ class MLModelViewSet(MLReadOnlyViewSet):
             "active version is a no-op."
         ),
         request=None,
-        responses={200: inline_serializer("ActivateModel", {
-            "success": serializers.BooleanField(),
-            "message": serializers.CharField(),
-            "previous_model_id": serializers.UUIDField(allow_null=True),
-            "model": MLModelSerializer(),
-        })},
+        responses={200: ActivateModelOutputSerializer},
         examples=[
             OpenApiExample("Rolled back", value={
                 "success": True, "message": "sales_forecast v2 is now active.",
@@ -84,30 +82,15 @@ class MLModelViewSet(MLReadOnlyViewSet):
     )
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        from django.utils.translation import gettext as _
-
-        from ml_predictions.training.registry import activate_model
-        from ml_predictions.training.runner import fail_stale_trainings
-
         model = self.get_object()
-        fail_stale_trainings(model.model_type)
-        in_flight = MLTrainingLog.objects.filter(
-            model_type=model.model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING]
-        ).first()
-        if in_flight is not None:
-            raise ConflictError(
-                _("A %(model_type)s training is %(status)s; activate a version after it finishes.")
-                % {"model_type": model.model_type, "status": in_flight.get_status_display()},
-                details={"training_log_id": str(in_flight.pk)},
-            )
-        previous = MLModel.objects.filter(model_type=model.model_type, is_active=True).first()
-        model = activate_model(model.pk)
-        return Response({
+        activation = model_activate(model_id=model.pk)
+        return Response(ActivateModelOutputSerializer({
             "success": True,
-            "message": _("%(model)s is now active.") % {"model": f"{model.model_type} v{model.version}"},
-            "previous_model_id": str(previous.pk) if previous else None,
-            "model": MLModelSerializer(model).data,
-        })
+            "message": _("%(model)s is now active.")
+            % {"model": f"{activation.model.model_type} v{activation.model.version}"},
+            "previous_model_id": activation.previous.pk if activation.previous else None,
+            "model": activation.model,
+        }).data)
 
 
 @extend_schema_view(

@@ -17,24 +17,28 @@ import io
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from importlib import metadata
 from typing import Any
 
 import joblib
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from ml_predictions.conf import ml_settings
-from ml_predictions.errors import ArtifactError, NoActiveModelError, NotFoundError
+from ml_predictions.errors import ArtifactError, ConflictError, NoActiveModelError, NotFoundError
 from ml_predictions.models import MLModel, ModelType
+from ml_predictions.training.logs import training_in_flight
 
 logger = logging.getLogger(__name__)
 
-# Seed 004 names the files sales_forecast.pkl, product_recommendation.pkl, ...; we add the version.
+# The spec names the files sales_forecast.pkl, product_recommendation.pkl, ...; we add the version.
 ARTIFACT_BASENAMES = {
     ModelType.SALES_FORECAST: "sales_forecast",
     ModelType.PRODUCT_RECOMMENDATION: "product_recommendation",
@@ -183,19 +187,51 @@ def get_active_artifact(model_type: str) -> tuple[MLModel, Any]:
     return model, load_artifact(model)
 
 
-def activate_model(model_id: Any) -> MLModel:
-    """Make an earlier version active again (rollback); the artifact must still load."""
+@dataclass(frozen=True)
+class Activation:
+    """What an activation did: the version now active and the one it replaced (None if there was none)."""
+
+    model: MLModel
+    previous: MLModel | None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is None or self.previous.pk != self.model.pk
+
+
+def model_activate(*, model_id: Any) -> Activation:
+    """Make a registered version the active one of its type (rollback / roll forward).
+
+    The one activation rule, used by the API, the admin and the commands: the artifact must still
+    load (a version that cannot be served is never made active), and no training of the same type may
+    be queued or running, because that training would replace the version a moment later.
+    """
     try:
         model = MLModel.objects.get(pk=model_id)
-    except (MLModel.DoesNotExist, ValueError, TypeError) as exc:
-        raise NotFoundError(f"ML model {model_id} does not exist.") from exc
+    except (MLModel.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise NotFoundError(_("ML model %(id)s does not exist.") % {"id": model_id}) from exc
+    in_flight = training_in_flight(model.model_type)
+    if in_flight is not None:
+        raise ConflictError(
+            _("A %(model_type)s training is %(status)s; activate a version after it finishes.")
+            % {"model_type": model.model_type, "status": in_flight.get_status_display()},
+            details={"training_log_id": str(in_flight.pk)},
+        )
     load_artifact(model)  # refuse to activate something that cannot be served
     with transaction.atomic():
         list(MLModel.objects.select_for_update().filter(model_type=model.model_type).values_list("id"))
+        previous = MLModel.objects.filter(model_type=model.model_type, is_active=True).first()
         MLModel.objects.filter(model_type=model.model_type, is_active=True).exclude(pk=model.pk).update(is_active=False)
         MLModel.objects.filter(pk=model.pk).update(is_active=True)
     model.refresh_from_db()
-    return model
+    logger.info("activated %s v%s (previous: %s)", model.model_type, model.version,
+                f"v{previous.version}" if previous else "none")
+    return Activation(model=model, previous=previous)
+
+
+def activate_model(model_id: Any) -> MLModel:
+    """Older spelling of `model_activate` that returns only the model."""
+    return model_activate(model_id=model_id).model
 
 
 def prune_versions(model_type: str, keep: int | None = None) -> int:

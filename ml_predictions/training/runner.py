@@ -14,24 +14,21 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ml_predictions.conf import ml_settings
 from ml_predictions.errors import InvalidParameterError, MLError, TrainingInProgressError
 from ml_predictions.exceptions import http_status
 from ml_predictions.models import MLTrainingLog, ModelType
+from ml_predictions.training.logs import STALE_ERROR, fail_stale_trainings  # noqa: F401  (STALE_ERROR: re-exported)
 from ml_predictions.training.registry import register_model
 from ml_predictions.training.trainers import trainer_table
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
 logger = logging.getLogger(__name__)
-
-
 
 def resolve_trainer(model_type: str) -> Callable[[dict[str, Any], ProgressCallback], TrainingOutcome]:
     TRAINERS = trainer_table()
@@ -125,38 +122,6 @@ def route_train_params(
     return {mt: {**routed[mt], **own[mt]} for mt in model_types}
 
 
-STALE_ERROR = "No progress for too long: the worker was stopped or lost. The previous version stays active."
-
-
-def _fail_stale_logs(model_type: str | None) -> int:
-    """A worker killed mid-training leaves its log 'running' forever; free the slot after a timeout.
-
-    Nothing else has to be undone: the runner registers (and activates) a model only at the very end,
-    in one transaction, so a training that died before that point left the previous version active.
-    """
-    cutoff = timezone.now() - timedelta(minutes=ml_settings.STALE_TRAINING_MINUTES)
-    stale = MLTrainingLog.objects.filter(
-        status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING], updated_at__lt=cutoff
-    )
-    if model_type is not None:
-        stale = stale.filter(model_type=model_type)
-    return stale.update(
-        status=MLTrainingLog.Status.FAILED,
-        error=STALE_ERROR,
-        message="Failed",
-        finished_at=timezone.now(),
-    )
-
-
-def fail_stale_trainings(model_type: str | None = None) -> int:
-    """Mark trainings that stopped making progress (killed worker) as failed; return how many.
-
-    Called before every new training of the same type, by `retrain_models` and by the dashboard, so a
-    dead worker never blocks a model type for longer than ML_PREDICTIONS['STALE_TRAINING_MINUTES'].
-    """
-    return _fail_stale_logs(model_type)
-
-
 def trainer_available(model_type: str) -> bool:
     """Whether this installation has a trainer for `model_type` (its workflow module imports)."""
     try:
@@ -171,7 +136,7 @@ def start_training(
 ) -> MLTrainingLog:
     """Create the queued log, or raise TrainingInProgressError if this type is already training."""
     resolve_trainer(model_type)
-    _fail_stale_logs(model_type)
+    fail_stale_trainings(model_type)
     try:
         with transaction.atomic():
             return MLTrainingLog.objects.create(

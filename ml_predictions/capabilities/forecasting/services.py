@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ml_predictions.capabilities.predictions import record_prediction
 from ml_predictions.conf import ml_settings
 from ml_predictions.data import canonical_id, get_data_source
 from ml_predictions.errors import (
@@ -29,7 +30,7 @@ from ml_predictions.estimators.forecasting.forecaster import (
     SalesForecaster,
     UnknownSeriesError,
 )
-from ml_predictions.models import MLModel, ModelType, Prediction
+from ml_predictions.models import MLModel, ModelType
 from ml_predictions.training.registry import get_active_artifact
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
@@ -169,14 +170,14 @@ def sales_forecast_predict(
         "algorithm": model.algorithm,
     }
     target = "total" if level == "total" else f"{level}:{id}"
-    prediction = Prediction.objects.create(
+    prediction = record_prediction(
         model=model,
         kind=ModelType.SALES_FORECAST,
-        target=target[:200],
-        input={"days_ahead": days_ahead, "level": level, "id": id,
-               "start_date": start_date.isoformat() if start_date else None},
+        target=target,
+        inputs={"days_ahead": days_ahead, "level": level, "id": id,
+                "start_date": start_date.isoformat() if start_date else None},
         output=result,
-        created_by=user if getattr(user, "pk", None) else None,
+        user=user,
     )
     result["prediction_id"] = str(prediction.pk)
     return result

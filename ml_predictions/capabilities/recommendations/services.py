@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ml_predictions.capabilities.predictions import record_prediction, reset_prediction_sampling
 from ml_predictions.conf import ml_settings
 from ml_predictions.data import canonical_id, get_data_source
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFoundError
@@ -23,8 +24,7 @@ from ml_predictions.estimators.recommendation.recommender import (
     encode_lines,
     tune_and_evaluate,
 )
-from ml_predictions.models import ModelType, Prediction
-from ml_predictions.sampling import EveryNth
+from ml_predictions.models import ModelType
 from ml_predictions.training.registry import get_active_artifact
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
@@ -152,17 +152,9 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
 # serving
 # ------------------------------------------------------------------------------------------------
 
-_sampler = EveryNth("RECOMMENDATION_LOG_EVERY")
-
-
-def _should_record() -> bool:
-    """Sampling rule: one of every RECOMMENDATION_LOG_EVERY calls in this process is recorded."""
-    return _sampler.should_record()
-
-
 def reset_call_counter() -> None:
     """Tests and workers starting fresh: the next call is the first of a sampling window."""
-    _sampler.reset()
+    reset_prediction_sampling(MODEL_TYPE)
 
 
 def _items(model: ProductRecommender, pairs: list[tuple[int, float]]) -> list[dict[str, Any]]:
@@ -181,16 +173,16 @@ def _items(model: ProductRecommender, pairs: list[tuple[int, float]]) -> list[di
 
 
 def _record(model_row: Any, target: str, inputs: dict[str, Any], body: dict[str, Any], user: Any) -> None:
-    if not _should_record():
-        return
-    Prediction.objects.create(
+    # One call in RECOMMENDATION_LOG_EVERY is recorded: this is the per-page-view lookup.
+    record_prediction(
         model=model_row,
         kind=MODEL_TYPE,
-        target=target[:200],
-        input=inputs,
+        target=target,
+        inputs=inputs,
         output={"strategy": body["strategy"],
                 "recommendations": [[r["product_id"], r["similarity_score"]] for r in body["recommendations"]]},
-        created_by=user if getattr(user, "pk", None) else None,
+        user=user,
+        sampled=True,
     )
 
 

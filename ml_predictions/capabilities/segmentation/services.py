@@ -8,7 +8,6 @@ strings are translated by the host's locale files (e.g. Spanish, as seed 004 sho
 from __future__ import annotations
 
 import io
-import json
 import time
 from datetime import date
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
+from ml_predictions.capabilities.predictions import record_prediction, reset_prediction_sampling
 from ml_predictions.conf import ml_settings
 from ml_predictions.data import get_data_source
 from ml_predictions.errors import (
@@ -37,7 +37,6 @@ from ml_predictions.estimators.segmentation.segmenter import (
     rfm_scores,
 )
 from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType, Prediction
-from ml_predictions.sampling import EveryNth
 from ml_predictions.training.registry import load_artifact
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
@@ -381,25 +380,11 @@ def frame_for_apply(seg: CustomerSegmenter, rfm: pd.DataFrame) -> pd.DataFrame:
 # Per-customer results kept in one Prediction row; a bigger batch keeps its summary and the first rows,
 # so the history table (and GET /api/ml/predictions/, which returns `output`) stays small.
 MAX_RECORDED_RESULTS = 10_000
-_lookup_sampler = EveryNth("SEGMENTATION_LOG_EVERY")
 
 
 def reset_lookup_counter() -> None:
     """Tests and workers starting fresh: the next customer lookup is the first of a sampling window."""
-    _lookup_sampler.reset()
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy scalars/arrays -> Python values, NaN -> None: a JSONField (jsonb) takes neither."""
-    def default(obj: Any) -> Any:
-        return obj.tolist() if hasattr(obj, "tolist") else str(obj)
-
-    text = json.dumps(value, default=default, allow_nan=True)
-    return json.loads(text, parse_constant=lambda _name: None)
-
-
-def _creator(user: Any) -> Any:
-    return user if getattr(user, "pk", None) else None
+    reset_prediction_sampling(MODEL_TYPE)
 
 
 def record_customer_lookup(model: MLModel, body: dict[str, Any], *, calc_date: date | None, user: Any) -> None:
@@ -408,14 +393,12 @@ def record_customer_lookup(model: MLModel, body: dict[str, Any], *, calc_date: d
     Sampled like recommendations: it is the per-page-view lookup (a CRM's customer page), so recording
     every call would make a read endpoint write one row per view.
     """
-    if not _lookup_sampler.should_record():
-        return
     keys = ("cluster", "cluster_name", "segment_type", "confidence_score", "lifetime_value_prediction",
             "probability_alive", "expected_purchases_30d", "rfm_segment", "calc_date")
-    Prediction.objects.create(
-        model=model, kind=MODEL_TYPE, target=str(body["customer_id"])[:200],
-        input={"endpoint": "customer", "calc_date": calc_date.isoformat() if calc_date else None},
-        output={k: body.get(k) for k in keys}, created_by=_creator(user),
+    record_prediction(
+        model=model, kind=MODEL_TYPE, target=str(body["customer_id"]),
+        inputs={"endpoint": "customer", "calc_date": calc_date.isoformat() if calc_date else None},
+        output={k: body.get(k) for k in keys}, user=user, sampled=True,
     )
 
 
@@ -448,7 +431,6 @@ def record_batch_prediction(
         "results_total": n,
         "results_truncated": n > MAX_RECORDED_RESULTS,
     }
-    return Prediction.objects.create(
-        model=model, kind=MODEL_TYPE, target=target[:200], input=_jsonable({"endpoint": endpoint, **inputs}),
-        output=_jsonable(output), created_by=_creator(user),
+    return record_prediction(
+        model=model, kind=MODEL_TYPE, target=target, inputs={"endpoint": endpoint, **inputs}, output=output, user=user,
     )
