@@ -157,6 +157,11 @@ DEFAULTS: dict[str, Any] = {
     # Record one of every N recommendation calls as a Prediction row (per process); 1 = every call,
     # 0 = none. A busy shop page would otherwise write one row per page view.
     "RECOMMENDATION_LOG_EVERY": 20,
+    # --- monitoring: models against what happened next ------------------------------------------
+    # A drift alert when the active forecast's realised MASE exceeds its backtest MASE by this fraction.
+    "FORECAST_DRIFT_TOLERANCE": 0.25,
+    "FORECAST_DRIFT_MIN_DAYS": 14,  # realised days needed before a drift is judged
+    "RECOMMENDATION_OUTCOME_DAYS": 30,  # a list counts as followed by a purchase within this many days
 }
 
 

@@ -2,7 +2,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from ml_predictions.api import forecasting, inventory, operations, recommendations, segmentation
+from ml_predictions.api import forecasting, inventory, monitoring, operations, recommendations, segmentation
 from ml_predictions.api.views import (
     InventoryAlertViewSet,
     MLModelViewSet,
@@ -22,5 +22,6 @@ urlpatterns = [
     *recommendations.urlpatterns,
     *inventory.urlpatterns,
     *operations.urlpatterns,
+    *monitoring.urlpatterns,
     path("", include(router.urls)),
 ]

@@ -1,0 +1,1 @@
+"""Models checked against what happened next (forecast accuracy, recommendation outcomes, drift)."""
