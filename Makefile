@@ -3,12 +3,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install test lint demo serve worker clean
+.PHONY: install test lint demo serve worker clean dist second-host
 
-$(VENV)/.installed: requirements.txt
+# The pinned host and tools, then the plugin from this tree (editable, without re-resolving its ranges).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,8 +32,17 @@ demo: install
 	$(PY) manage.py db_worker & WORKER=$$!; trap "kill $$WORKER" EXIT INT TERM; \
 		$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# The plugin's sdist and wheel in dist/.
+dist: install
+	rm -rf dist build
+	$(PY) -m build --outdir dist .
+
+# The wheel installed into a fresh project with another schema, smoke-tested over HTTP (docs/installation.md).
+second-host: install
+	PYTHON=$(PY) bash tests/second_host/run.sh
+
 clean:
-	rm -rf $(VENV) db.sqlite3* ml_models logs/*.log
+	rm -rf $(VENV) db.sqlite3* ml_models logs/*.log dist build *.egg-info
 
 serve: install
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
     "backend_django.shop",
@@ -114,31 +115,23 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
+# The ML API sets its own authentication, filters, pagination and error shape (ML_PREDICTIONS overrides
+# them); these lines are the host's own policy for its other views (the JWT token endpoints).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        # JWT first so that an anonymous API call gets 401 with a WWW-Authenticate header.
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-        "rest_framework.filters.SearchFilter",
-    ],
-    "DEFAULT_PAGINATION_CLASS": "ml_predictions.api.pagination.StandardPagination",
-    "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ml_predictions.exceptions.exception_handler",
 }
 
+from ml_predictions.spectacular import ML_SPECTACULAR_SETTINGS  # noqa: E402  (plain data, no Django import)
+
 SPECTACULAR_SETTINGS = {
+    **ML_SPECTACULAR_SETTINGS,
     "TITLE": "ml_predictions API",
     "DESCRIPTION": "Sales forecasting, product recommendations, customer segmentation and inventory "
     "optimization for a Django shop. Staff-only; authenticate with a JWT from /api/auth/token/.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 SIMPLE_JWT = {

@@ -32,7 +32,7 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from benchmarks.recommendations_bench import generator_data
-    from ml_predictions.estimators.recommendation.recommender import ProductRecommender
+    from ml_predictions.estimators.recommendation import ProductRecommender
     from ml_predictions.models import Prediction
     from ml_predictions.training.registry import register_model
 

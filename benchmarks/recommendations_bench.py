@@ -34,7 +34,7 @@ from _paths import SHARED_DATA  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
-from ml_predictions.estimators.recommendation.recommender import (  # noqa: E402
+from ml_predictions.estimators.recommendation import (  # noqa: E402
     ProductRecommender,
     basket_queries,
     encode_lines,
@@ -194,7 +194,7 @@ def print_quality(r: dict) -> None:
 def customer_blend(name: str, lines: pd.DataFrame, products: pd.DataFrame) -> None:
     """Per-customer recall@10 for each neighbour list x popularity weight, on the validation window
     (last 10% of the training period: what the tuning sees) and on the test period (last 10%)."""
-    from ml_predictions.estimators.recommendation.recommender import (
+    from ml_predictions.estimators.recommendation import (
         CUSTOMER_NEIGHBOURS,
         customer_targets,
         evaluate_customers,

@@ -5,10 +5,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from ml_predictions.conf import ml_settings
+from ml_predictions.conf import DEFAULTS, ml_settings
+
+IMMEDIATE_BACKEND = "django_tasks.backends.immediate.ImmediateBackend"
 
 
 @register(Tags.compatibility)
@@ -42,3 +44,34 @@ def check_ml_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         errors.append(Error(f"ML_PREDICTIONS['INVENTORY_CACHE_ALIAS'] = {alias!r} is not in CACHES "
                             "(or set INVENTORY_CACHE_SECONDS to 0).", id="ml_predictions.E005"))
     return errors
+
+
+@register(Tags.compatibility)
+def check_unknown_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A misspelt key (e.g. "ORDER_ITEMS_MODEL") would otherwise be ignored without a word."""
+    user = getattr(settings, "ML_PREDICTIONS", None) or {}
+    unknown = sorted(set(user) - set(DEFAULTS))
+    return [
+        Warning(f"ML_PREDICTIONS[{key!r}] is not a setting of ml_predictions and is ignored.",
+                hint="See docs/installation.md for the settings and their defaults.", id="ml_predictions.W002")
+        for key in unknown
+    ]
+
+
+@register(Tags.compatibility)
+def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Training is a background job: with the immediate backend (django-tasks' default when TASKS is
+    not set) a train request runs the whole training inside the web request and blocks that worker."""
+    backend = (getattr(settings, "TASKS", None) or {}).get("default", {}).get("BACKEND", IMMEDIATE_BACKEND)
+    if backend == IMMEDIATE_BACKEND:
+        return [Warning(
+            "The default task backend is the immediate one: each training runs inside the HTTP request "
+            "that starts it.",
+            hint="Set TASKS = {'default': {'BACKEND': 'django_tasks_db.DatabaseBackend'}}, add "
+                 "'django_tasks_db' to INSTALLED_APPS and run `manage.py db_worker` (docs/installation.md).",
+            id="ml_predictions.W001",
+        )]
+    if backend == "django_tasks_db.DatabaseBackend" and "django_tasks_db" not in settings.INSTALLED_APPS:
+        return [Error("TASKS uses django_tasks_db.DatabaseBackend but 'django_tasks_db' is not in INSTALLED_APPS.",
+                      id="ml_predictions.E006")]
+    return []

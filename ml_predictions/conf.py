@@ -58,6 +58,19 @@ DEFAULTS: dict[str, Any] = {
     "TRAINERS": {},
     # --- API ------------------------------------------------------------------------------------
     "PERMISSION_CLASSES": ["ml_predictions.api.permissions.IsStaffOrSuperuser"],
+    # The API's own DRF parts (api/base.py), independent of the host's REST_FRAMEWORK setting.
+    # JWT first so that an anonymous call gets 401 with a WWW-Authenticate header.
+    "AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "EXCEPTION_HANDLER": "ml_predictions.exceptions.exception_handler",
+    "FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "PAGINATION_CLASS": "ml_predictions.api.pagination.StandardPagination",
     "RANDOM_STATE": 42,
     # --- defaults used by the capabilities --------------------------------------------------------
     "DEFAULT_LEAD_TIME_DAYS": 7,
@@ -203,7 +216,4 @@ ml_settings = MLSettings()
 @receiver(setting_changed)
 def _reload_ml_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == "ML_PREDICTIONS":
-        ml_settings.reload()
-        from ml_predictions.data import reset_data_source_cache
-
-        reset_data_source_cache()
+        ml_settings.reload()  # ml_predictions.data resets its own cached source on the same signal

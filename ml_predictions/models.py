@@ -45,6 +45,8 @@ class MLModel(models.Model):
     )
 
     class Meta:
+        verbose_name = "ML model"
+        verbose_name_plural = "ML models"
         ordering = ["-trained_at"]
         constraints = [
             models.UniqueConstraint(fields=["model_type", "version"], name="mlmodel_unique_version"),
@@ -158,6 +160,8 @@ class MLTrainingLog(models.Model):
     trigger = models.CharField(max_length=16, default="api", help_text="api, command, schedule")
 
     class Meta:
+        verbose_name = "ML training log"
+        verbose_name_plural = "ML training logs"
         ordering = ["-created_at"]
         constraints = [
             # Never two writers: at most one queued-or-running training per model type.

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
@@ -25,6 +26,7 @@ def _isolated_artifacts(settings, tmp_path):
     yield
     clear_artifact_cache()
     cache.clear()
+    translation.activate(settings.LANGUAGE_CODE)  # a request with Accept-Language leaves its language active
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ IMPORTED_CATEGORY = "Imported"
 GUEST_CUSTOMER = "guest"
 
 LINE_COLUMNS = {"order_id", "customer_id", "ordered_at", "product_id", "product_name", "category", "quantity",
-                "unit_price", "line_total", "status", "currency", "email", "country"}
+                "unit_price", "line_total", "status", "currency", "email", "country", "stock"}
 CUSTOMER_COLUMNS = {"customer_id", "email", "country", "created_at"}
 # Names used by seed 001's orders.csv, accepted without --map.
 ALIASES = {"order_date": "ordered_at", "order_amount": "line_total"}
@@ -267,12 +267,14 @@ def _parse_dates(raw: pd.Series, fmt: str | None, tz: str) -> pd.Series:
     return pd.Series(out, index=index).dt.tz_localize("UTC")
 
 
-def _numeric(frame: pd.DataFrame, col: str, errors: _Errors, label: str) -> pd.Series:
+def _numeric(frame: pd.DataFrame, col: str, errors: _Errors, label: str, *, optional: bool = False) -> pd.Series:
+    """The column as float; an empty cell is an error unless `optional` (then NaN = unknown)."""
     raw = frame[col]
     value = _on_uniques(raw, lambda s: pd.to_numeric(s.str.strip().str.replace(r"^\$", "", regex=True),
                                                      errors="coerce").astype(object))
     value = pd.to_numeric(value, errors="coerce").astype("float64")
-    errors.add(raw.isna().to_numpy(), f"missing {label}")
+    if not optional:
+        errors.add(raw.isna().to_numpy(), f"missing {label}")
     errors.add((raw.notna() & value.isna()).to_numpy(), f"invalid {label}", raw)
     return value
 
@@ -361,6 +363,13 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
         out["currency"] = currency.fillna(opts.default_currency)
     else:
         out["currency"] = opts.default_currency
+    # units on hand now (optional): a file without it leaves stock unknown, never 0 = "sold out"
+    if "stock" in frame:
+        stock = _numeric(frame, "stock", errors, "stock", optional=True)  # an empty cell: unknown
+        errors.add((stock.notna() & (stock != stock.round())).to_numpy(), "stock is not a whole number")
+        out["stock"] = stock
+    else:
+        out["stock"] = np.nan
     out["email"] = _stripped(frame["email"]) if "email" in frame else None
     out["country"] = _stripped(frame["country"], width=64) if "country" in frame else None
     out["line"] = lines
@@ -436,6 +445,9 @@ def _merge_lines(lines: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFram
     products = products.rename(columns={"ordered_at": "last_sold"})
     first_sold = lines.groupby("product_id")["ordered_at"].min()
     products["first_sold"] = products["product_id"].map(first_sold)
+    # stock: the latest line that states it (lines are in time order); no such line -> unknown
+    stated = lines[lines["stock"].notna()].drop_duplicates("product_id", keep="last").set_index("product_id")
+    products["stock"] = products["product_id"].map(stated["stock"]).round().astype("Int64").astype(object)
     return orders, items[["order_id", "product_id", "quantity", "unit_price"]], products
 
 
@@ -459,7 +471,7 @@ _TEMP_TABLES = {
                      ("id", "text", "uuid")],
     "imp_product": [("new_id", "text", "uuid"), ("sku", "text", "text"), ("name", "text", "text"),
                     ("category_id", "text", "uuid"), ("price", "real", "numeric(12,2)"),
-                    ("created_at", "text", "timestamptz")],
+                    ("created_at", "text", "timestamptz"), ("stock", "integer", "integer")],
     "imp_order": [("new_id", "text", "uuid"), ("external_id", "text", "text"), ("customer_ext", "text", "text"),
                   ("created_at", "text", "timestamptz"), ("status", "text", "text"), ("currency", "text", "text"),
                   ("customer_id", "text", "uuid"), ("id", "text", "uuid")],
@@ -553,20 +565,22 @@ def write_import(customers: pd.DataFrame | None, lines: pd.DataFrame | None, opt
                 "name": products["product_name"].where(~synthetic, IMPORTED_TOTAL_NAME).str.slice(0, 200),
                 "category_id": products["category"].map(cat_ids),
                 "price": products["unit_price"].round(2).where(~synthetic, 0.0),
-                "created_at": _db_time(products["first_sold"], vendor)})
+                "created_at": _db_time(products["first_sold"], vendor), "stock": products["stock"]})
             progress(f"writing {len(frame):,} products")
             insert_frame(cursor, "imp_product", list(frame.columns), frame)
             cursor.execute(
                 f"UPDATE shop_product SET name = COALESCE(t.name, shop_product.name), "
-                f"category_id = COALESCE(t.category_id, shop_product.category_id) FROM imp_product t "
+                f"category_id = COALESCE(t.category_id, shop_product.category_id), "
+                f"stock_quantity = COALESCE(t.stock, shop_product.stock_quantity) FROM imp_product t "
                 f"WHERE shop_product.sku = t.sku AND (shop_product.name {differ} COALESCE(t.name, shop_product.name) "
-                f"OR shop_product.category_id {differ} COALESCE(t.category_id, shop_product.category_id))")
+                f"OR shop_product.category_id {differ} COALESCE(t.category_id, shop_product.category_id) "
+                f"OR shop_product.stock_quantity {differ} COALESCE(t.stock, shop_product.stock_quantity))")
             counts["products"]["updated"] = max(cursor.rowcount, 0)
             imported_cat = cat_ids[IMPORTED_CATEGORY]
             cursor.execute(
                 "INSERT INTO shop_product (id, sku, name, description, category_id, price, cost, stock_quantity, "
                 "lead_time_days, image_url, is_active, created_at) "
-                "SELECT t.new_id, t.sku, COALESCE(t.name, t.sku), '', COALESCE(t.category_id, %s), t.price, NULL, 0, "
+                "SELECT t.new_id, t.sku, COALESCE(t.name, t.sku), '', COALESCE(t.category_id, %s), t.price, NULL, t.stock, "
                 "NULL, '', %s, t.created_at FROM imp_product t "
                 "WHERE NOT EXISTS (SELECT 1 FROM shop_product p WHERE p.sku = t.sku)", [imported_cat, True])
             counts["products"]["created"] = max(cursor.rowcount, 0)

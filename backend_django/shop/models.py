@@ -38,7 +38,8 @@ class Product(models.Model):
     cost = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
     )
-    stock_quantity = models.IntegerField(default=0)
+    # None = unknown (an imported history without stock): the plugin must not read it as "sold out"
+    stock_quantity = models.IntegerField(default=0, null=True, blank=True, help_text="Units on hand; empty = unknown")
     lead_time_days = models.PositiveIntegerField(null=True, blank=True, help_text="Supplier lead time in days")
     image_url = models.URLField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)

@@ -101,7 +101,7 @@ class PredictSalesOutput(serializers.Serializer):
 
 TRAIN_EXAMPLE = {
     "success": True,
-    "message": "Modelo entrenado exitosamente",
+    "message": "Sales forecast model trained successfully",
     "model_id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10",
     "version": 1,
     "metrics": {

@@ -11,7 +11,7 @@ from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
 from ml_predictions.capabilities.recommendations import services as workflow
 from ml_predictions.conf import ml_settings
-from ml_predictions.estimators.recommendation.recommender import METHODS, NORMALIZATIONS
+from ml_predictions.estimators.recommendation import METHODS, NORMALIZATIONS
 from ml_predictions.models import ModelType
 
 
@@ -55,7 +55,7 @@ class CustomerRecommendationQuery(serializers.Serializer):
 
 TRAIN_EXAMPLE = {
     "success": True,
-    "message": "Modelo de recomendaciones entrenado exitosamente",
+    "message": "Product recommendation model trained successfully",
     "model_id": "5d0c6d3e-3a57-4b43-9a57-0f1b0a6c1f20",
     "version": 1,
     "metrics": {
@@ -100,6 +100,7 @@ PRODUCT_EXAMPLE = {
             "rank": 1,
         }
     ],
+    "filtered_unavailable": 0,
 }
 
 CUSTOMER_EXAMPLE = {
@@ -109,6 +110,7 @@ CUSTOMER_EXAMPLE = {
     "history_size": 7,
     "model_id": "5d0c6d3e-3a57-4b43-9a57-0f1b0a6c1f20",
     "recommendations": PRODUCT_EXAMPLE["recommendations"],
+    "filtered_unavailable": 0,
 }
 
 ERROR_EXAMPLES = [
@@ -151,7 +153,8 @@ class ProductRecommendationsView(MLAPIView):
         description=(
             "hybrid (default) blends bought-together, content similarity and popularity; a product without "
             "purchases gets content neighbours; a product added after training gets its category's "
-            "best-sellers. Inactive / out-of-stock products are left out unless include_unavailable=true."
+            "best-sellers. Inactive / out-of-stock products are left out unless include_unavailable=true "
+            "(unknown stock is not out of stock); filtered_unavailable says how many of the top_n were left out."
         ),
         parameters=[
             OpenApiParameter("top_n", int, description="1 … RECOMMENDATION_TOP_K (default 50)", default=10),

@@ -59,3 +59,25 @@ class MLTrainingLogSerializer(serializers.ModelSerializer):
             "triggered_by", "trigger",
         ]
         read_only_fields = fields
+
+
+class HealthDatabaseSerializer(serializers.Serializer):
+    vendor = serializers.CharField()
+    ok = serializers.BooleanField()
+    error = serializers.CharField(required=False, help_text="Why the database cannot be used (only when ok is false).")
+
+
+class ActiveModelSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    trained_at = serializers.DateTimeField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "error"])
+    database = HealthDatabaseSerializer()
+    versions = serializers.DictField(child=serializers.CharField())
+    active_models = serializers.DictField(
+        child=ActiveModelSummarySerializer(allow_null=True),
+        help_text="Per model type, its active version, or null when none is active.",
+    )

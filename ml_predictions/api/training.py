@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -33,11 +34,18 @@ class TrainingQueuedSerializer(serializers.Serializer):
     status_url = serializers.URLField()
 
 
+def _translated(result: dict[str, Any]) -> dict[str, Any]:
+    """The stored result with its message in the request's language: trainers store the English
+    msgid (gettext_noop) because a worker does not know who will read the answer."""
+    message = result.get("message")
+    return {**result, "message": gettext(message)} if isinstance(message, str) and message else result
+
+
 def training_response(request: Request, model_type: str, params: dict[str, Any]) -> Response:
     user = request.user if request.user and request.user.is_authenticated else None
     log = training_queue(model_type=model_type, params=params, user=user, trigger="api")
     if log.status == MLTrainingLog.Status.SUCCEEDED:
-        return Response(log.result, status=status.HTTP_200_OK)
+        return Response(_translated(log.result), status=status.HTTP_200_OK)
     if log.status == MLTrainingLog.Status.FAILED:
         body = log.result or {"success": False, "error": {"code": "training_failed", "message": log.error}}
         code = body.get("error", {}).get("status", 500)
@@ -46,7 +54,7 @@ def training_response(request: Request, model_type: str, params: dict[str, Any])
     body = TrainingQueuedSerializer({
         "success": True,
         "status": log.status,
-        "message": "Training queued; poll status_url for progress.",
+        "message": gettext("Training queued; poll status_url for progress."),
         "training_log_id": log.pk,
         "status_url": status_url,
     }).data

@@ -3,6 +3,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from ml_predictions.api import forecasting, inventory, monitoring, operations, recommendations, segmentation
+from ml_predictions.api.base import MLAPIRootView
 from ml_predictions.api.views import (
     InventoryAlertViewSet,
     MLModelViewSet,
@@ -10,7 +11,12 @@ from ml_predictions.api.views import (
     PredictionViewSet,
 )
 
-router = DefaultRouter()
+
+class MLRouter(DefaultRouter):
+    APIRootView = MLAPIRootView
+
+
+router = MLRouter()
 router.register("models", MLModelViewSet, basename="mlmodel")
 router.register("predictions", PredictionViewSet, basename="prediction")
 router.register("inventory-alerts", InventoryAlertViewSet, basename="inventoryalert")

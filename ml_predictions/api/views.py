@@ -1,15 +1,9 @@
-"""Registry viewsets (seed 004's ViewSets) and the health check."""
+"""Registry viewsets (the spec's ViewSets: models, predictions, alerts, training logs) and the health check."""
 from __future__ import annotations
 
-from importlib import metadata
-
-from django.db import DatabaseError, connection
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -18,15 +12,18 @@ from rest_framework.views import APIView
 from ml_predictions.api.base import MLReadOnlyViewSet
 from ml_predictions.api.serializers import (
     ActivateModelOutputSerializer,
+    HealthSerializer,
     InventoryAlertSerializer,
     MLModelSerializer,
     MLTrainingLogSerializer,
     PredictionSerializer,
     ResolveAlertSerializer,
 )
-from ml_predictions.errors import ConflictError
-from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, ModelType, Prediction
+from ml_predictions.capabilities.alerts import alert_list, alert_resolve
+from ml_predictions.capabilities.predictions import prediction_list
+from ml_predictions.dashboard.health import health_report
 from ml_predictions.training.registry import model_activate
+from ml_predictions.training.selectors import model_list, training_log_list
 
 MODEL_EXAMPLE = {
     "id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10",
@@ -58,7 +55,7 @@ MODEL_EXAMPLE = {
     ),
 )
 class MLModelViewSet(MLReadOnlyViewSet):
-    queryset = MLModel.objects.all()
+    queryset = model_list()
     serializer_class = MLModelSerializer
     filterset_fields = ["model_type", "is_active", "algorithm"]
     ordering_fields = ["trained_at", "version", "model_type"]
@@ -117,7 +114,7 @@ class MLModelViewSet(MLReadOnlyViewSet):
     ),
 )
 class PredictionViewSet(MLReadOnlyViewSet):
-    queryset = Prediction.objects.all()
+    queryset = prediction_list()
     serializer_class = PredictionSerializer
     filterset_fields = ["kind", "model", "target"]
     ordering_fields = ["created_at"]
@@ -142,7 +139,7 @@ ALERT_EXAMPLE = {
     ),
 )
 class InventoryAlertViewSet(MLReadOnlyViewSet):
-    queryset = InventoryAlert.objects.select_related("resolved_by")
+    queryset = alert_list()
     serializer_class = InventoryAlertSerializer
     filterset_fields = {"alert_type": ["exact"], "status": ["exact"], "urgency_level": ["exact", "gte"], "product_id": ["exact"]}
     ordering_fields = ["urgency_level", "created_at", "estimated_stockout_date"]
@@ -162,16 +159,8 @@ class InventoryAlertViewSet(MLReadOnlyViewSet):
     def resolve(self, request, pk=None):
         serializer = ResolveAlertSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
-        alert = self.get_object()
-        if alert.status != InventoryAlert.Status.OPEN:
-            raise ConflictError(f"Alert {alert.pk} is already {alert.status}.")
-        alert.status = InventoryAlert.Status.RESOLVED
-        alert.resolved_at = timezone.now()
-        alert.resolved_by = request.user
-        note = serializer.validated_data.get("note")
-        if note:
-            alert.message = f"{alert.message}\n{note}".strip()
-        alert.save(update_fields=["status", "resolved_at", "resolved_by", "message", "updated_at"])
+        alert = alert_resolve(alert=self.get_object(), user=request.user,
+                              note=serializer.validated_data.get("note") or "")
         return Response(InventoryAlertSerializer(alert).data)
 
 
@@ -205,7 +194,7 @@ class InventoryAlertViewSet(MLReadOnlyViewSet):
     ),
 )
 class MLTrainingLogViewSet(MLReadOnlyViewSet):
-    queryset = MLTrainingLog.objects.select_related("triggered_by")
+    queryset = training_log_list()
     serializer_class = MLTrainingLogSerializer
     filterset_fields = ["model_type", "status", "trigger"]
     ordering_fields = ["created_at", "finished_at"]
@@ -219,18 +208,7 @@ class HealthView(APIView):
 
     @extend_schema(
         summary="Health check",
-        responses={
-            200: inline_serializer(
-                "Health",
-                {
-                    "status": serializers.CharField(),
-                    "database": serializers.DictField(),
-                    "versions": serializers.DictField(),
-                    "active_models": serializers.DictField(),
-                },
-            ),
-            503: OpenApiTypes.OBJECT,
-        },
+        responses={200: HealthSerializer, 503: HealthSerializer},
         examples=[
             OpenApiExample(
                 "Healthy",
@@ -246,30 +224,6 @@ class HealthView(APIView):
         ],
     )
     def get(self, request):
-        from ml_predictions import __version__
-
-        versions = {"ml_predictions": __version__}
-        for lib in ("django", "djangorestframework", "scikit-learn", "pandas", "numpy"):
-            versions[lib] = metadata.version(lib)
-        db = {"vendor": connection.vendor}
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            db["ok"] = True
-        except Exception as exc:  # noqa: BLE001 — the probe reports, it does not crash
-            db["ok"] = False
-            db["error"] = str(exc)
-            return Response({"status": "error", "database": db, "versions": versions, "active_models": {}},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        active = {t: None for t in ModelType.values}
-        try:
-            rows = list(MLModel.objects.filter(Q(is_active=True)).only("model_type", "version", "trained_at", "id"))
-        except DatabaseError as exc:
-            # reachable but unusable (typically an unmigrated database): a probe must say so, not crash
-            db["ok"] = False
-            db["error"] = f"the ml_predictions tables cannot be read; run `manage.py migrate` ({exc})"
-            return Response({"status": "error", "database": db, "versions": versions, "active_models": {}},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        for m in rows:
-            active[m.model_type] = {"id": str(m.id), "version": m.version, "trained_at": m.trained_at}
-        return Response({"status": "ok", "database": db, "versions": versions, "active_models": active})
+        report = health_report()
+        code = status.HTTP_200_OK if report["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(HealthSerializer(report).data, status=code)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.db.models import QuerySet
+
 from ml_predictions.models import MLModel, ModelType, Prediction
 from ml_predictions.sampling import EveryNth
 
@@ -64,3 +66,8 @@ def record_prediction(
         output=jsonable(output),
         created_by=user if getattr(user, "pk", None) else None,
     )
+
+
+def prediction_list() -> QuerySet[Prediction]:
+    """The prediction history, newest first by the model's ordering (the API filters and paginates it)."""
+    return Prediction.objects.all()

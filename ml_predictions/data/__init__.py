@@ -1,6 +1,10 @@
 """Data sources: how the plugin reads the host's orders, products and customers."""
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from ml_predictions.conf import ml_settings
@@ -28,3 +32,10 @@ def get_data_source() -> DataSource:
 def reset_data_source_cache() -> None:
     global _instance
     _instance = None
+
+
+@receiver(setting_changed)
+def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    """Here rather than in conf.py, so the settings module does not depend on the data sources."""
+    if setting == "ML_PREDICTIONS":
+        reset_data_source_cache()

@@ -82,7 +82,10 @@ def normalize_products(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = df[col].astype(object).where(df[col].notna(), "").astype(str).to_numpy() if col in df and len(df) else ""
     for col in ("price", "cost"):
         out[col] = pd.to_numeric(df[col], errors="coerce").astype("float64").to_numpy() if col in df else float("nan")
-    out["stock"] = pd.to_numeric(df["stock"], errors="coerce").fillna(0).astype("int64").to_numpy() if "stock" in df else 0
+    # float with NaN = stock unknown (no stock column, a host that maps stock to None, an imported history
+    # without stock levels): unknown is not 0, and no capability may read it as "out of stock"
+    out["stock"] = pd.to_numeric(df["stock"], errors="coerce").astype("float64").to_numpy() if "stock" in df \
+        else float("nan")
     out["lead_time_days"] = (
         pd.to_numeric(df["lead_time_days"], errors="coerce").astype("float64").to_numpy()
         if "lead_time_days" in df else float("nan")

@@ -17,7 +17,9 @@ def register_trainer(model_type: str, dotted_path: str) -> None:
 
 
 def trainer_table() -> dict[str, str]:
-    """The registered trainers, overridden and extended by the host's TRAINERS setting."""
-    import ml_predictions.capabilities  # noqa: F401  (registers the built-in trainers once)
+    """The registered trainers, overridden and extended by the host's TRAINERS setting.
 
+    The built-in capabilities register when the app is ready (MLPredictionsConfig.ready imports
+    ml_predictions.capabilities), so this module never imports a capability.
+    """
     return {**_REGISTERED, **(getattr(ml_settings, "TRAINERS", None) or {})}

@@ -81,3 +81,18 @@ def test_capability_texts_are_translated_to_spanish(small_shop, staff_client):
     assert actions & {"Ofrecer descuentos exclusivos VIP", "Programa de lealtad premium", "Invitar al programa de lealtad",
                       "Promociones de temporada", "Campaña de reactivación con una oferta fuerte",
                       "Serie de bienvenida con descuento en la segunda compra"}
+
+
+@pytest.mark.django_db
+def test_train_message_follows_the_request_language(small_shop, staff_client):
+    """Trainers store the English msgid; the answer translates it for whoever asks."""
+    english = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 3}, format="json",
+                                HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 200, english.content
+    assert english.json()["message"] == "Customer segmentation trained successfully"
+    spanish = staff_client.post("/api/ml/train-product-recommendation/", {}, format="json",
+                                HTTP_ACCEPT_LANGUAGE="es")
+    assert spanish.status_code == 200, spanish.content
+    assert spanish.json()["message"] == "Modelo de recomendaciones entrenado con éxito"
+    again = staff_client.post("/api/ml/train-product-recommendation/", {}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert again.json()["message"] == "Product recommendation model trained successfully"

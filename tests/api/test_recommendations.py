@@ -45,7 +45,7 @@ def test_authorization_matrix(anon_client, user_client):
 def test_train_returns_seed_response_with_offline_figures(trained, small_shop):
     body = trained
     assert body["success"] is True
-    assert body["message"] == "Modelo de recomendaciones entrenado exitosamente"
+    assert body["message"] == "Product recommendation model trained successfully"
     metrics = body["metrics"]
     n = len(small_shop.products)
     assert metrics["total_products"] == n and metrics["matrix_shape"] == [n, n]
@@ -241,3 +241,25 @@ def test_artifact_served_after_reload_from_storage(trained, small_shop, staff_cl
     clear_artifact_cache()  # next request loads the joblib file (hash and versions checked)
     after = staff_client.get(product_url(pid, "?top_n=5")).json()["recommendations"]
     assert before == after and len(after) == 5
+
+
+def test_training_reports_buy_again_beside_the_customers_own_history(trained, small_shop, staff_client):
+    """Every training evaluates both per-customer lists on the holdout; on the generator the buy-again
+    list beats repeating each customer's own 10 most-bought products."""
+    figures = trained["metrics"]["customer_evaluation"]
+    assert set(figures["discovery"]) == {"hybrid", "popularity"}
+    assert set(figures["buy_again"]) == {"buy_again", "own_top10", "popularity"}
+    buy_again = figures["buy_again"]
+    assert buy_again["buy_again"]["queries"] == buy_again["own_top10"]["queries"] > 20
+    assert buy_again["buy_again"]["recall_at_10"] > buy_again["own_top10"]["recall_at_10"]
+    assert buy_again["buy_again"]["ndcg_at_10"] > buy_again["popularity"]["ndcg_at_10"]
+    tuned = trained["metrics"]["buy_again"]
+    assert f"half_life={tuned['repeat_half_life_days']},weight={tuned['weight']}" in \
+        trained["metrics"]["tuning"]["buy_again_recall"]
+    # the served list follows the tuned blend: the customer's most repeated product comes back first
+    lines = small_shop.order_items.merge(small_shop.orders.rename(columns={"id": "order_id"}), on="order_id")
+    counts = lines.groupby(["customer_id", "product_id"])["order_id"].nunique()
+    (cid, pid), top = counts.idxmax(), counts.max()
+    assert top >= 3
+    body = staff_client.get(customer_url(cid, "?top_n=10&include_purchased=true")).json()
+    assert canon(pid) in {r["product_id"] for r in body["recommendations"][:3]}

@@ -96,3 +96,114 @@ def test_dashboard_requires_login(live_server, browser, dashboard_data):
     browser.get(f"{live_server.url}/api/ml/dashboard/")
     browser.wait_for("return document.querySelector('#id_username') !== null")
     assert "/admin/login/" in browser.current_url
+
+
+@pytest.fixture
+def segmented_shop(transactional_db, staff_user):
+    write_shop(synthesize(GeneratorConfig(customers=150, products=20, orders=1500, years=1, seed=5,
+                                          end_date=TEST_END_DATE)))
+    assert training.train_now("customer_segmentation", {"n_clusters": 3}).status == "succeeded"
+    from ml_predictions.models import CustomerSegmentAssignment
+
+    return set(CustomerSegmentAssignment.objects.values_list("customer_id", flat=True))
+
+
+def _log_in_to_dashboard(browser, live_server) -> None:
+    browser.get(f"{live_server.url}/admin/login/?next=/api/ml/dashboard/")
+    browser.type("#id_username", "staff")
+    browser.type("#id_password", "pw-staff-123")
+    browser.click("input[type=submit]")
+    browser.wait_for("return ['rfm-scatter', 'rfm-3d'].every(function (id) {"
+                     " var e = document.getElementById(id); return e && e.dataset.state === 'ready'; })")
+
+
+def test_interactive_rfm_views(live_server, browser, segmented_shop):
+    """Hover shows the customer, the wheel zooms, drag rotates (3-D), legend boxes toggle segments."""
+    _log_in_to_dashboard(browser, live_server)
+    customers = segmented_shop
+
+    # 2-D scatter: one circle per customer, hover -> tooltip naming that customer
+    circles = browser.script("return document.querySelectorAll('#rfm-scatter circle').length;")
+    assert circles == len(customers)
+    hovered = browser.script("""
+        var c = document.querySelector('#rfm-scatter circle');
+        c.dispatchEvent(new MouseEvent('mouseenter', {bubbles: true, clientX: 100, clientY: 100}));
+        var tip = document.querySelector('#rfm-scatter .ml-tooltip');
+        return [tip.hidden, tip.dataset.customer, tip.textContent];
+    """)
+    assert hovered[0] is False and hovered[1] in customers and hovered[1] in hovered[2]
+
+    # wheel over the plot zooms in: the visible domain shrinks
+    spans = browser.script("""
+        var view = document.getElementById('rfm-scatter').mlView, before = view.domain();
+        var svg = document.querySelector('#rfm-scatter svg'), r = svg.getBoundingClientRect();
+        svg.dispatchEvent(new WheelEvent('wheel', {deltaY: -120, clientX: r.left + r.width / 2,
+                                                   clientY: r.top + r.height / 2, bubbles: true, cancelable: true}));
+        var after = view.domain();
+        return [before.x1 - before.x0, after.x1 - after.x0, before.y1 - before.y0, after.y1 - after.y0];
+    """)
+    assert spans[1] == pytest.approx(spans[0] * 0.8) and spans[3] == pytest.approx(spans[2] * 0.8)
+
+    # untick the first segment: exactly its circles disappear
+    toggled = browser.script("""
+        var root = document.getElementById('rfm-scatter'), box = root.querySelector('.ml-legend input');
+        var name = box.dataset.segment, before = root.mlView.visibleCount();
+        var own = root.querySelectorAll('circle[data-segment="' + name + '"]').length;
+        box.click();
+        return [before, own, root.mlView.visibleCount()];
+    """)
+    assert toggled[1] > 0 and toggled[2] == toggled[0] - toggled[1]
+
+    # 3-D: hovering where a point is drawn names its customer; a drag rotates the cloud
+    tip3d = browser.script("""
+        var root = document.getElementById('rfm-3d'), canvas = root.querySelector('canvas');
+        var r = canvas.getBoundingClientRect(), p = root.mlView.screenPosition(0);
+        canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + p.x, clientY: r.top + p.y, bubbles: true}));
+        var tip = root.querySelector('.ml-tooltip');
+        return [tip.hidden, tip.dataset.customer];
+    """)
+    assert tip3d[0] is False and tip3d[1] in customers
+    rotated = browser.script("""
+        var root = document.getElementById('rfm-3d'), canvas = root.querySelector('canvas');
+        var r = canvas.getBoundingClientRect(), before = root.mlView.state();
+        var at = function (type, dx) { return new MouseEvent(type, {clientX: r.left + 200 + dx, clientY: r.top + 150,
+                                                                    bubbles: true}); };
+        canvas.dispatchEvent(at('mousedown', 0)); canvas.dispatchEvent(at('mousemove', 80));
+        window.dispatchEvent(at('mouseup', 80));
+        return [before.yaw, root.mlView.state().yaw];
+    """)
+    assert rotated[1] != pytest.approx(rotated[0])
+    drawn = browser.script("""
+        var root = document.getElementById('rfm-3d'), before = root.mlView.drawn();
+        root.querySelector('.ml-legend input').click();
+        return [before, root.mlView.drawn()];
+    """)
+    assert drawn[0] == len(customers) and 0 < drawn[1] < drawn[0]
+
+    png = browser.screenshot(ARTIFACTS / "rfm_views.png")
+    assert png.startswith(PNG_MAGIC)
+
+
+def test_ml_admin_change_lists_fit_a_laptop_screen(live_server, browser, segmented_shop):
+    """At 1280 px with the admin's navigation sidebar open, no ML change list scrolls sideways."""
+    InventoryAlert.objects.create(product_id="p1", product_name="Pantalone Premium Blanco Oversize",
+                                  alert_type="reorder_now", current_stock=2, recommended_stock=30, urgency_level=5)
+    browser._session("POST", "/window/rect", {"width": 1280, "height": 900})
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
+    browser.type("#id_username", "staff")
+    browser.type("#id_password", "pw-staff-123")
+    browser.click("input[type=submit]")
+    browser.wait_for("return document.querySelector('#content-main') !== null")
+    from django.contrib.auth import get_user_model
+
+    from ml_predictions.models import CustomerSegmentAssignment, MLModel, MLTrainingLog
+
+    staff = get_user_model().objects.get(username="staff")
+    staff.is_superuser = True  # view permissions on every ML table
+    staff.save()
+    assert MLModel.objects.exists() and MLTrainingLog.objects.exists() and CustomerSegmentAssignment.objects.exists()
+    for table in ("mlmodel", "mltraininglog", "inventoryalert", "customersegmentassignment"):
+        browser.get(f"{live_server.url}/admin/ml_predictions/{table}/")
+        widths = browser.wait_for("var t = document.querySelector('#result_list'), r = document.querySelector('.results');"
+                                  "return t && r && [t.scrollWidth, r.clientWidth];")
+        assert widths[0] <= widths[1], (table, widths)

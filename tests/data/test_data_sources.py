@@ -154,3 +154,24 @@ def test_system_check_flags_a_missing_model(settings):
     settings.ML_PREDICTIONS = {**ALT_SETTINGS, "PRODUCT_MODEL": "altshop.Nothing"}
     errors = check_ml_settings()
     assert [e.id for e in errors] == ["ml_predictions.E003"]
+
+
+@pytest.mark.django_db
+def test_unknown_stock_is_nan_never_zero(settings, tmp_path):
+    """A host that maps stock to None, a NULL stock and a CSV without a stock column all give NaN."""
+    host = dict(settings.ML_PREDICTIONS)
+    _alt_shop()
+    fields = {**ALT_SETTINGS["FIELDS"], "product": {**ALT_SETTINGS["FIELDS"]["product"], "stock": None}}
+    settings.ML_PREDICTIONS = {**ALT_SETTINGS, "FIELDS": fields}
+    products = get_data_source().products()
+    assert products["stock"].dtype == "float64" and products["stock"].isna().all()
+    settings.ML_PREDICTIONS = host  # the demo shop, whose stock column allows NULL
+    from backend_django.shop.models import Category, Product
+
+    cat = Category.objects.create(name="Faldas")
+    Product.objects.create(sku="N", name="Unknown", category=cat, price=Decimal("1"), stock_quantity=None)
+    Product.objects.create(sku="Z", name="Sold out", category=cat, price=Decimal("1"), stock_quantity=0)
+    stock = get_data_source().products().set_index("name")["stock"]
+    assert pd.isna(stock["Unknown"]) and stock["Sold out"] == 0.0
+    (tmp_path / "products.csv").write_text("id,name\nA,Falda\n")
+    assert CSVDataSource(tmp_path).products()["stock"].isna().all()

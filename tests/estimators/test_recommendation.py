@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from ml_predictions.estimators.recommendation.recommender import (
+from ml_predictions.errors import InvalidParameterError, NotFittedError
+from ml_predictions.estimators.recommendation import (
     NORMALIZATIONS,
-    NotFittedRecommenderError,
     ProductRecommender,
     basket_queries,
     popularity_recs,
@@ -49,7 +49,7 @@ def _planted() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_unfitted_model_raises_clear_error():
-    with pytest.raises(NotFittedRecommenderError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ProductRecommender().recommend_for_product("p0")
 
 
@@ -120,6 +120,37 @@ def test_unavailable_products_are_excluded_unless_asked():
     everything = [model.product_ids_[i] for i, _ in model.recommend_for_product("p0", top_n=10,
                                                                                  include_unavailable=True)]
     assert everything[0] == "p4"
+
+
+def test_unknown_stock_is_available_and_the_filter_is_counted():
+    lines, products = _planted()
+    products["stock"] = np.nan  # an imported history without stock levels
+    model = ProductRecommender(top_k=10).fit(lines, products)
+    assert model.available_.all() and model.summary()["unknown_stock_products"] == 12
+    pairs = model.recommend_for_product("p0", top_n=5)
+    assert model.product_ids_[pairs[0][0]] == "p4" and model.filtered_unavailable("p0", pairs, top_n=5) == 0
+    # p4 (p0's partner) and p3 (the best-seller) are known to be sold out; the rest stays unknown
+    products.loc[products["id"].isin(["p4", "p3"]), "stock"] = 0
+    model = ProductRecommender(top_k=10).fit(lines, products)
+    assert model.available_.sum() == 10
+    full = model.recommend_for_product("p0", top_n=11, include_unavailable=True)
+    pairs = model.recommend_for_product("p0", top_n=5)
+    shown = [model.product_ids_[i] for i, _ in pairs]
+    assert len(pairs) == 5 and not {"p3", "p4"} & set(shown)  # the list keeps its length
+    unfiltered_top5 = [model.product_ids_[i] for i, _ in full[:5]]
+    assert model.filtered_unavailable("p0", pairs, top_n=5) == len({"p3", "p4"} & set(unfiltered_top5)) >= 1
+    popular = model.popular_in_category(None, top_n=3)
+    assert model.popular_filtered_unavailable(None, popular, top_n=3) == 2  # p3 (55 orders), p4 (30) lead
+    recs, left = model.recommend_for_customer("c0", top_n=5, with_filtered=True)  # c0 bought p0 (and p4)
+    assert left >= 1 and len(recs) == 5 and model.product_index_["p3"] not in {i for i, _ in recs}
+
+
+def test_every_product_unavailable_gives_empty_lists_that_say_so():
+    lines, products = _planted()
+    products["stock"] = 0
+    model = ProductRecommender(top_k=5).fit(lines, products)
+    pairs = model.recommend_for_product("p0", top_n=5)
+    assert pairs == [] and model.filtered_unavailable("p0", pairs, top_n=5) == 5
 
 
 def test_keeping_unavailable_products_is_a_setting():
@@ -203,10 +234,10 @@ def test_params_stay_plain_after_fit():
 
 
 def test_pruning_keeps_each_rows_largest_entries():
-    from ml_predictions.estimators.recommendation.recommender import _prune_rows
+    from ml_predictions.estimators.recommendation.kernels import prune_rows
 
     m = sp.random(120, 120, density=0.3, format="csr", random_state=1, dtype=np.float32)
-    pruned = _prune_rows(m, 15)
+    pruned = prune_rows(m, 15)
     for i in range(120):
         row, kept = m[i].toarray().ravel(), pruned[i].toarray().ravel()
         assert (kept > 0).sum() == min(15, (row > 0).sum())
@@ -215,11 +246,11 @@ def test_pruning_keeps_each_rows_largest_entries():
 
 
 def test_pruning_breaks_ties_at_the_threshold_to_exactly_keep_entries():
-    from ml_predictions.estimators.recommendation.recommender import _prune_rows
+    from ml_predictions.estimators.recommendation.kernels import prune_rows
 
     # integer counts tie a lot (many pairs bought together exactly once): rows must still hold `keep`
     m = sp.csr_matrix(np.array([[3, 1, 1, 1, 1, 0], [2, 2, 2, 2, 0, 5], [1, 0, 0, 0, 0, 0]], np.float32))
-    pruned = _prune_rows(m, 3)
+    pruned = prune_rows(m, 3)
     assert np.diff(pruned.indptr).tolist() == [3, 3, 1]
     assert pruned[0].toarray().ravel().tolist() == [3, 1, 1, 0, 0, 0]  # ties taken in column order
     assert sorted(pruned[1].data.tolist()) == [2, 2, 5]
@@ -268,7 +299,7 @@ def test_sparse_customer_top_k_equals_the_dense_computation(neighbours, weight):
 
 
 def test_customer_neighbours_is_validated_and_tuned():
-    with pytest.raises(ValueError, match="customer_neighbours"):
+    with pytest.raises(InvalidParameterError, match="customer_neighbours"):
         ProductRecommender(customer_neighbours="ALS").fit(*_planted())
     rng = np.random.default_rng(0)
     baskets = [[f"p{int(i)}", f"p{int(i) + 20}"] for i in rng.integers(0, 15, 600)]
@@ -291,3 +322,40 @@ def test_refit_does_not_reuse_the_previous_fits_cached_lists():
     recommended = [i for i, _ in model.recommend_for_customer("c0")]
     assert fresh.product_index_["p6"] in recommended  # the new data's best-seller
     assert not {fresh.product_index_["p2"], fresh.product_index_["p9"]} & set(recommended)  # c0's history
+
+
+def test_ranking_metrics_when_no_list_has_a_product():
+    """Every product unavailable -> every list is -1: the crash of the real history (scipy returns a
+    sparse matrix for an empty fancy index); figures are zero with the queries still counted."""
+    targets = sp.csr_matrix(np.eye(6, 8, k=1, dtype=np.float32))
+    out = ranking_metrics(np.full((6, 10), -1), targets, 8)
+    assert out == {"precision_at_10": 0.0, "recall_at_10": 0.0, "ndcg_at_10": 0.0, "coverage": 0.0, "queries": 6}
+    assert ranking_metrics(np.empty((6, 0), np.int64), targets, 8)["recall_at_10"] == 0.0
+    recs = np.full((6, 10), -1)
+    recs[:, 0] = np.arange(1, 7)  # the one target of each query at rank 1
+    out = ranking_metrics(recs, targets, 8)
+    assert out["recall_at_10"] == 1.0 and out["ndcg_at_10"] == 1.0 and out["precision_at_10"] == 0.1
+
+
+def test_popularity_baseline_never_offers_excluded_products():
+    pop = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    recs = popularity_recs(pop, np.array([0, 3]), 3, exclude=np.array([False, True, False, False, False]))
+    assert recs.tolist() == [[2, 3, 4], [0, 2, 4]]
+    assert (popularity_recs(pop, np.array([0]), 3, exclude=np.ones(5, bool)) == -1).all()
+
+
+def test_buy_again_puts_the_monthly_product_before_the_one_bought_once_a_year_ago():
+    lines, products = _planted()
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    own = [{"order_id": f"m{i}", "customer_id": "ana", "product_id": "p9",
+            "ordered_at": start - pd.Timedelta(days=30 * i), "quantity": 1} for i in range(1, 7)]
+    own.append({"order_id": "y1", "customer_id": "ana", "product_id": "p10",
+                "ordered_at": start - pd.Timedelta(days=365), "quantity": 1})
+    model = ProductRecommender(buy_again_weight=0.9).fit(pd.concat([lines, pd.DataFrame(own)]), products)
+    again = [model.product_ids_[i] for i, _ in model.recommend_for_customer("ana", top_n=5, include_purchased=True)]
+    assert again[:2] == ["p9", "p10"]
+    discovery = [model.product_ids_[i] for i, _ in model.recommend_for_customer("ana", top_n=5)]
+    assert not {"p9", "p10"} & set(discovery)  # the default list keeps excluding purchased products
+    repeat = model.repeat_scores(30.0)[model.customer_index_["ana"]].toarray().ravel()
+    assert repeat[model.product_index_["p9"]] == pytest.approx(1.0)  # the row's maximum
+    assert repeat[model.product_index_["p10"]] < 0.01  # 0.5 ** (~365 / 30) against six recent orders

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+from django.utils.translation import gettext_noop
 
 from ml_predictions.capabilities.predictions import record_prediction
 from ml_predictions.conf import ml_settings
@@ -104,7 +105,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         n_samples=days,
         data_start=forecaster.first_date_,
         data_end=forecaster.last_date_,
-        message="Modelo entrenado exitosamente",
+        message=gettext_noop("Sales forecast model trained successfully"),
         response={
             "levels": list(levels),
             "forecast_start": forecaster.forecast_start_.isoformat(),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from ml_predictions.capabilities.predictions import record_prediction, reset_prediction_sampling
 from ml_predictions.conf import ml_settings
@@ -316,7 +317,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         n_samples=len(frame),
         data_start=ordered.min().date(),
         data_end=ordered.max().date(),
-        message="Customer segmentation trained successfully",
+        message=gettext_noop("Customer segmentation trained successfully"),
         response=response,
         on_registered=store,
     )

@@ -1,6 +1,6 @@
 """Product recommendations: sparse bought-together, content-based similar, a hybrid blend, per customer.
 
-Why it is built this way (seed 004 keeps a dense products x products matrix, which dies at 100k products):
+Why it is built this way (the spec's reference keeps a dense products x products matrix, which dies at 100k products):
 - Every products x products object is a scipy.sparse matrix. The only dense arrays are *chunks* of
   `rows x n_products` scores while the top-N lists are precomputed, sized so one chunk stays near
   `chunk_cells` floats; memory therefore grows linearly with the catalogue, never with its square.
@@ -20,176 +20,36 @@ Why it is built this way (seed 004 keeps a dense products x products matrix, whi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize as l2_normalize
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.utils.validation import check_is_fitted
 
-METHODS = ("hybrid", "bought_together", "similar")
-NORMALIZATIONS = ("conditional", "cosine", "lift", "bm25")
-# Which precomputed neighbour lists a customer's history is expanded with (tuned offline).
-CUSTOMER_NEIGHBOURS = ("hybrid", "bought_together")
-# In the hybrid, a product without co-purchases is scored by content, with this small popularity share.
-COLD_START_POPULARITY_SHARE = 0.05
+from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
+from ml_predictions.estimators.recommendation.constants import (
+    COLD_START_POPULARITY_SHARE,
+    CUSTOMER_NEIGHBOURS,
+    METHODS,
+    NORMALIZATIONS,
+)
+from ml_predictions.estimators.recommendation.customers import CustomerListsMixin
+from ml_predictions.estimators.recommendation.features import FeaturesMixin
+from ml_predictions.estimators.recommendation.kernels import (
+    binary_matrix,
+    epoch_seconds,
+    map_ids,
+    prune_rows,
+    top_k_dense,
+)
+from ml_predictions.estimators.recommendation.products import ProductListsMixin
 
-
-class NotFittedRecommenderError(RuntimeError):
-    """Raised when a ProductRecommender is used before `fit`."""
-
-
-# --------------------------------------------------------------------------------------------------
-# sparse building blocks
-# --------------------------------------------------------------------------------------------------
-
-
-def _binary_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=shape)
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
+__all__ = ["ProductRecommender", "METHODS", "NORMALIZATIONS", "CUSTOMER_NEIGHBOURS"]
 
 
-def bm25_weight(matrix: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
-    """BM25 weighting of an items x documents matrix (documents = orders or customers).
-
-    Same formula as implicit's `bm25_weight`: a document (basket) with many items counts less (idf), and
-    an item bought very often is damped by the length normalization, so co-occurrence with the
-    best-sellers stops dominating every neighbour list.
-    """
-    coo = matrix.tocoo()
-    n_items = matrix.shape[0]
-    idf = np.log(n_items / (1.0 + np.bincount(coo.col, minlength=matrix.shape[1]))).astype(np.float32)
-    idf = np.maximum(idf, 0.0)
-    row_sums = np.asarray(matrix.sum(axis=1)).ravel()
-    avg = row_sums.mean() if len(row_sums) and row_sums.mean() > 0 else 1.0
-    length_norm = (1.0 - b) + b * row_sums / avg
-    data = coo.data * (k1 + 1.0) / (k1 * length_norm[coo.row] + coo.data) * idf[coo.col]
-    return sp.csr_matrix((data.astype(np.float32), (coo.row, coo.col)), shape=matrix.shape)
-
-
-def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Keep the `keep` largest entries of each row (bounded artifact and request cost).
-
-    Only rows longer than `keep` are touched. Instead of an argsort of (row, value) pairs, each entry
-    becomes one uint64 key "row << 32 | inverted sortable float32 bits": a plain np.sort of those keys
-    (SIMD, ~10x faster than argsort) gives each row's keep-th largest value as a threshold key; entries
-    strictly above it are kept, and ties at the threshold are taken in column order until the row has
-    exactly `keep` entries (deterministic).
-    """
-    matrix = matrix.tocsr()
-    counts = np.diff(matrix.indptr)
-    long_rows = np.flatnonzero(counts > keep)
-    if not len(long_rows):
-        return matrix
-    n_rows = matrix.shape[0]
-    in_long = np.zeros(n_rows, bool)
-    in_long[long_rows] = True
-    rows = np.repeat(np.arange(n_rows, dtype=np.uint64), counts)
-    pos = np.flatnonzero(in_long[rows])
-    r = rows[pos]
-    bits = np.ascontiguousarray(matrix.data[pos], dtype=np.float32).view(np.uint32)
-    sortable = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))  # order-preserving
-    key = (r << np.uint64(32)) | (~sortable).astype(np.uint64)  # ascending key = row, then larger value
-    ordered = np.sort(key)
-    starts = np.concatenate([[0], np.cumsum(counts[long_rows])[:-1]])
-    thr = np.zeros(n_rows, np.uint64)
-    thr[long_rows] = ordered[starts + keep - 1]
-    t = thr[r]
-    strict = key < t
-    need = keep - np.bincount(r[strict].astype(np.int64), minlength=n_rows)
-    tie_pos = np.flatnonzero(key == t)
-    tie_rows = r[tie_pos].astype(np.int64)
-    tie_rank = np.arange(len(tie_pos)) - np.searchsorted(tie_rows, tie_rows, side="left")
-    keep_long = strict
-    keep_long[tie_pos[tie_rank < need[tie_rows]]] = True
-    keep_mask = ~in_long[rows.astype(np.int64)]
-    keep_mask[pos] = keep_long
-    return sp.csr_matrix((matrix.data[keep_mask], matrix.indices[keep_mask], np.concatenate(
-        [[0], np.cumsum(np.minimum(counts, keep))])), shape=matrix.shape)
-
-
-def _drop_diagonal(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """The same matrix without its diagonal and explicit zeros, built straight from the CSR arrays."""
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    keep = (matrix.indices != rows) & (matrix.data != 0)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]))])
-    return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
-
-
-def _sparse_top_k(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-k of a sparse matrix with positive entries, as dense (rows x k) arrays padded with -1.
-
-    One argsort of uint64 keys "row << 32 | inverted float32 bits" orders every row by decreasing
-    score (one key instead of a two-key lexsort).
-    """
-    matrix = matrix.tocsr()
-    n_rows = matrix.shape[0]
-    counts = np.diff(matrix.indptr)
-    idx = np.full((n_rows, k), -1, np.int32)
-    val = np.zeros((n_rows, k), np.float32)
-    if matrix.nnz == 0:
-        return idx, val
-    rows = np.repeat(np.arange(n_rows, dtype=np.uint64), counts)
-    bits = np.ascontiguousarray(matrix.data, dtype=np.float32).view(np.uint32)
-    sortable = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
-    order = np.argsort((rows << np.uint64(32)) | (~sortable).astype(np.uint64))
-    starts = matrix.indptr[:-1]
-    rank = np.arange(len(order)) - np.repeat(starts, counts)
-    take = rank < k
-    sel = order[take]
-    r = rows[sel].astype(np.int64)
-    c = rank[take]
-    idx[r, c] = matrix.indices[sel]
-    val[r, c] = matrix.data[sel]
-    return idx, val
-
-
-def _epoch_seconds(values: pd.Series) -> np.ndarray:
-    """Seconds since the epoch, vectorized (tz-aware .to_numpy() would build 1M Timestamp objects)."""
-    ts = pd.to_datetime(values, utc=True)
-    return (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
-
-
-def _map_ids(values: pd.Series, index: dict[str, int]) -> np.ndarray:
-    """Map ids to positions (-1 = unknown), converting only the distinct values (1M lines, ~10k ids)."""
-    codes, uniques = pd.factorize(values)
-    mapped = np.array([index.get(str(u), -1) for u in uniques], dtype=np.int64)
-    out = np.full(len(codes), -1, np.int64)
-    ok = codes >= 0
-    out[ok] = mapped[codes[ok]]
-    return out
-
-
-def top_k_dense(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-k of a dense chunk; positions with a score <= 0 come back as index -1."""
-    n_rows, n_cols = scores.shape
-    k_eff = min(k, n_cols)
-    if k_eff <= 0:
-        return np.full((n_rows, k), -1, np.int32), np.zeros((n_rows, k), np.float32)
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < n_cols else np.tile(
-        np.arange(n_cols), (n_rows, 1))
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int32)
-    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
-    idx[vals <= 0] = -1
-    vals[vals <= 0] = 0.0
-    if k_eff < k:
-        idx = np.hstack([idx, np.full((n_rows, k - k_eff), -1, np.int32)])
-        vals = np.hstack([vals, np.zeros((n_rows, k - k_eff), np.float32)])
-    return idx, vals
-
-
-# --------------------------------------------------------------------------------------------------
-# the estimator
-# --------------------------------------------------------------------------------------------------
-
-
-class ProductRecommender:
+class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, BaseEstimator):
     """Item-to-item and per-customer recommendations over a product catalogue.
 
     fit(order_lines, products): order_lines has order_id, customer_id, product_id, ordered_at;
@@ -216,6 +76,8 @@ class ProductRecommender:
         max_neighbors: int = 200,
         top_k: int = 50,
         popularity_half_life_days: float = 90.0,
+        buy_again_weight: float = 0.9,
+        repeat_half_life_days: float = 90.0,
         exclude_unavailable: bool = True,
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
@@ -239,54 +101,65 @@ class ProductRecommender:
         self.max_neighbors = max_neighbors
         self.top_k = top_k
         self.popularity_half_life_days = popularity_half_life_days
+        self.buy_again_weight = buy_again_weight
+        self.repeat_half_life_days = repeat_half_life_days
         self.exclude_unavailable = exclude_unavailable
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
         self.chunk_cells = chunk_cells
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
-
     def set_params(self, **params: Any) -> ProductRecommender:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"unknown parameter {key!r}")
-            setattr(self, key, value)
+        """scikit-learn's set_params, plus: caches that depend on a changed parameter are dropped."""
+        known = self.get_params(deep=False)
+        for key in params:
+            if key not in known:
+                raise InvalidParameterError(f"unknown parameter {key!r}", field=key)
+        super().set_params(**params)
         # scoring parameters changed: cached neighbour matrices are stale (precomputed topk_ lists
         # only change with a new fit, which is why tuning fits with precompute=False)
-        if set(params) - {"customer_popularity_weight", "customer_neighbours"}:
+        if set(params) - {"customer_popularity_weight", "customer_neighbours", "buy_again_weight",
+                          "repeat_half_life_days"}:
             self.__dict__.pop("_neighbour_cache", None)
             self.__dict__.pop("_available_by_popularity", None)
         if "customer_weight" in params:
             self.__dict__.pop("_raw", None)
+        if "repeat_half_life_days" in params and "_repeat_events" in self.__dict__:
+            self.repeat_ = self.repeat_scores(self.repeat_half_life_days)  # a fitted model follows at once
         return self
 
     # ---- fitting ------------------------------------------------------------------------------
 
     def _validate(self) -> None:
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}")
+            raise InvalidParameterError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}",
+                                        field="normalization")
         for name in ("customer_weight", "bought_together_weight", "content_weight", "popularity_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+                raise InvalidParameterError(f"{name} must be >= 0", field=name)
         if self.bought_together_weight + self.content_weight + self.popularity_weight <= 0:
-            raise ValueError("at least one hybrid weight must be positive")
+            raise InvalidParameterError("at least one hybrid weight must be positive", field="bought_together_weight")
         if self.customer_neighbours not in CUSTOMER_NEIGHBOURS:
-            raise ValueError(f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}")
+            raise InvalidParameterError(
+                f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}",
+                field="customer_neighbours")
+        if not 0.0 <= self.buy_again_weight <= 1.0:
+            raise InvalidParameterError("buy_again_weight must be between 0 and 1", field="buy_again_weight")
+        if not self.repeat_half_life_days > 0:
+            raise InvalidParameterError("repeat_half_life_days must be > 0", field="repeat_half_life_days")
         if self.top_k < 1 or self.max_basket_size < 2 or self.max_history_items < 1:
-            raise ValueError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
+            raise InvalidParameterError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
 
     def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True) -> ProductRecommender:
         """Learn co-occurrence, content features and popularity; precompute the top-k lists."""
         self._validate()
-        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw"):  # from an earlier fit
+        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events"):
             self.__dict__.pop(transient, None)
         products = products.drop_duplicates("id").reset_index(drop=True)
         ids = products["id"].astype(str).to_numpy(dtype=object)
         n = len(ids)
         if n < 2:
-            raise ValueError("at least 2 products are needed")
+            raise InsufficientDataError(f"Product recommendations need at least 2 products; found {n}.")
         self.product_ids_ = ids
         self.product_index_ = {pid: i for i, pid in enumerate(ids)}
         self.names_ = products["name"].astype(str).to_numpy(dtype=object) if "name" in products else ids
@@ -298,18 +171,21 @@ class ProductRecommender:
         self.category_codes_, self.categories_ = pd.factorize(categories)
         self.category_index_ = {c: i for i, c in enumerate(self.categories_)}
         active = products["active"].fillna(True).astype(bool).to_numpy() if "active" in products else np.ones(n, bool)
-        stock = pd.to_numeric(products["stock"], errors="coerce").fillna(1).to_numpy() if "stock" in products \
-            else np.ones(n)
-        self.available_ = active & (stock > 0)
+        # unknown stock (NaN: an import without stock levels, a host mapping stock to None) is not
+        # "out of stock": only a known level <= 0 makes a product unavailable
+        stock = pd.to_numeric(products["stock"], errors="coerce").to_numpy(dtype=float) if "stock" in products \
+            else np.full(n, np.nan)
+        self.stock_known_ = np.isfinite(stock)
+        self.available_ = active & ~(self.stock_known_ & (stock <= 0))
 
         lines = order_lines[["order_id", "customer_id", "ordered_at"]].copy()
-        lines["p"] = _map_ids(order_lines["product_id"], self.product_index_)
+        lines["p"] = map_ids(order_lines["product_id"], self.product_index_)
         lines = lines[lines["p"] >= 0]
         self.n_lines_ = int(len(lines))
 
         # --- baskets (orders x products), capped ---
         o_codes, _ = pd.factorize(lines["order_id"])
-        B = _binary_matrix(o_codes, lines["p"].to_numpy(), (int(o_codes.max()) + 1 if len(o_codes) else 0, n))
+        B = binary_matrix(o_codes, lines["p"].to_numpy(), (int(o_codes.max()) + 1 if len(o_codes) else 0, n))
         sizes = np.diff(B.indptr)
         self.dropped_baskets_ = int((sizes > self.max_basket_size).sum())
         B = B[(sizes >= 1) & (sizes <= self.max_basket_size)]
@@ -317,14 +193,24 @@ class ProductRecommender:
 
         # --- customer histories (customers x products): last max_history_items distinct products ---
         c_all, c_uniques = pd.factorize(lines["customer_id"])
-        epoch_s = _epoch_seconds(lines["ordered_at"])
+        epoch_s = epoch_seconds(lines["ordered_at"])
         hist = pd.DataFrame({"c": c_all, "p": lines["p"].to_numpy(), "t": epoch_s})
         hist = hist[hist["c"] >= 0].sort_values("t", ascending=False, kind="stable").drop_duplicates(["c", "p"])
         hist = hist[hist.groupby("c", sort=False).cumcount().to_numpy() < self.max_history_items]
-        H = _binary_matrix(hist["c"].to_numpy(), hist["p"].to_numpy(), (len(c_uniques), n))
+        H = binary_matrix(hist["c"].to_numpy(), hist["p"].to_numpy(), (len(c_uniques), n))
         self.customer_ids_ = np.array([str(c) for c in c_uniques], dtype=object)
         self.customer_index_ = {cid: i for i, cid in enumerate(self.customer_ids_)}
         self.history_ = H
+
+        # --- buy again: every (customer, order, product) of the whole history, big baskets included (a
+        # wholesale customer's 400-line order is exactly what they buy again); kept as events so tuning
+        # can try other half-lives, and as the decayed repeat matrix of the chosen one
+        ev = pd.DataFrame({"o": o_codes, "c": c_all, "p": lines["p"].to_numpy(), "t": epoch_s})
+        ev = ev[ev["c"] >= 0].drop_duplicates(["o", "p"])
+        last = float(epoch_s.max()) if len(epoch_s) else 0.0
+        self._repeat_events = (ev["c"].to_numpy(np.int64), ev["p"].to_numpy(np.int64),
+                               ((last - ev["t"].to_numpy()) / 86400.0).astype(np.float64))
+        self.repeat_ = self.repeat_scores(self.repeat_half_life_days)
 
         # --- popularity: distinct orders per product, exponentially decayed towards the last order ---
         if len(lines):
@@ -340,7 +226,7 @@ class ProductRecommender:
         # --- bought together ---
         self._baskets = B  # transient (not pickled): lets tuning try other normalizations without a refit
         self._raw = None  # transient raw counts, filled by _cooccurrence (shared by 3 normalizations)
-        self.bought_together_ = _prune_rows(self._cooccurrence(B, H), self.max_neighbors).astype(np.float32)
+        self.bought_together_ = prune_rows(self._cooccurrence(B, H), self.max_neighbors).astype(np.float32)
 
         # --- content ---
         self.content_ = self._content_features(products, categories)
@@ -355,96 +241,25 @@ class ProductRecommender:
             self.popular_by_category_[code] = in_cat[: self.top_k].astype(np.int32)
 
         self.topk_ = {}
+        self.excluded_topk_ = {}  # per method: the best scores the availability filter left out
         if precompute:
-            mask = ~self.available_ if self.exclude_unavailable else None
-            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask)
+            mask = ~self.available_ if self.exclude_unavailable and not self.available_.all() else None
+            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask,
+                                               excluded_scores=self.excluded_topk_ if mask is not None else None)
         return self
-
-    def rebuild_cooccurrence(self, normalization: str) -> ProductRecommender:
-        """Switch normalization on a model fitted in this process (tuning), without re-reading orders."""
-        self._check_fitted()
-        if getattr(self, "_baskets", None) is None:
-            raise NotFittedRecommenderError("rebuild_cooccurrence needs a model fitted in this process.")
-        self.normalization = normalization
-        self._validate()
-        self.bought_together_ = _prune_rows(self._cooccurrence(self._baskets, self.history_),
-                                            self.max_neighbors).astype(np.float32)
-        self.__dict__.pop("_neighbour_cache", None)
-        return self
-
-    def _raw_cooccurrence(self, B: sp.csr_matrix, H: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, float]:
-        """Raw co-occurrence counts (diagonal removed), product counts and the number of "documents".
-
-        Shared by the conditional / cosine / lift normalizations, which only rescale these counts, so
-        tuning tries all three after one sparse product. The diagonal is dropped on the CSR arrays
-        directly (scipy's setdiag on a 10M-entry CSR costs a copy and a re-sort).
-        """
-        cw = float(self.customer_weight)
-        C = (B.T.tocsr() @ B).astype(np.float32)
-        counts = np.asarray(B.sum(axis=0)).ravel().astype(np.float64)
-        total = float(B.shape[0])
-        if cw > 0 and H.shape[0]:
-            C = C + np.float32(cw) * (H.T.tocsr() @ H).astype(np.float32)
-            counts = counts + cw * np.asarray(H.sum(axis=0)).ravel()
-            total += cw * H.shape[0]
-        return _drop_diagonal(C.tocsr()), counts, total
-
-    def _cooccurrence(self, B: sp.csr_matrix, H: sp.csr_matrix) -> sp.csr_matrix:
-        if self.normalization == "bm25":
-            cw = float(self.customer_weight)
-            Wb = bm25_weight(B.T.tocsr(), self.bm25_k1, self.bm25_b)
-            C = Wb @ Wb.T
-            if cw > 0 and H.shape[0]:
-                Wh = bm25_weight(H.T.tocsr(), self.bm25_k1, self.bm25_b)
-                C = C + cw * (Wh @ Wh.T)
-            return _drop_diagonal(C.tocsr())
-        raw = getattr(self, "_raw", None)
-        if raw is None:
-            raw = self._raw = self._raw_cooccurrence(B, H)
-        C, counts, total = raw
-        rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
-        ci = np.maximum(counts[rows], 1e-9)
-        cj = np.maximum(counts[C.indices], 1e-9)
-        if self.normalization == "conditional":  # P(j | i): ranks by raw count, favours best-sellers
-            data = C.data / ci
-        elif self.normalization == "cosine":
-            data = C.data / np.sqrt(ci * cj)
-        else:  # lift: P(i, j) / (P(i) P(j)), damped by a pseudo-count so one shared order is not "huge lift"
-            data = C.data * total / (ci * (cj + 5.0))
-        return sp.csr_matrix((data.astype(np.float32), C.indices.copy(), C.indptr.copy()), shape=C.shape)
-
-    def _content_features(self, products: pd.DataFrame, categories: pd.Series) -> sp.csr_matrix:
-        n = len(products)
-        blocks = []
-        cat = sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), self.category_codes_)),
-                            shape=(n, max(len(self.categories_), 1)))
-        blocks.append(cat * float(self.category_weight))
-        price = self.prices_
-        if np.isfinite(price).sum() >= 2 and self.price_bands > 1:
-            # bands = quantiles within the category, so "cheap shirt" and "cheap sofa" are both band 0
-            frame = pd.DataFrame({"c": self.category_codes_, "p": price})
-            rank = frame.groupby("c")["p"].rank(pct=True).fillna(0.5).to_numpy()
-            band = np.minimum((rank * self.price_bands).astype(int), self.price_bands - 1)
-            blocks.append(sp.csr_matrix((np.full(n, float(self.price_weight), np.float32), (np.arange(n), band)),
-                                        shape=(n, self.price_bands)))
-        text = (products.get("name", pd.Series([""] * n)).fillna("").astype(str) + " "
-                + products.get("description", pd.Series([""] * n)).fillna("").astype(str))
-        if text.str.strip().str.len().gt(0).any():
-            try:
-                tfidf = TfidfVectorizer(max_features=self.max_text_features, sublinear_tf=True,
-                                        min_df=1, dtype=np.float32).fit_transform(text)
-                blocks.append(tfidf * float(self.text_weight))
-            except ValueError:  # only stop words / empty vocabulary
-                pass
-        return l2_normalize(sp.hstack(blocks, format="csr").astype(np.float32))
 
     # ---- scoring --------------------------------------------------------------------------------
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "bought_together_"):
-            raise NotFittedRecommenderError("This ProductRecommender is not fitted yet; call fit() first.")
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "bought_together_")
 
-    def _score_chunks(self, rows: np.ndarray, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def _check_fitted(self) -> None:
+        try:
+            check_is_fitted(self)
+        except SklearnNotFittedError:
+            raise NotFittedError("This ProductRecommender is not fitted yet; call fit() first.") from None
+
+    def score_blocks(self, rows: np.ndarray, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Dense scores of `rows` against every product for each method, each in [0, 1].
 
         bought-together and content are computed once and shared by the hybrid. The content product is
@@ -453,7 +268,7 @@ class ProductRecommender:
         """
         for method in methods:
             if method not in METHODS:
-                raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+                raise InvalidParameterError(f"method must be one of {METHODS}; got {method!r}", field="method")
         wc = self.content_weight
         out: dict[str, np.ndarray] = {}
         # bought-together is always computed: the hybrid needs it to spot cold-start rows
@@ -468,14 +283,14 @@ class ProductRecommender:
             dense_rows = self.content_[rows].toarray().T
             ct = np.ascontiguousarray((self.content_ @ dense_rows).T, dtype=np.float32)
         if "hybrid" in methods:
-            out["hybrid"] = self._blend(bt, cold, ct)
+            out["hybrid"] = self.blend(bt, cold, ct)
         if "bought_together" in methods:
             out["bought_together"] = bt
         if "similar" in methods:
             out["similar"] = ct
         return out
 
-    def _blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None) -> np.ndarray:
+    def blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None) -> np.ndarray:
         """The hybrid score from row-normalized bought-together and content scores (weights from params).
 
         Separate from _score_chunks so the weight tuning blends the same two blocks 16 times instead of
@@ -498,20 +313,35 @@ class ProductRecommender:
         return hy
 
     def score_top_k_many(self, rows: np.ndarray, methods: tuple[str, ...], k: int,
-                         exclude: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out."""
+                         exclude: np.ndarray | None = None,
+                         excluded_scores: dict[str, np.ndarray] | None = None,
+                         ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out.
+
+        With `excluded_scores` (a dict to fill), the k best (indices, scores) among the excluded products
+        are kept too, so a request can say how many products the filter left out of its list.
+        """
         self._check_fitted()
         rows = np.asarray(rows, dtype=np.int64)
         n = len(self.product_ids_)
         chunk = max(1, int(self.chunk_cells // max(n, 1)))
         parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        left: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        excluded_cols = np.flatnonzero(exclude) if exclude is not None and excluded_scores is not None else None
         for start in range(0, len(rows), chunk):
             sub = rows[start:start + chunk]
-            for method, scores in self._score_chunks(sub, methods).items():
+            for method, scores in self.score_blocks(sub, methods).items():
                 scores[np.arange(len(sub)), sub] = 0.0
+                if excluded_cols is not None:
+                    li, lv = top_k_dense(scores[:, excluded_cols], k)
+                    left[method].append((np.where(li >= 0, excluded_cols[np.maximum(li, 0)], -1).astype(np.int32), lv))
                 if exclude is not None:
                     scores[:, exclude] = 0.0
                 parts[method].append(top_k_dense(scores, k))
+        if excluded_cols is not None:
+            for method in methods:
+                parts_left = left[method] or [(np.zeros((0, k), np.int32), np.zeros((0, k), np.float32))]
+                excluded_scores[method] = (np.vstack([p[0] for p in parts_left]), np.vstack([p[1] for p in parts_left]))
         result = {}
         for method in methods:
             if parts[method]:
@@ -525,149 +355,13 @@ class ProductRecommender:
         """Top-k (indices, scores) of one method for each product row."""
         return self.score_top_k_many(rows, (method,), k, exclude)[method]
 
-    # ---- requests -----------------------------------------------------------------------------
-
-    def recommend_for_product(self, product_id: str, *, top_n: int = 10, method: str = "hybrid",
-                              include_unavailable: bool = False) -> list[tuple[int, float]]:
-        """(product index, score) pairs; a lookup in the precomputed lists unless unavailable are asked."""
-        self._check_fitted()
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-        i = self.product_index_[product_id]
-        # The precomputed lists already follow exclude_unavailable; only a request that asks for
-        # unavailable products from a model that filtered them (or more than top_k) is computed here.
-        on_the_fly = (include_unavailable and self.exclude_unavailable) or top_n > self.top_k \
-            or method not in self.topk_
-        if not on_the_fly:
-            idx, val = self.topk_[method][0][i], self.topk_[method][1][i]
-        else:
-            mask = ~self.available_ if self.exclude_unavailable and not include_unavailable else None
-            idx, val = self.score_top_k(np.array([i]), method, top_n, exclude=mask)
-            idx, val = idx[0], val[0]
-        keep = idx >= 0
-        return list(zip(idx[keep][:top_n].tolist(), val[keep][:top_n].tolist(), strict=True))
-
-    def popular_in_category(self, category: str | None, *, top_n: int = 10,
-                            exclude_ids: set[str] | None = None) -> list[tuple[int, float]]:
-        """Cold start for a product the model has never seen: its category's best-sellers, else overall."""
-        self._check_fitted()
-        code = self.category_index_.get(category) if category is not None else None
-        pool = self.popular_by_category_.get(code, np.empty(0, np.int32)) if code is not None else np.empty(0, np.int32)
-        excl = {self.product_index_[x] for x in (exclude_ids or set()) if x in self.product_index_}
-        chosen: list[int] = [int(p) for p in pool if int(p) not in excl][:top_n]
-        if len(chosen) < top_n:
-            seen = set(chosen) | excl
-            chosen += [int(p) for p in self.popular_ if int(p) not in seen][: top_n - len(chosen)]
-        return [(p, float(self.popularity_[p])) for p in chosen]
-
-    def recommend_for_customer(self, customer_id: str, *, top_n: int = 10,
-                               include_purchased: bool = False) -> list[tuple[int, float]]:
-        """Sum the hybrid neighbour lists of the customer's recent products; popular items fill the rest."""
-        self._check_fitted()
-        c = self.customer_index_.get(customer_id)
-        history = self.history_[c].indices if c is not None else np.empty(0, np.int32)
-        idx, val = self.customer_top_k(history[None, :] if len(history) else np.empty((1, 0), np.int32),
-                                       top_n, include_purchased=include_purchased)
-        keep = idx[0] >= 0
-        return list(zip(idx[0][keep].tolist(), val[0][keep].tolist(), strict=True))
-
-    def customer_top_k(self, histories: list[np.ndarray] | np.ndarray | sp.csr_matrix, k: int, *,
-                       include_purchased: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Batch version (offline evaluation): one row of product indices per customer history.
-
-        Score of product j for a customer = mean over the history of the neighbour score (hybrid or
-        bought-together lists, `customer_neighbours`), plus
-        `customer_popularity_weight` x popularity(j). Computed sparsely: the neighbour part is a sparse
-        product (history x neighbour lists, at most top_k entries per bought product), and a product
-        outside it scores popularity alone, so only the `k + len(history)` most popular available
-        products can enter the top k from there. Candidates = those two sets; a sort of one uint64 key
-        per candidate gives every row's top k (no dense customers x products block, no per-row loop).
-        """
-        self._check_fitted()
-        n = len(self.product_ids_)
-        if sp.issparse(histories):  # customers x products (the evaluation passes history_ rows)
-            Hq = sp.csr_matrix(histories, dtype=np.float32, copy=True)  # never write into the caller's matrix
-            Hq.data[:] = 1.0
-        else:
-            rows, cols = [], []
-            for r, h in enumerate(histories):
-                h = np.asarray(h, dtype=np.int64)
-                rows.append(np.full(len(h), r))
-                cols.append(h)
-            Hq = _binary_matrix(np.concatenate(rows) if rows else np.empty(0, np.int64),
-                                np.concatenate(cols) if cols else np.empty(0, np.int64), (len(histories), n))
-        n_c = Hq.shape[0]
-        if n_c == 0:
-            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
-        # artifacts written before customer_neighbours existed used the hybrid lists
-        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"))
-        mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
-        w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
-        pop = self.popularity_.astype(np.float32)
-        # popularity candidates: enough of the most popular available products to survive the removal
-        # of any history (or of the neighbours already counted)
-        available_by_popularity = self.__dict__.get("_available_by_popularity")
-        if available_by_popularity is None:  # cached: a single request must not sort the catalogue
-            pop_order = np.lexsort((np.arange(n), -pop))
-            available_by_popularity = self._available_by_popularity = pop_order[~mask[pop_order]]
-        n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
-        pop_cand = available_by_popularity[:n_pop]
-        in_pop = np.zeros(n, bool)
-        in_pop[pop_cand] = True
-        chunk = max(1, int(self.chunk_cells // max(k + n_pop + 2 * self.top_k, 1) // 8))
-        out_i, out_v = [], []
-        for start in range(0, n_c, chunk):
-            sub = Hq[start:start + chunk]
-            m = sub.shape[0]
-            size = np.maximum(np.diff(sub.indptr), 1).astype(np.float32)
-            S = (sub @ neigh).tocsr()
-            S.data = (S.data / np.repeat(size, np.diff(S.indptr))).astype(np.float32)
-            S.data += w_pop * pop[S.indices] * ~in_pop[S.indices]
-            P = sp.csr_matrix((np.tile(w_pop * pop[pop_cand], m), np.tile(pop_cand, m),
-                               np.arange(m + 1) * len(pop_cand)), shape=(m, n))
-            S = (S + P).tocsr()
-            if not include_purchased:
-                S = S - S.multiply(sub)
-            S.data[mask[S.indices]] = 0.0
-            S.eliminate_zeros()
-            i, v = _sparse_top_k(S, k)
-            out_i.append(i)
-            out_v.append(v)
-        return np.vstack(out_i), np.vstack(out_v)
-
-    def _neighbour_matrix(self, method: str) -> sp.csr_matrix:
-        cache = self.__dict__.setdefault("_neighbour_cache", {})
-        if method in cache:
-            return cache[method]
-        n = len(self.product_ids_)
-        if method in self.topk_:
-            idx, val = self.topk_[method]
-        elif method == "bought_together":
-            # same lists as score_top_k (rows scaled by their maximum, unavailable removed), sparsely
-            m = self.bought_together_.tocsr(copy=True)
-            top = m.max(axis=1).toarray().ravel()
-            m.data = (m.data / np.repeat(np.where(top > 0, top, 1), np.diff(m.indptr))).astype(np.float32)
-            if self.exclude_unavailable:
-                m.data[~self.available_[m.indices]] = 0.0
-            m.eliminate_zeros()
-            m = _prune_rows(m, self.top_k).astype(np.float32)
-            cache[method] = m
-            return m
-        else:
-            idx, val = self.score_top_k(np.arange(n), method, self.top_k,
-                                        exclude=~self.available_ if self.exclude_unavailable else None)
-        r = np.repeat(np.arange(n), idx.shape[1])
-        keep = idx.ravel() >= 0
-        m = sp.csr_matrix((val.ravel()[keep], (r[keep], idx.ravel()[keep])), shape=(n, n))
-        cache[method] = m
-        return m
-
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = dict(super().__getstate__())
         state.pop("_neighbour_cache", None)  # rebuilt on demand; keeps the artifact small
         state.pop("_baskets", None)
         state.pop("_raw", None)
         state.pop("_available_by_popularity", None)
+        state.pop("_repeat_events", None)
         return state
 
     # ---- summary ------------------------------------------------------------------------------
@@ -687,306 +381,8 @@ class ProductRecommender:
             "products_with_purchases": int((self.purchase_counts_ > 0).sum()),
             "cold_start_products": int((self.purchase_counts_ == 0).sum()),
             "available_products": int(self.available_.sum()),
+            "unknown_stock_products": int((~getattr(self, "stock_known_", np.ones(n, bool))).sum()),
             "orders_used": self.n_orders_,
             "baskets_dropped_over_cap": self.dropped_baskets_,
             "customers": len(self.customer_ids_),
         }
-
-
-# --------------------------------------------------------------------------------------------------
-# offline evaluation on a time-based holdout
-# --------------------------------------------------------------------------------------------------
-
-
-def encode_lines(order_lines: pd.DataFrame) -> pd.DataFrame:
-    """The order lines with their string ids as pandas categoricals (built once per training).
-
-    A training factorizes / groups the same 1M string ids a dozen times (three fits, two time splits,
-    the evaluation's query building); on categoricals each of those works on integer codes instead of
-    hashing the strings again. The values are unchanged, so every result is the same.
-    """
-    out = order_lines.copy(deep=False)
-    for col in ("order_id", "customer_id", "product_id"):
-        if col in out.columns and not isinstance(out[col].dtype, pd.CategoricalDtype):
-            codes, uniques = pd.factorize(out[col])
-            out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
-    return out
-
-
-def time_split(order_lines: pd.DataFrame, test_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """The last `test_fraction` of orders (by order time) are held out; no order is split in two."""
-    first = order_lines.groupby("order_id", sort=False)["ordered_at"].min().sort_values(kind="stable")
-    if len(first) < 2:
-        raise ValueError("at least 2 orders are needed for a time split")
-    cut_pos = int(round(len(first) * (1 - test_fraction)))
-    cut_pos = min(max(cut_pos, 1), len(first) - 1)
-    cutoff = first.iloc[cut_pos]
-    is_test = order_lines["order_id"].map(first >= cutoff).to_numpy(dtype=bool)
-    return order_lines[~is_test], order_lines[is_test], cutoff
-
-
-@dataclass
-class BasketQueries:
-    """One query per held-out basket: a seed product and the rest of the basket as targets."""
-
-    seeds: np.ndarray  # product index per query
-    targets: sp.csr_matrix  # queries x products, binary
-
-    def __len__(self) -> int:
-        return len(self.seeds)
-
-
-def basket_queries(test_lines: pd.DataFrame, product_index: dict[str, int], n_products: int, *,
-                   max_basket_size: int = 50, max_queries: int | None = None,
-                   random_state: int | None = None) -> BasketQueries:
-    """Basket completion: a random product of each held-out basket is shown, the others must be found."""
-    rng = np.random.default_rng(random_state)
-    p = _map_ids(test_lines["product_id"], product_index)
-    frame = pd.DataFrame({"o": test_lines["order_id"].to_numpy(), "p": p})
-    frame = frame[frame["p"] >= 0].drop_duplicates()
-    o_codes, _ = pd.factorize(frame["o"])
-    if not len(o_codes):
-        return BasketQueries(np.empty(0, np.int64), sp.csr_matrix((0, n_products), dtype=np.float32))
-    M = _binary_matrix(o_codes, frame["p"].to_numpy(), (int(o_codes.max()) + 1, n_products))
-    sizes = np.diff(M.indptr)
-    M = M[(sizes >= 2) & (sizes <= max_basket_size)]
-    if max_queries is not None and M.shape[0] > max_queries:
-        M = M[np.sort(rng.choice(M.shape[0], max_queries, replace=False))]
-    sizes = np.diff(M.indptr)
-    pick = M.indptr[:-1] + (rng.random(len(sizes)) * sizes).astype(np.int64)
-    seeds = M.indices[pick].astype(np.int64)
-    targets = M.tolil(copy=True)
-    targets[np.arange(len(seeds)), seeds] = 0
-    targets = targets.tocsr()
-    targets.eliminate_zeros()
-    return BasketQueries(seeds, targets)
-
-
-def ranking_metrics(recs: np.ndarray, targets: sp.csr_matrix, n_catalogue: int, k: int = 10) -> dict[str, float]:
-    """precision@k, recall@k, NDCG@k (binary relevance) and catalogue coverage of a recommendation matrix.
-
-    `recs` is queries x >=k product indices, -1 meaning "no recommendation" (counted as a miss).
-    """
-    recs = np.asarray(recs)[:, :k]
-    n_q = recs.shape[0]
-    if n_q == 0:
-        return {"precision_at_10": 0.0, "recall_at_10": 0.0, "ndcg_at_10": 0.0, "coverage": 0.0, "queries": 0}
-    rows = np.repeat(np.arange(n_q), recs.shape[1])
-    cols = recs.ravel()
-    valid = cols >= 0
-    hit = np.zeros(len(cols), bool)
-    hit[valid] = np.asarray(targets[rows[valid], cols[valid]]).ravel() > 0
-    hit = hit.reshape(n_q, -1)
-    n_rel = np.asarray(targets.sum(axis=1)).ravel()
-    hits = hit.sum(axis=1)
-    discounts = 1.0 / np.log2(np.arange(2, recs.shape[1] + 2))
-    dcg = (hit * discounts).sum(axis=1)
-    ideal = np.array([discounts[: int(min(r, recs.shape[1]))].sum() for r in n_rel])
-    ok = n_rel > 0
-    return {
-        "precision_at_10": round(float((hits[ok] / k).mean()) if ok.any() else 0.0, 4),
-        "recall_at_10": round(float((hits[ok] / n_rel[ok]).mean()) if ok.any() else 0.0, 4),
-        "ndcg_at_10": round(float((dcg[ok] / ideal[ok]).mean()) if ok.any() else 0.0, 4),
-        "coverage": round(float(len(np.unique(cols[valid])) / max(n_catalogue, 1)), 4),
-        "queries": int(ok.sum()),
-    }
-
-
-def popularity_recs(popularity: np.ndarray, seeds: np.ndarray, k: int,
-                    exclude: np.ndarray | None = None) -> np.ndarray:
-    """The baseline: the k most popular products (by training popularity), minus the seed itself."""
-    pop = np.asarray(popularity, dtype=float).copy()
-    if exclude is not None:
-        pop[exclude] = -np.inf
-    order = np.argsort(-pop, kind="stable")[: k + 1]
-    recs = np.tile(order, (len(seeds), 1))
-    is_seed = recs == np.asarray(seeds)[:, None]
-    # drop the seed where present, otherwise the (k+1)-th
-    keep = ~is_seed
-    keep[~is_seed.any(axis=1), -1] = False
-    return recs[keep].reshape(len(seeds), k)
-
-
-def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
-                   max_queries: int | None = 20000, random_state: int | None = None) -> dict[str, Any]:
-    """Basket completion figures of every method and of popularity, plus per-customer figures."""
-    n = len(model.product_ids_)
-    q = basket_queries(test_lines, model.product_index_, n, max_basket_size=model.max_basket_size,
-                       max_queries=max_queries, random_state=random_state)
-    exclude = ~model.available_ if model.exclude_unavailable else None
-    result: dict[str, Any] = {"item": {}, "customer": {}}
-    uniq, inv = np.unique(q.seeds, return_inverse=True)
-    tops = model.score_top_k_many(uniq, METHODS, k, exclude=exclude)
-    for method in METHODS:
-        idx = tops[method][0]
-        result["item"][method] = ranking_metrics(idx[inv] if len(q) else idx, q.targets, n, k)
-    result["item"]["popularity"] = ranking_metrics(popularity_recs(model.popularity_, q.seeds, k, exclude),
-                                                   q.targets, n, k)
-    result["customer"] = evaluate_customers(model, test_lines, k=k, max_queries=max_queries,
-                                            random_state=random_state)
-    return result
-
-
-def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *, max_queries: int | None = 20000,
-                     random_state: int | None = None) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None:
-    """The per-customer queries: sampled known customers, their held-out new products, their histories.
-
-    Built once per split so the tuning grid (12 points) does not re-map 100k lines of string ids each time.
-    """
-    n = len(model.product_ids_)
-    frame = pd.DataFrame({
-        "c": _map_ids(test_lines["customer_id"], model.customer_index_),
-        "p": _map_ids(test_lines["product_id"], model.product_index_),
-    })
-    frame = frame[(frame["c"] >= 0) & (frame["p"] >= 0)].drop_duplicates()
-    if frame.empty:
-        return None
-    cust = np.unique(frame["c"].to_numpy())
-    if max_queries is not None and len(cust) > max_queries:
-        cust = np.sort(np.random.default_rng(random_state).choice(cust, max_queries, replace=False))
-    pos = {c: i for i, c in enumerate(cust)}
-    frame = frame[frame["c"].isin(pos)]
-    T = _binary_matrix(frame["c"].map(pos).to_numpy(), frame["p"].to_numpy(), (len(cust), n))
-    Hc = model.history_[cust]
-    T = (T - T.multiply(Hc)).tocsr()  # only products new to the customer count as hits
-    T.eliminate_zeros()
-    return cust, T, Hc
-
-
-def evaluate_customers(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
-                       max_queries: int | None = 20000, random_state: int | None = None,
-                       targets: tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None = None) -> dict[str, Any]:
-    """Known customers: recommend from their training history; targets = products new to them in the holdout."""
-    n = len(model.product_ids_)
-    if targets is None:
-        targets = customer_targets(model, test_lines, max_queries=max_queries, random_state=random_state)
-    if targets is None:
-        return {"hybrid": ranking_metrics(np.empty((0, k)), sp.csr_matrix((0, n)), n, k),
-                "popularity": ranking_metrics(np.empty((0, k)), sp.csr_matrix((0, n)), n, k)}
-    cust, T, Hc = targets
-    idx, _ = model.customer_top_k(Hc, k)
-    out = {"hybrid": ranking_metrics(idx, T, n, k)}
-    # popularity baseline with the same rule (already bought products skipped)
-    pop = model.popularity_.astype(float).copy()
-    if model.exclude_unavailable:
-        pop[~model.available_] = -np.inf
-    order = np.argsort(-pop, kind="stable")[: k + 50]
-    cand = np.tile(order, (len(cust), 1))
-    bought = np.asarray(Hc[np.repeat(np.arange(len(cust)), cand.shape[1]), cand.ravel()]).reshape(cand.shape) > 0
-    ranks = np.where(bought, np.inf, np.arange(cand.shape[1])[None, :])
-    sel = np.argsort(ranks, axis=1, kind="stable")[:, :k]
-    out["popularity"] = ranking_metrics(np.take_along_axis(cand, sel, axis=1), T, n, k)
-    return out
-
-
-def _recall_on(model: ProductRecommender, q: BasketQueries, method: str, k: int) -> float:
-    if not len(q):
-        return 0.0
-    uniq, inv = np.unique(q.seeds, return_inverse=True)
-    exclude = ~model.available_ if model.exclude_unavailable else None
-    idx, _ = model.score_top_k(uniq, method, k, exclude=exclude)
-    return ranking_metrics(idx[inv], q.targets, len(model.product_ids_), k)["recall_at_10"]
-
-
-def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
-         validation_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
-         max_queries: int = 3000, k: int = 10) -> dict[str, Any]:
-    """Pick normalization, then hybrid weights, by recall@k on the last orders of the *training* period.
-
-    Greedy (normalization first with bought-together alone, then a small weight grid) so the tuning
-    costs a handful of top-k passes over at most `max_queries` seed products, not a full grid of fits.
-    """
-    fit_lines, valid_lines, _ = time_split(train_lines, validation_fraction)
-    chosen = dict(params)
-    trace: dict[str, Any] = {}
-    # one fit; normalizations and weights are then varied on it (precompute=False: only the validation
-    # seeds are scored)
-    m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False)
-    q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_), max_basket_size=m.max_basket_size,
-                       max_queries=max_queries, random_state=params.get("random_state"))
-    if tune_normalization:
-        scores, matrices = {}, {}
-        for norm in NORMALIZATIONS:
-            m.rebuild_cooccurrence(norm)
-            scores[norm] = _recall_on(m, q, "bought_together", k)
-            matrices[norm] = m.bought_together_
-        chosen["normalization"] = max(NORMALIZATIONS, key=lambda x: (scores[x], -NORMALIZATIONS.index(x)))
-        trace["normalization_recall"] = scores
-        m.normalization = chosen["normalization"]
-        m.bought_together_ = matrices[chosen["normalization"]]
-        m.__dict__.pop("_neighbour_cache", None)
-        del matrices
-    if tune_weights:
-        grid = {}
-        # the two score blocks of the validation seeds, built once; each grid point only re-blends them
-        uniq, inv = np.unique(q.seeds, return_inverse=True)
-        blocks = m._score_chunks(uniq, ("bought_together", "similar"))
-        bt, ct = blocks["bought_together"], blocks["similar"]
-        cold = bt.max(axis=1, initial=0.0) <= 0 if len(uniq) else np.zeros(0, bool)
-        exclude = ~m.available_ if m.exclude_unavailable else None
-        for wc in (0.0, 0.05, 0.2, 0.5):
-            for wp in (0.0, 0.05, 0.2, 0.5):
-                m.set_params(bought_together_weight=1.0, content_weight=wc, popularity_weight=wp)
-                recall = 0.0
-                if len(q):
-                    hy = m._blend(bt, cold, ct)
-                    hy[np.arange(len(uniq)), uniq] = 0.0
-                    if exclude is not None:
-                        hy[:, exclude] = 0.0
-                    idx, _ = top_k_dense(hy, k)
-                    recall = ranking_metrics(idx[inv], q.targets, len(m.product_ids_), k)["recall_at_10"]
-                grid[f"content={wc},popularity={wp}"] = (recall, wc, wp)
-        del blocks, bt, ct
-        best = max(grid.values(), key=lambda t: (t[0], -t[1] - t[2]))
-        chosen.update(bought_together_weight=1.0, content_weight=best[1], popularity_weight=best[2])
-        trace["weights_recall"] = {key: v[0] for key, v in grid.items()}
-        m.set_params(bought_together_weight=1.0, content_weight=best[1], popularity_weight=best[2])
-        # per customer: which neighbour lists expand the history, and how much popularity is blended in
-        # (on the generator the history carries almost no signal beyond bundles, so the tuning is free
-        # to end at "popularity" itself: the largest weight)
-        c_grid = {}
-        c_targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=params.get("random_state"))
-        for nb in CUSTOMER_NEIGHBOURS:
-            for wcp in (0.001, 0.1, 0.3, 1.0, 3.0, 10.0):
-                m.set_params(customer_neighbours=nb, customer_popularity_weight=wcp)
-                figures = evaluate_customers(m, valid_lines, k=k, targets=c_targets)
-                if figures["hybrid"]["queries"] == 0:
-                    break
-                c_grid[(nb, wcp)] = figures["hybrid"]["recall_at_10"]
-        if c_grid:
-            best_c = max(c_grid, key=lambda key: (c_grid[key], -CUSTOMER_NEIGHBOURS.index(key[0]), -key[1]))
-            chosen["customer_neighbours"], chosen["customer_popularity_weight"] = best_c
-            trace["customer_popularity_recall"] = {f"{nb},{w}": r for (nb, w), r in c_grid.items()}
-    return {"params": chosen, "trace": trace}
-
-
-def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
-                      test_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
-                      max_queries: int | None = 20000) -> dict[str, Any]:
-    """Time-based holdout: tune on the training period, then report every method on the held-out orders.
-
-    Returns the chosen parameters and the offline figures; the caller then fits the final model on all
-    orders with those parameters.
-    """
-    order_lines = encode_lines(order_lines)
-    train_lines, test_lines, cutoff = time_split(order_lines, test_fraction)
-    tuned = tune(train_lines, products, params, validation_fraction=test_fraction,
-                 tune_normalization=tune_normalization, tune_weights=tune_weights)
-    model = ProductRecommender(**tuned["params"]).fit(train_lines, products, precompute=False)
-    figures = evaluate_model(model, test_lines, max_queries=max_queries, random_state=params.get("random_state"))
-    hybrid = figures["item"]["hybrid"]["recall_at_10"]
-    popular = figures["item"]["popularity"]["recall_at_10"]
-    return {
-        "params": tuned["params"],
-        "tuning": tuned["trace"],
-        "evaluation": {
-            "protocol": f"time-based holdout: last {test_fraction:.0%} of orders; basket completion (one product of each "
-                        "held-out basket shown, the rest to find) and per-customer (products new to the "
-                        "customer in the holdout)",
-            "test_cutoff": cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff),
-            "train_orders": int(train_lines["order_id"].nunique()),
-            "test_orders": int(test_lines["order_id"].nunique()),
-            **figures,
-            "hybrid_vs_popularity_recall": round(hybrid / popular, 3) if popular > 0 else None,
-        },
-    }

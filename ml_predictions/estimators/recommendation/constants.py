@@ -1,0 +1,9 @@
+"""Names shared by the recommender's modules (methods, normalizations) and its fixed shares."""
+from __future__ import annotations
+
+METHODS = ("hybrid", "bought_together", "similar")
+NORMALIZATIONS = ("conditional", "cosine", "lift", "bm25")
+# Which precomputed neighbour lists a customer's history is expanded with (tuned offline).
+CUSTOMER_NEIGHBOURS = ("hybrid", "bought_together")
+# In the hybrid, a product without co-purchases is scored by content, with this small popularity share.
+COLD_START_POPULARITY_SHARE = 0.05

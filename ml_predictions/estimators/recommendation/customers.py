@@ -1,0 +1,165 @@
+"""Per-customer lists: discovery (neighbours of recent products) and buy again (own repeat scores).
+
+A mixin of ProductRecommender. Everything is sparse: the neighbour part is history x neighbour lists,
+the popularity part a bounded candidate set, so no customers x products dense block is ever built.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ml_predictions.estimators.recommendation.kernels import binary_matrix, left_out, prune_rows, sparse_top_k
+
+
+class CustomerListsMixin:
+    def recommend_for_customer(self, customer_id: str, *, top_n: int = 10, include_purchased: bool = False,
+                               with_filtered: bool = False) -> Any:
+        """(index, score) pairs from the customer's recent products, popular items filling the rest.
+
+        With `with_filtered`, returns (pairs, n): n = how many unavailable products the availability
+        filter left out of the list (counted like `filtered_unavailable`).
+        """
+        self._check_fitted()
+        c = self.customer_index_.get(customer_id)
+        history = self.history_[c].indices if c is not None else np.empty(0, np.int32)
+        filtered: list[np.ndarray] | None = [] if with_filtered else None
+        repeat = getattr(self, "repeat_", None)
+        repeat = repeat[[c]] if include_purchased and repeat is not None and c is not None else None
+        idx, val = self.customer_top_k(history[None, :] if len(history) else np.empty((1, 0), np.int32),
+                                       top_n, include_purchased=include_purchased, filtered=filtered,
+                                       repeat=repeat)
+        keep = idx[0] >= 0
+        pairs = list(zip(idx[0][keep].tolist(), val[0][keep].tolist(), strict=True))
+        if not with_filtered:
+            return pairs
+        return pairs, int(filtered[0][0]) if filtered else 0
+
+    def customer_top_k(self, histories: list[np.ndarray] | np.ndarray | sp.csr_matrix, k: int, *,
+                       include_purchased: bool = False, filtered: list[np.ndarray] | None = None,
+                       repeat: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Batch version (offline evaluation): one row of product indices per customer history.
+
+        Score of product j for a customer = mean over the history of the neighbour score (hybrid or
+        bought-together lists, `customer_neighbours`), plus
+        `customer_popularity_weight` x popularity(j). Computed sparsely: the neighbour part is a sparse
+        product (history x neighbour lists, at most top_k entries per bought product), and a product
+        outside it scores popularity alone, so only the `k + len(history)` most popular available
+        products can enter the top k from there. Candidates = those two sets; a sort of one uint64 key
+        per candidate gives every row's top k (no dense customers x products block, no per-row loop).
+        With `filtered` (a list to fill), the number of unavailable products each list left out is
+        appended (one int array per call), counted like `filtered_unavailable`.
+        Buy again (`include_purchased` with `repeat`, the customers' rows of `repeat_scores`): the score
+        becomes buy_again_weight x own repeat score + (1 - buy_again_weight) x the neighbour score.
+        """
+        self._check_fitted()
+        n = len(self.product_ids_)
+        if sp.issparse(histories):  # customers x products (the evaluation passes history_ rows)
+            Hq = sp.csr_matrix(histories, dtype=np.float32, copy=True)  # never write into the caller's matrix
+            Hq.data[:] = 1.0
+        else:
+            rows, cols = [], []
+            for r, h in enumerate(histories):
+                h = np.asarray(h, dtype=np.int64)
+                rows.append(np.full(len(h), r))
+                cols.append(h)
+            Hq = binary_matrix(np.concatenate(rows) if rows else np.empty(0, np.int64),
+                                np.concatenate(cols) if cols else np.empty(0, np.int64), (len(histories), n))
+        n_c = Hq.shape[0]
+        if n_c == 0:
+            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
+        # artifacts written before customer_neighbours existed used the hybrid lists
+        mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
+        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"),
+                                       with_excluded=filtered is not None and bool(mask.any()))
+        w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
+        pop = self.popularity_.astype(np.float32)
+        # popularity candidates: enough of the most popular available products to survive the removal
+        # of any history (or of the neighbours already counted)
+        available_by_popularity = self.__dict__.get("_available_by_popularity")
+        if available_by_popularity is None:  # cached: a single request must not sort the catalogue
+            pop_order = np.lexsort((np.arange(n), -pop))
+            available_by_popularity = self._available_by_popularity = pop_order[~mask[pop_order]]
+        n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
+        pop_cand = available_by_popularity[:n_pop]
+        if filtered is not None and mask.any():  # the unavailable best-sellers compete too, to be counted
+            pop_order = np.lexsort((np.arange(n), -pop))
+            pop_cand = np.concatenate([pop_cand, pop_order[mask[pop_order]][:k]])
+        in_pop = np.zeros(n, bool)
+        in_pop[pop_cand] = True
+        chunk = max(1, int(self.chunk_cells // max(k + n_pop + 2 * self.top_k, 1) // 8))
+        out_i, out_v = [], []
+        for start in range(0, n_c, chunk):
+            sub = Hq[start:start + chunk]
+            m = sub.shape[0]
+            size = np.maximum(np.diff(sub.indptr), 1).astype(np.float32)
+            S = (sub @ neigh).tocsr()
+            S.data = (S.data / np.repeat(size, np.diff(S.indptr))).astype(np.float32)
+            S.data += w_pop * pop[S.indices] * ~in_pop[S.indices]
+            P = sp.csr_matrix((np.tile(w_pop * pop[pop_cand], m), np.tile(pop_cand, m),
+                               np.arange(m + 1) * len(pop_cand)), shape=(m, n))
+            S = (S + P).tocsr()
+            if include_purchased and repeat is not None:
+                wr = np.float32(self.buy_again_weight)
+                S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + chunk].astype(np.float32)).tocsr()
+            if not include_purchased:
+                S = S - S.multiply(sub)
+            excluded = mask[S.indices]
+            if filtered is not None:
+                U = S.copy()
+                U.data[~excluded] = 0.0
+                U.eliminate_zeros()
+                left = sparse_top_k(U, k)[1]
+            S.data[excluded] = 0.0
+            S.eliminate_zeros()
+            i, v = sparse_top_k(S, k)
+            if filtered is not None:
+                filtered.append(np.array([left_out(v[r][i[r] >= 0], left[r], k) for r in range(m)], np.int64))
+            out_i.append(i)
+            out_v.append(v)
+        return np.vstack(out_i), np.vstack(out_v)
+
+    def _neighbour_matrix(self, method: str, with_excluded: bool = False) -> sp.csr_matrix:
+        """Neighbour lists as a sparse products x products matrix; `with_excluded` adds the unavailable
+        neighbours the lists left out (only to count them: the caller removes them again)."""
+        cache = self.__dict__.setdefault("_neighbour_cache", {})
+        key = (method, "with_excluded") if with_excluded else method
+        if key in cache:
+            return cache[key]
+        n = len(self.product_ids_)
+        if with_excluded:
+            m = self._neighbour_matrix(method)
+            if method in getattr(self, "excluded_topk_", {}):
+                idx, val = self.excluded_topk_[method]
+                r = np.repeat(np.arange(n), idx.shape[1])
+                keep = idx.ravel() >= 0
+                m = m.maximum(sp.csr_matrix((val.ravel()[keep], (r[keep], idx.ravel()[keep])), shape=(n, n)))
+            elif method == "bought_together" and self.exclude_unavailable:
+                top = self.bought_together_.max(axis=1).toarray().ravel()
+                full = self.bought_together_.tocsr(copy=True)
+                full.data = (full.data / np.repeat(np.where(top > 0, top, 1), np.diff(full.indptr))).astype(np.float32)
+                m = m.maximum(prune_rows(full, self.top_k).astype(np.float32))
+            cache[key] = m = m.tocsr()
+            return m
+        if method in self.topk_:
+            idx, val = self.topk_[method]
+        elif method == "bought_together":
+            # same lists as score_top_k (rows scaled by their maximum, unavailable removed), sparsely
+            m = self.bought_together_.tocsr(copy=True)
+            top = m.max(axis=1).toarray().ravel()
+            m.data = (m.data / np.repeat(np.where(top > 0, top, 1), np.diff(m.indptr))).astype(np.float32)
+            if self.exclude_unavailable:
+                m.data[~self.available_[m.indices]] = 0.0
+            m.eliminate_zeros()
+            m = prune_rows(m, self.top_k).astype(np.float32)
+            cache[method] = m
+            return m
+        else:
+            idx, val = self.score_top_k(np.arange(n), method, self.top_k,
+                                        exclude=~self.available_ if self.exclude_unavailable else None)
+        r = np.repeat(np.arange(n), idx.shape[1])
+        keep = idx.ravel() >= 0
+        m = sp.csr_matrix((val.ravel()[keep], (r[keep], idx.ravel()[keep])), shape=(n, n))
+        cache[method] = m
+        return m

@@ -1,0 +1,117 @@
+"""What a fit learns besides the neighbour lists' ranking: co-occurrence, content features, repeat scores.
+
+A mixin of ProductRecommender (kept apart so no module holds every job): the bought-together matrix
+under each normalization, the content (category, price band, TF-IDF) features, and the customers'
+decayed repeat scores of the buy-again list.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize as l2_normalize
+
+from ml_predictions.errors import NotFittedError
+from ml_predictions.estimators.recommendation.kernels import bm25_weight, drop_diagonal, prune_rows
+
+if TYPE_CHECKING:
+    from ml_predictions.estimators.recommendation.recommender import ProductRecommender
+
+
+class FeaturesMixin:
+    def repeat_scores(self, half_life_days: float | None = None) -> sp.csr_matrix:
+        """Customers x products: each past order of the product weighs 0.5 ** (age / half-life), the row
+        scaled to a maximum of 1. A product bought every month outweighs one bought once a year ago;
+        `half_life_days=None` counts orders (the "most bought" baseline). Needs this process's fit."""
+        events = self.__dict__.get("_repeat_events")
+        if events is None:
+            raise NotFittedError("repeat_scores needs a model fitted in this process.")
+        c, p, age = events
+        w = np.ones(len(age)) if half_life_days is None else np.power(0.5, age / max(half_life_days, 1e-9))
+        if half_life_days is None:  # ties of the count go to the more recent product
+            w = w + 1e-6 * np.power(0.5, age / 365.0)
+        m = sp.csr_matrix((w.astype(np.float32), (c, p)), shape=(len(self.customer_ids_), len(self.product_ids_)))
+        m.sum_duplicates()
+        top = m.max(axis=1).toarray().ravel()
+        m.data /= np.repeat(np.where(top > 0, top, 1), np.diff(m.indptr)).astype(np.float32)
+        return m
+
+    def rebuild_cooccurrence(self, normalization: str) -> ProductRecommender:
+        """Switch normalization on a model fitted in this process (tuning), without re-reading orders."""
+        self._check_fitted()
+        if getattr(self, "_baskets", None) is None:
+            raise NotFittedError("rebuild_cooccurrence needs a model fitted in this process.")
+        self.normalization = normalization
+        self._validate()
+        self.bought_together_ = prune_rows(self._cooccurrence(self._baskets, self.history_),
+                                            self.max_neighbors).astype(np.float32)
+        self.__dict__.pop("_neighbour_cache", None)
+        return self
+
+    def _raw_cooccurrence(self, B: sp.csr_matrix, H: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, float]:
+        """Raw co-occurrence counts (diagonal removed), product counts and the number of "documents".
+
+        Shared by the conditional / cosine / lift normalizations, which only rescale these counts, so
+        tuning tries all three after one sparse product. The diagonal is dropped on the CSR arrays
+        directly (scipy's setdiag on a 10M-entry CSR costs a copy and a re-sort).
+        """
+        cw = float(self.customer_weight)
+        C = (B.T.tocsr() @ B).astype(np.float32)
+        counts = np.asarray(B.sum(axis=0)).ravel().astype(np.float64)
+        total = float(B.shape[0])
+        if cw > 0 and H.shape[0]:
+            C = C + np.float32(cw) * (H.T.tocsr() @ H).astype(np.float32)
+            counts = counts + cw * np.asarray(H.sum(axis=0)).ravel()
+            total += cw * H.shape[0]
+        return drop_diagonal(C.tocsr()), counts, total
+
+    def _cooccurrence(self, B: sp.csr_matrix, H: sp.csr_matrix) -> sp.csr_matrix:
+        if self.normalization == "bm25":
+            cw = float(self.customer_weight)
+            Wb = bm25_weight(B.T.tocsr(), self.bm25_k1, self.bm25_b)
+            C = Wb @ Wb.T
+            if cw > 0 and H.shape[0]:
+                Wh = bm25_weight(H.T.tocsr(), self.bm25_k1, self.bm25_b)
+                C = C + cw * (Wh @ Wh.T)
+            return drop_diagonal(C.tocsr())
+        raw = getattr(self, "_raw", None)
+        if raw is None:
+            raw = self._raw = self._raw_cooccurrence(B, H)
+        C, counts, total = raw
+        rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+        ci = np.maximum(counts[rows], 1e-9)
+        cj = np.maximum(counts[C.indices], 1e-9)
+        if self.normalization == "conditional":  # P(j | i): ranks by raw count, favours best-sellers
+            data = C.data / ci
+        elif self.normalization == "cosine":
+            data = C.data / np.sqrt(ci * cj)
+        else:  # lift: P(i, j) / (P(i) P(j)), damped by a pseudo-count so one shared order is not "huge lift"
+            data = C.data * total / (ci * (cj + 5.0))
+        return sp.csr_matrix((data.astype(np.float32), C.indices.copy(), C.indptr.copy()), shape=C.shape)
+
+    def _content_features(self, products: pd.DataFrame, categories: pd.Series) -> sp.csr_matrix:
+        n = len(products)
+        blocks = []
+        cat = sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), self.category_codes_)),
+                            shape=(n, max(len(self.categories_), 1)))
+        blocks.append(cat * float(self.category_weight))
+        price = self.prices_
+        if np.isfinite(price).sum() >= 2 and self.price_bands > 1:
+            # bands = quantiles within the category, so "cheap shirt" and "cheap sofa" are both band 0
+            frame = pd.DataFrame({"c": self.category_codes_, "p": price})
+            rank = frame.groupby("c")["p"].rank(pct=True).fillna(0.5).to_numpy()
+            band = np.minimum((rank * self.price_bands).astype(int), self.price_bands - 1)
+            blocks.append(sp.csr_matrix((np.full(n, float(self.price_weight), np.float32), (np.arange(n), band)),
+                                        shape=(n, self.price_bands)))
+        text = (products.get("name", pd.Series([""] * n)).fillna("").astype(str) + " "
+                + products.get("description", pd.Series([""] * n)).fillna("").astype(str))
+        # TfidfVectorizer refuses an empty vocabulary; its default token is a run of 2+ word characters,
+        # so the same pattern tells beforehand whether any name or description has a word to learn
+        if text.str.contains(r"(?u)\b\w\w+\b", regex=True).any():
+            tfidf = TfidfVectorizer(max_features=self.max_text_features, sublinear_tf=True,
+                                    min_df=1, dtype=np.float32).fit_transform(text)
+            blocks.append(tfidf * float(self.text_weight))
+        return l2_normalize(sp.hstack(blocks, format="csr").astype(np.float32))

@@ -1,0 +1,168 @@
+"""Tuning on a validation split carved from the training period, then the untouched holdout.
+
+Greedy and cheap: one fit, then normalizations, hybrid weights, the customer blend and the buy-again
+blend are varied on it through the estimator's public methods (set_params, rebuild_cooccurrence,
+score_blocks, blend, score_top_k, customer_top_k, repeat_scores).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml_predictions.estimators.recommendation.constants import CUSTOMER_NEIGHBOURS, NORMALIZATIONS
+from ml_predictions.estimators.recommendation.evaluation import (
+    BasketQueries,
+    basket_queries,
+    customer_targets,
+    encode_lines,
+    evaluate_buy_again,
+    evaluate_customers,
+    evaluate_model,
+    ranking_metrics,
+    time_split,
+)
+from ml_predictions.estimators.recommendation.kernels import top_k_dense
+from ml_predictions.estimators.recommendation.recommender import ProductRecommender
+
+
+def _recall_on(model: ProductRecommender, q: BasketQueries, method: str, k: int) -> float:
+    if not len(q):
+        return 0.0
+    uniq, inv = np.unique(q.seeds, return_inverse=True)
+    exclude = ~model.available_ if model.exclude_unavailable else None
+    idx, _ = model.score_top_k(uniq, method, k, exclude=exclude)
+    return ranking_metrics(idx[inv], q.targets, len(model.product_ids_), k)["recall_at_10"]
+
+
+def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
+         validation_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
+         tune_buy_again: bool = True, max_queries: int = 3000, k: int = 10) -> dict[str, Any]:
+    """Pick normalization, then hybrid weights, by recall@k on the last orders of the *training* period.
+
+    Greedy (normalization first with bought-together alone, then a small weight grid) so the tuning
+    costs a handful of top-k passes over at most `max_queries` seed products, not a full grid of fits.
+    """
+    fit_lines, valid_lines, _ = time_split(train_lines, validation_fraction)
+    chosen = dict(params)
+    trace: dict[str, Any] = {}
+    # one fit; normalizations and weights are then varied on it (precompute=False: only the validation
+    # seeds are scored)
+    m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False)
+    q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_), max_basket_size=m.max_basket_size,
+                       max_queries=max_queries, random_state=params.get("random_state"))
+    if tune_normalization:
+        scores = {}
+        for norm in NORMALIZATIONS:
+            m.rebuild_cooccurrence(norm)
+            scores[norm] = _recall_on(m, q, "bought_together", k)
+        chosen["normalization"] = max(NORMALIZATIONS, key=lambda x: (scores[x], -NORMALIZATIONS.index(x)))
+        trace["normalization_recall"] = scores
+        if m.normalization != chosen["normalization"]:  # the raw counts are cached: a cheap rescale
+            m.rebuild_cooccurrence(chosen["normalization"])
+    if tune_weights:
+        grid = {}
+        # the two score blocks of the validation seeds, built once; each grid point only re-blends them
+        uniq, inv = np.unique(q.seeds, return_inverse=True)
+        blocks = m.score_blocks(uniq, ("bought_together", "similar"))
+        bt, ct = blocks["bought_together"], blocks["similar"]
+        cold = bt.max(axis=1, initial=0.0) <= 0 if len(uniq) else np.zeros(0, bool)
+        exclude = ~m.available_ if m.exclude_unavailable else None
+        for wc in (0.0, 0.05, 0.2, 0.5):
+            for wp in (0.0, 0.05, 0.2, 0.5):
+                m.set_params(bought_together_weight=1.0, content_weight=wc, popularity_weight=wp)
+                recall = 0.0
+                if len(q):
+                    hy = m.blend(bt, cold, ct)
+                    hy[np.arange(len(uniq)), uniq] = 0.0
+                    if exclude is not None:
+                        hy[:, exclude] = 0.0
+                    idx, _ = top_k_dense(hy, k)
+                    recall = ranking_metrics(idx[inv], q.targets, len(m.product_ids_), k)["recall_at_10"]
+                grid[f"content={wc},popularity={wp}"] = (recall, wc, wp)
+        del blocks, bt, ct
+        best = max(grid.values(), key=lambda t: (t[0], -t[1] - t[2]))
+        chosen.update(bought_together_weight=1.0, content_weight=best[1], popularity_weight=best[2])
+        trace["weights_recall"] = {key: v[0] for key, v in grid.items()}
+        m.set_params(bought_together_weight=1.0, content_weight=best[1], popularity_weight=best[2])
+        # per customer: which neighbour lists expand the history, and how much popularity is blended in
+        # (on the generator the history carries almost no signal beyond bundles, so the tuning is free
+        # to end at "popularity" itself: the largest weight)
+        c_grid = {}
+        c_targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=params.get("random_state"))
+        for nb in CUSTOMER_NEIGHBOURS:
+            for wcp in (0.001, 0.1, 0.3, 1.0, 3.0, 10.0):
+                m.set_params(customer_neighbours=nb, customer_popularity_weight=wcp)
+                figures = evaluate_customers(m, valid_lines, k=k, targets=c_targets)
+                if figures["hybrid"]["queries"] == 0:
+                    break
+                c_grid[(nb, wcp)] = figures["hybrid"]["recall_at_10"]
+        if c_grid:
+            best_c = max(c_grid, key=lambda key: (c_grid[key], -CUSTOMER_NEIGHBOURS.index(key[0]), -key[1]))
+            chosen["customer_neighbours"], chosen["customer_popularity_weight"] = best_c
+            trace["customer_popularity_recall"] = {f"{nb},{w}": r for (nb, w), r in c_grid.items()}
+            m.set_params(customer_neighbours=best_c[0], customer_popularity_weight=best_c[1])
+    if tune_buy_again:
+        best_b, b_trace = _tune_buy_again(m, valid_lines, k=k, max_queries=max_queries,
+                                          random_state=params.get("random_state"))
+        if best_b is not None:
+            chosen["repeat_half_life_days"], chosen["buy_again_weight"] = best_b
+            trace["buy_again_recall"] = b_trace
+    return {"params": chosen, "trace": trace}
+
+
+BUY_AGAIN_HALF_LIVES = (30.0, 90.0, 365.0, 1000.0)
+BUY_AGAIN_WEIGHTS = (0.1, 0.3, 0.6, 0.85, 0.95)
+
+
+def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int, max_queries: int,
+                    random_state: int | None) -> tuple[tuple[float, float] | None, dict[str, float]]:
+    """Repeat half-life and own-history weight of the buy-again list, by recall@k on the validation
+    orders (every product the customer bought there). Ties go to the longer memory and the larger
+    own-history weight: the simpler list."""
+    targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=random_state, new_only=False)
+    if targets is None:
+        return None, {}
+    grid: dict[tuple[float, float], float] = {}
+    for half_life in BUY_AGAIN_HALF_LIVES:
+        m.set_params(repeat_half_life_days=half_life)  # recomputes the repeat scores of the fit
+        for weight in BUY_AGAIN_WEIGHTS:
+            m.set_params(buy_again_weight=weight)
+            grid[(half_life, weight)] = evaluate_buy_again(m, valid_lines, k=k, targets=targets,
+                                                           baselines=False)["buy_again"]["recall_at_10"]
+    best = max(grid, key=lambda key: (grid[key], key[0], key[1]))
+    return best, {f"half_life={h},weight={w}": r for (h, w), r in grid.items()}
+
+
+def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
+                      test_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
+                      max_queries: int | None = 20000) -> dict[str, Any]:
+    """Time-based holdout: tune on the training period, then report every method on the held-out orders.
+
+    Returns the chosen parameters and the offline figures; the caller then fits the final model on all
+    orders with those parameters.
+    """
+    order_lines = encode_lines(order_lines)
+    train_lines, test_lines, cutoff = time_split(order_lines, test_fraction)
+    tuned = tune(train_lines, products, params, validation_fraction=test_fraction,
+                 tune_normalization=tune_normalization, tune_weights=tune_weights)
+    model = ProductRecommender(**tuned["params"]).fit(train_lines, products, precompute=False)
+    figures = evaluate_model(model, test_lines, max_queries=max_queries, random_state=params.get("random_state"))
+    hybrid = figures["item"]["hybrid"]["recall_at_10"]
+    popular = figures["item"]["popularity"]["recall_at_10"]
+    return {
+        "params": tuned["params"],
+        "tuning": tuned["trace"],
+        "evaluation": {
+            "protocol": f"time-based holdout: last {test_fraction:.0%} of orders; basket completion (one product of each "
+                        "held-out basket shown, the rest to find), per-customer discovery (products new to "
+                        "the customer in the holdout) and buy again (every product a returning customer "
+                        "bought in the holdout, beside the customer's own 10 most-bought products)",
+            "test_cutoff": cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff),
+            "train_orders": int(train_lines["order_id"].nunique()),
+            "test_orders": int(test_lines["order_id"].nunique()),
+            **figures,
+            "hybrid_vs_popularity_recall": round(hybrid / popular, 3) if popular > 0 else None,
+        },
+    }
