@@ -17,7 +17,7 @@ def auto_resolved_to_closed(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ml_predictions', '0003_verbose_names'),
+        ('ml_predictions', '0004_segment_history'),
     ]
 
     operations = [
