@@ -163,6 +163,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ml_predictions.exceptions.exception_handler",
+    # JSON with a nesting limit: 6 KB of `[[[...` is a 400, not a RecursionError (docs/deployment.md)
+    "DEFAULT_PARSER_CLASSES": ["ml_predictions.api.parsers.SafeJSONParser",
+                               "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
 }
 
 from ml_predictions.spectacular import ML_SPECTACULAR_SETTINGS  # noqa: E402  (plain data, no Django import)
