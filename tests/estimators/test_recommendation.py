@@ -371,3 +371,14 @@ def test_rebuilding_only_some_rows_gives_exactly_those_rows(normalization):
     part = model.rebuild_cooccurrence(normalization, rows=rows).bought_together_.toarray()
     np.testing.assert_allclose(part[rows], full[rows], rtol=1e-6)
     assert not part[np.setdiff1d(np.arange(12), rows)].any() and full[rows].any()
+
+
+def test_a_time_split_of_a_split_ignores_orders_of_the_other_part():
+    """encode_lines makes ids categoricals; the training part still knows every order as a category.
+    With pandas 2's groupby default (observed=False) the nested validation split came out empty."""
+    from ml_predictions.estimators.recommendation import encode_lines
+
+    lines, _ = _planted()
+    train, test, _ = time_split(encode_lines(lines), 0.2)
+    fit, valid, _ = time_split(train, 0.2)
+    assert len(valid) and len(fit) and valid["order_id"].nunique() == round(train["order_id"].nunique() * 0.2)
