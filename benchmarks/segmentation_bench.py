@@ -11,7 +11,7 @@ Phases (each printed):
 3. quality: adjusted Rand index of the stored clusters (and of k=5) against the planted archetypes,
    silhouette per k, stability across 5 random seeds (mean pairwise ARI).
 4. lifetimes: exports the transactions to a CSV and, when the bench venv exists, times
-   `lifetimes.utils.summary_data_from_transaction_data` there against our `summary_from_transactions`
+   `lifetimes.utils.summary_data_from_transaction_data` there against our purchase history + summary
    and `compute_rfm` on the same frame.
 5. CDNOW: real data through RFM + segmentation and BG/NBD calibration (to 1997-09-30) / holdout check.
 """
@@ -90,6 +90,10 @@ def train_child(args: argparse.Namespace) -> None:
                       "n_clusters": m["n_clusters"], "cluster_names": m["cluster_names"],
                       "k_selection": m["k_selection"], "clv_method": m["clv_method"],
                       "bgnbd": m["clv"].get("bgnbd"), "peak_rss_mb": round(peak_mb, 1),
+                      "clv_selection": {n: c.get("spearman", c.get("skipped"))
+                                        for n, c in m["clv"]["selection"]["candidates"].items()},
+                      "seed_stability": m.get("seed_stability"), "k_choice": m.get("k_choice"),
+                      "load_after": os.getloadavg(),
                       "model_id": str(log.ml_model_id)}))
 
 
@@ -130,11 +134,11 @@ def quality(args: argparse.Namespace, model_id: str) -> dict:
     t0 = time.perf_counter()
     compute_rfm(lines, window_days=365)
     out["our_compute_rfm_s"] = round(time.perf_counter() - t0, 3)
-    from ml_predictions.estimators.segmentation.lifetime_value import summary_from_transactions
+    from ml_predictions.estimators.segmentation.clv_data import purchase_history, summary_at
 
     t0 = time.perf_counter()
-    summary_from_transactions(lines.assign(amount=lines["quantity"] * lines["unit_price"]),
-                              calc_date=pd.Timestamp("2026-07-01", tz="UTC"))
+    summary_at(purchase_history(lines.assign(amount=lines["quantity"] * lines["unit_price"]), end="2026-07-01"),
+               int(pd.Timestamp("2026-07-01").value // 86_400_000_000_000))
     out["our_summary_from_transactions_s"] = round(time.perf_counter() - t0, 3)
     out["n_transaction_lines"] = len(lines)
     return out
@@ -187,11 +191,9 @@ def cdnow() -> dict:
     import numpy as np
     import pandas as pd
 
-    from ml_predictions.estimators.segmentation.lifetime_value import (
-        BetaGeoModel,
-        fit_clv,
-        summary_from_transactions,
-    )
+    from ml_predictions.estimators.segmentation.clv_data import purchase_history, summary_at
+    from ml_predictions.estimators.segmentation.clv_selection import predict_lifetime_value
+    from ml_predictions.estimators.segmentation.lifetime_value import BetaGeoModel
     from ml_predictions.estimators.segmentation.segmenter import CustomerSegmenter, compute_rfm, rfm_scores
 
     if not CDNOW.exists():
@@ -219,7 +221,9 @@ def cdnow() -> dict:
     # BG/NBD calibration 1997-01-01..1997-09-30 (39 weeks), holdout to 1998-06-30: the literature's split
     calib_end = pd.Timestamp("1997-10-01", tz="UTC")
     tx = lines.assign(amount=lines["unit_price"])
-    calib = summary_from_transactions(tx, calc_date=calib_end)
+    history = purchase_history(tx, end=calib_end, product_col=None)
+    calib = summary_at(history, history.end)
+    calib.index = pd.Index(history.ids[calib.index.to_numpy()], name="customer_id")
     t0 = time.perf_counter()
     bg = BetaGeoModel().fit(calib["x"], calib["t_x"] / 7, calib["T"] / 7)
     out["bgnbd_fit_weeks"] = {**{k: round(v, 4) for k, v in bg.params_.items()}, "converged": bg.converged_,
@@ -235,9 +239,9 @@ def cdnow() -> dict:
     calib_csv = "/tmp/seg_bench_cdnow_calib.csv"
     calib.to_csv(calib_csv)
     out["holdout"].update(lifetimes_crosscheck(calib_csv, horizon_weeks))
-    clv = fit_clv(calib.assign(avg_order_value=calib["monetary_value"]))
-    out["clv_method_days"] = clv.method
-    out["clv_mean_12m"] = round(float(clv.predictions["clv"].mean()), 2)
+    clv, details = predict_lifetime_value(history, "bgnbd_gamma_gamma")
+    out["clv_method_days"] = details["method"]
+    out["clv_mean_12m"] = round(float(clv["clv"].mean()), 2)
     return out
 
 
@@ -251,6 +255,7 @@ def main() -> None:
     ap.add_argument("--db", default="/tmp/seg_bench.sqlite3")
     ap.add_argument("--use-env-db", action="store_true", help="use DATABASE_URL instead of a fresh SQLite file")
     ap.add_argument("--skip-generate", action="store_true")
+    ap.add_argument("--train-only", action="store_true", help="stop after the timed training")
     ap.add_argument("--phase", default="all", choices=["all", "train-child", "cdnow"])
     args = ap.parse_args()
     args.truth = str(Path(args.db).with_suffix(".truth.csv"))
@@ -266,6 +271,7 @@ def main() -> None:
         if not args.use_env_db and Path(args.db).exists():
             Path(args.db).unlink()
         generate(args)
+    print(json.dumps({"load_before_train": os.getloadavg()}))
     cmd = [sys.executable, __file__, "--phase", "train-child", "--db", args.db, "--k", str(args.k)]
     if args.use_env_db:
         cmd.append("--use-env-db")
@@ -275,6 +281,8 @@ def main() -> None:
         sys.exit(1)
     train = json.loads(res.stdout.strip().splitlines()[-1])
     print(json.dumps(train))
+    if args.train_only:
+        return
     q = quality(args, train["model_id"])
     print(json.dumps({"phase": "quality", **q}))
     print(json.dumps({"phase": "lifetimes", **lifetimes_timing(args.tx_csv)}))

@@ -75,8 +75,8 @@ DEFAULTS: dict[str, Any] = {
     # --- defaults used by the capabilities --------------------------------------------------------
     "DEFAULT_LEAD_TIME_DAYS": 7,
     "SERVICE_LEVEL": 0.95,
-    "MIN_CLUSTERS": 2,
-    "MAX_CLUSTERS": 10,
+    "MIN_CLUSTERS": 4,
+    "MAX_CLUSTERS": 8,
     # --- inventory optimization (docs/inventory.md) ----------------------------------------------
     # SERVICE_LEVEL (above) is the default cycle service level; these override it per category name.
     "INVENTORY_CATEGORY_SERVICE_LEVELS": {},  # e.g. {"Abrigos": 0.98, "Accesorios": 0.90}
@@ -125,6 +125,9 @@ DEFAULTS: dict[str, Any] = {
     "CLV_MONTHLY_DISCOUNT_RATE": 0.01,
     # Fewer repeat buyers than this -> the documented simple CLV fallback instead of BG/NBD.
     "CLV_MIN_REPEAT_CUSTOMERS": 30,
+    # CLV model selection: the last N days of history are held out to score every candidate (shortened
+    # to a third of the history when it is short); the best one is refitted on all history.
+    "CLV_HOLDOUT_DAYS": 90,
     # Record one of every N GET /customer-segment/{id}/ calls as a Prediction row (per process);
     # 1 = every call, 0 = none. POST /segments/predict/ and /segments/apply/ always record one row per call.
     "SEGMENTATION_LOG_EVERY": 20,

@@ -214,3 +214,33 @@ class CustomerSegmentAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.cluster_name} ({self.calc_date})"
+
+
+class CustomerSegmentHistory(models.Model):
+    """One customer's segment in one segmentation run, kept after the run's version is pruned.
+
+    CustomerSegmentAssignment rows go with their MLModel (KEEP_VERSIONS); this compact copy keys the run
+    by its id, version and calc_date (no foreign key), so segment transitions between any two runs stay
+    answerable — the list of customers who slipped from a valuable segment into at_risk is what a
+    marketer acts on. Written in bulk beside the assignments.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    run_id = models.UUIDField(db_index=True)
+    run_version = models.PositiveIntegerField()
+    calc_date = models.DateField(db_index=True)
+    customer_id = models.CharField(max_length=64)
+    cluster = models.PositiveSmallIntegerField()
+    cluster_name = models.CharField(max_length=32)
+    segment_type = models.CharField(max_length=16)
+    monetary = models.FloatField(default=0)
+    clv = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-run_version", "customer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run_id", "customer_id"], name="seghist_one_per_customer_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.cluster_name} ({self.calc_date}, v{self.run_version})"

@@ -12,6 +12,8 @@ MODULE_TAGS = {
     "ml_predictions.api.forecasting": "forecasting",
     "ml_predictions.api.recommendations": "recommendations",
     "ml_predictions.api.segmentation": "segmentation",
+    "ml_predictions.api.segment_history": "segmentation",
+    "ml_predictions.api.segment_diagnostics": "segmentation",
     "ml_predictions.api.inventory": "inventory",
     "ml_predictions.api.operations": "operations",
     "ml_predictions.api.monitoring": "monitoring",

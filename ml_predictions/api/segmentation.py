@@ -1,4 +1,4 @@
-"""API routes and views of the segmentation capability (seed 004's segmentation, plus seeds 000–003).
+"""API routes and views of the segmentation capability (the spec's segmentation endpoints and the reference designs before it).
 
 Each view validates with its input serializer, calls one workflow/service function and shapes the
 answer. Reads of a run go through the per-customer table (one indexed query per request); the artifact
@@ -10,9 +10,6 @@ import csv
 from datetime import date
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from django.db.models import Avg, Count, Sum
 from django.http import StreamingHttpResponse
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
@@ -21,176 +18,62 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
 )
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ml_predictions.api import segment_diagnostics, segment_history
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.pagination import StandardPagination
 from ml_predictions.api.plots import new_figure, png_response
+from ml_predictions.api.segmentation_serializers import (  # noqa: F401  (TrainInput is imported from here)
+    CUSTOMER_EXAMPLE,
+    MAX_APPLY_ROWS,
+    PLOT_TYPES,
+    SEGMENTS_EXAMPLE,
+    TRAIN_EXAMPLE,
+    ApplyInput,
+    ApplyRFM,
+    CharacteristicsOut,
+    CustomerSegmentOut,
+    NClustersField,
+    PlotQuery,
+    PredictInput,
+    RawRFM,
+    RunQuery,
+    SaleRow,
+    SegmentOut,
+    SegmentsOut,
+    TrainInput,
+)
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
-from ml_predictions.capabilities.segmentation.services import (
-    MAX_RECORDED_RESULTS,
-    build_segmenter,
-    domain_error,
-    frame_for_apply,
+from ml_predictions.capabilities.segmentation.scoring import (
+    apply_segmentation,
+    plot_points,
+    predict_raw,
+    predict_stored,
+    scaler_summary,
+    standardized_page,
+)
+from ml_predictions.capabilities.segmentation.selectors import (
+    CUSTOMER_FIELDS,
+    clustering_input_rows,
+    customer_segment,
     marketing_actions,
-    record_batch_prediction,
-    record_customer_lookup,
+    plotted_customers,
     resolve_run,
-    segments_filter,
+    rfm_rows,
+    run_segmenter,
+    segment_export_rows,
+    segment_members,
+    segment_summaries,
+)
+from ml_predictions.capabilities.segmentation.services import (
+    record_customer_lookup,
 )
 from ml_predictions.data import canonical_id
-from ml_predictions.errors import InvalidParameterError, NotFoundError
-from ml_predictions.estimators.segmentation.segmenter import (
-    SELECTION_METRICS,
-    SegmentationError,
-    confidence_from_distances,
-    rfm_from_transactions,
-)
-from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType
-from ml_predictions.training.registry import load_artifact
-
-PLOT_TYPES = ("pca", "frequency_monetary", "recency_frequency", "recency_monetary")
-CUSTOMER_FIELDS = [
-    "customer_id", "cluster", "cluster_name", "segment_type", "rfm_segment", "rfm_name", "recency_days",
-    "frequency", "monetary", "avg_order_value", "unique_products", "tenure_days", "purchases_per_month",
-    "confidence", "p_alive", "expected_purchases", "clv",
-]
-MAX_APPLY_ROWS = 100_000
-
-
-# --- serializers ------------------------------------------------------------------------------------------
-
-
-@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 2, "maximum": 50},
-                                {"type": "string", "enum": ["auto"]}], "default": "auto"})
-class NClustersField(serializers.Field):
-    """An integer 2..50 or the string "auto"."""
-
-    def to_internal_value(self, data: Any) -> int | str:
-        if isinstance(data, str) and data.strip().lower() == "auto":
-            return "auto"
-        if isinstance(data, bool):
-            raise serializers.ValidationError('n_clusters must be an integer between 2 and 50 or "auto".')
-        try:
-            value = int(data)
-        except (TypeError, ValueError) as exc:
-            raise serializers.ValidationError('n_clusters must be an integer between 2 and 50 or "auto".') from exc
-        if str(value) != str(data).strip() and not isinstance(data, int):
-            raise serializers.ValidationError('n_clusters must be an integer between 2 and 50 or "auto".')
-        if not 2 <= value <= 50:
-            raise serializers.ValidationError(f"n_clusters must be between 2 and 50; got {value}.")
-        return value
-
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
-class TrainInput(serializers.Serializer):
-    n_clusters = NClustersField(required=False, default="auto")
-    selection_metric = serializers.ChoiceField(choices=SELECTION_METRICS, required=False)
-    calc_date = serializers.DateField(required=False, allow_null=True)
-    window_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
-    include_customers_without_orders = serializers.BooleanField(required=False, allow_null=True, default=None)
-    use_pca = serializers.BooleanField(required=False, default=False)
-    pca_components = serializers.IntegerField(required=False, min_value=1, max_value=3, allow_null=True)
-    features = serializers.ListField(
-        child=serializers.ChoiceField(choices=["recency_days", "frequency", "monetary", "unique_products",
-                                               "avg_order_value", "purchases_per_month", "tenure_days"]),
-        required=False, min_length=2, max_length=7)
-    clv_horizon_months = serializers.IntegerField(required=False, min_value=1, max_value=120)
-    clv_monthly_discount_rate = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
-    warm_start = serializers.BooleanField(required=False, default=True,
-                                          help_text="start from the active run's centroids when k matches")
-
-
-class RunQuery(serializers.Serializer):
-    calc_date = serializers.DateField(required=False)
-
-
-class RawRFM(serializers.Serializer):
-    customer_id = serializers.CharField(required=False, max_length=64)
-    recency_days = serializers.FloatField(min_value=0)
-    frequency = serializers.FloatField(min_value=0)
-    monetary = serializers.FloatField(min_value=0)
-    unique_products = serializers.FloatField(min_value=0, required=False)
-    avg_order_value = serializers.FloatField(min_value=0, required=False)
-    purchases_per_month = serializers.FloatField(min_value=0, required=False)
-    tenure_days = serializers.FloatField(min_value=0, required=False)
-
-    def to_internal_value(self, data: Any) -> Any:
-        # seed 002 sends {"Recency": .., "Frequency": .., "Monetary": .., "Unique_Products": ..}
-        if isinstance(data, dict):
-            data = {str(k).lower(): v for k, v in data.items()}
-            if "recency" in data and "recency_days" not in data:
-                data["recency_days"] = data.pop("recency")
-        return super().to_internal_value(data)
-
-
-class PredictInput(serializers.Serializer):
-    customer_ids = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
-                                         min_length=1, max_length=10_000)
-    customers = RawRFM(many=True, required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if bool(attrs.get("customer_ids")) == bool(attrs.get("customers")):
-            raise serializers.ValidationError(
-                {"customer_ids": ["send either customer_ids (stored customers) or customers (raw RFM values)."]})
-        if attrs.get("customers") is not None and len(attrs["customers"]) > 10_000:
-            raise serializers.ValidationError({"customers": ["at most 10000 rows per request."]})
-        return attrs
-
-
-class SaleRow(serializers.Serializer):
-    sale_id = serializers.CharField(required=False, max_length=64)
-    customer_id = serializers.CharField(max_length=64)
-    date = serializers.DateTimeField(input_formats=["iso-8601", "%Y-%m-%d"])
-    amount = serializers.FloatField(min_value=0)
-    product = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    channel = serializers.CharField(required=False, allow_blank=True, max_length=64)
-
-
-class ApplyRFM(serializers.Serializer):
-    customer_id = serializers.CharField(max_length=64)
-    recency_days = serializers.FloatField(min_value=0)
-    frequency = serializers.FloatField(min_value=0)
-    monetary = serializers.FloatField(min_value=0)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and "recency" in data and "recency_days" not in data:
-            data = {**data, "recency_days": data["recency"]}
-        return super().to_internal_value(data)
-
-
-class ApplyInput(serializers.Serializer):
-    sales = SaleRow(many=True, required=False)
-    rfm = ApplyRFM(many=True, required=False)
-    selection_metric = serializers.ChoiceField(choices=SELECTION_METRICS, default="silhouette")
-    output_mode = serializers.ChoiceField(choices=["per_customer", "per_transaction"], default="per_customer")
-    n_clusters = NClustersField(required=False, default="auto")
-    calc_date = serializers.DateField(required=False)
-    window_days = serializers.IntegerField(required=False, min_value=1, max_value=36500, default=36500)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        sales, rfm = attrs.get("sales"), attrs.get("rfm")
-        if bool(sales) == bool(rfm):
-            raise serializers.ValidationError({"sales": ["send either sales (raw transactions) or rfm rows."]})
-        if len(sales or rfm) > MAX_APPLY_ROWS:
-            raise serializers.ValidationError({"sales" if sales else "rfm": [f"at most {MAX_APPLY_ROWS} rows."]})
-        if rfm and attrs["output_mode"] == "per_transaction":
-            raise serializers.ValidationError(
-                {"output_mode": ["per_transaction needs sales rows; with rfm use per_customer."]})
-        return attrs
-
-
-class PlotQuery(serializers.Serializer):
-    type = serializers.ChoiceField(choices=PLOT_TYPES, default="pca")
-    calc_date = serializers.DateField(required=False)
-    max_points = serializers.IntegerField(required=False, min_value=100, max_value=50_000, default=5000)
-
+from ml_predictions.exports import safe_row
+from ml_predictions.models import MLModel, ModelType
 
 # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -201,34 +84,8 @@ def _run(request: Request) -> MLModel:
     return resolve_run(query.validated_data.get("calc_date"))
 
 
-def _row_payload(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in CUSTOMER_FIELDS if k in row}
-
-
-def _segmenter(model: MLModel) -> Any:
-    return load_artifact(model)["segmenter"]
-
-
 # --- views -------------------------------------------------------------------------------------------------
 
-TRAIN_EXAMPLE = {
-    "success": True,
-    "message": "Customer segmentation trained successfully",
-    "model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88",
-    "version": 1,
-    "metrics": {
-        "n_clusters": 6, "n_customers": 250, "silhouette_score": 0.51, "davies_bouldin": 0.79,
-        "calinski_harabasz": 627.8, "inertia": 77.1,
-        "cluster_sizes": {"0": 50, "1": 40, "2": 60, "3": 30, "4": 45, "5": 25},
-        "cluster_names": {"0": "vip", "1": "frequent", "2": "occasional", "3": "at_risk", "4": "new",
-                          "5": "inactive"},
-        "k_selection": [{"k": 6, "inertia": 77.1, "silhouette": 0.51, "davies_bouldin": 0.79,
-                         "calinski_harabasz": 627.8}],
-        "calc_date": "2026-07-01", "window_days": 365, "clv_method": "bgnbd_gamma_gamma",
-    },
-    "duration_seconds": 1.2,
-    "training_log_id": "2735e923-ce60-4ffb-b370-4208969daf4f",
-}
 
 
 class TrainSegmentationView(MLAPIView):
@@ -237,7 +94,7 @@ class TrainSegmentationView(MLAPIView):
         request=TrainInput,
         responses=TRAIN_RESPONSES,
         examples=[
-            OpenApiExample("Fixed k (seed 004)", value={"n_clusters": 6}, request_only=True),
+            OpenApiExample("Fixed k (the spec's request)", value={"n_clusters": 6}, request_only=True),
             OpenApiExample("Automatic k", value={"n_clusters": "auto", "selection_metric": "davies_bouldin",
                                                  "calc_date": "2026-07-01", "window_days": 365},
                            request_only=True),
@@ -252,43 +109,20 @@ class TrainSegmentationView(MLAPIView):
         return training_response(request, ModelType.CUSTOMER_SEGMENTATION, params)
 
 
-CUSTOMER_EXAMPLE = {
-    "success": True,
-    "customer_id": "04b6c135-b0f3-48d5-9d04-d999ce43ebe4",
-    "cluster": 0,
-    "cluster_name": "vip",
-    "segment_type": "vip",
-    "confidence_score": 0.85,
-    "characteristics": {"recency_days": 5, "total_orders": 15, "total_spent": 3500.0, "avg_order_value": 233.33,
-                        "purchase_frequency_monthly": 1.25, "unique_products": 12, "tenure_days": 540.0},
-    "lifetime_value_prediction": 8400.0,
-    "probability_alive": 0.97,
-    "expected_purchases_30d": 1.1,
-    "rfm_segment": "545",
-    "rfm_name": "champions",
-    "recommendations": ["Offer exclusive VIP discounts", "Early access to new collections",
-                        "Premium loyalty programme"],
-    "calc_date": "2026-07-01",
-    "model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88",
-}
 
 
 class CustomerSegmentView(MLAPIView):
     @extend_schema(
-        summary="Segment of one customer (seed 004)",
+        summary="Segment of one customer (the spec's response shape)",
         parameters=[OpenApiParameter("calc_date", OpenApiTypes.DATE, description="a past run; default active")],
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: CustomerSegmentOut, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Customer", value=CUSTOMER_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, customer_id: str) -> Response:
         query = RunQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         model = resolve_run(query.validated_data.get("calc_date"))
-        customer_id = canonical_id(customer_id)
-        row = CustomerSegmentAssignment.objects.filter(model=model, customer_id=customer_id).values().first()
-        if row is None:
-            raise NotFoundError(f"Customer {customer_id} is not in the segmentation of {model.metrics.get('calc_date')}"
-                                " (unknown customer, or created after that run).", field="customer_id")
+        row = customer_segment(model, canonical_id(customer_id))
         body = {
             "success": True,
             "customer_id": row["customer_id"],
@@ -315,56 +149,23 @@ class CustomerSegmentView(MLAPIView):
             "model_id": str(model.pk),
         }
         record_customer_lookup(model, body, calc_date=query.validated_data.get("calc_date"), user=request.user)
-        return Response(body)
+        return Response(CustomerSegmentOut(body).data)
 
-
-SEGMENTS_EXAMPLE = {
-    "success": True,
-    "model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88",
-    "calc_date": "2026-07-01",
-    "n_customers": 300,
-    "segments": [{"cluster": 0, "name": "vip", "segment_type": "vip", "size": 40, "customer_share": 0.133,
-                  "revenue_share": 0.41, "mean_recency_days": 12.5, "mean_frequency": 14.2,
-                  "mean_monetary": 6120.4, "mean_clv": 5400.2, "mean_p_alive": 0.96,
-                  "recommendations": ["Offer exclusive VIP discounts"]}],
-}
 
 
 class SegmentsView(MLAPIView):
     @extend_schema(
-        summary="Per-segment summary: size, share of customers and revenue, mean R/F/M (seeds 000/001)",
+        summary="Per-segment summary: size, share of customers and revenue, mean R/F/M",
         parameters=[OpenApiParameter("calc_date", OpenApiTypes.DATE, description="a past run; default active")],
-        responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: SegmentsOut, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Segments", value=SEGMENTS_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
-        model = _run(request)
-        rows = list(CustomerSegmentAssignment.objects.filter(model=model)
-                    .values("cluster", "cluster_name", "segment_type")
-                    .annotate(size=Count("id"), revenue=Sum("monetary"), mean_recency_days=Avg("recency_days"),
-                              mean_frequency=Avg("frequency"), mean_monetary=Avg("monetary"), mean_clv=Avg("clv"),
-                              mean_p_alive=Avg("p_alive"))
-                    .order_by("cluster"))
-        n = sum(r["size"] for r in rows) or 1
-        revenue = sum(r["revenue"] or 0 for r in rows) or 1.0
-        segments = [{
-            "cluster": r["cluster"], "name": r["cluster_name"], "segment_type": r["segment_type"], "size": r["size"],
-            "customer_share": round(r["size"] / n, 4), "revenue_share": round((r["revenue"] or 0) / revenue, 4),
-            "revenue": round(r["revenue"] or 0, 2),
-            "mean_recency_days": round(r["mean_recency_days"], 2), "mean_frequency": round(r["mean_frequency"], 3),
-            "mean_monetary": round(r["mean_monetary"], 2),
-            "mean_clv": None if r["mean_clv"] is None else round(r["mean_clv"], 2),
-            "mean_p_alive": None if r["mean_p_alive"] is None else round(r["mean_p_alive"], 4),
-            "recommendations": marketing_actions(r["segment_type"]),
-        } for r in rows]
-        return Response({"success": True, "model_id": str(model.pk), "calc_date": model.metrics.get("calc_date"),
-                         "n_customers": n if rows else 0, "selection_metric": model.metrics.get("selection_metric"),
-                         "silhouette_score": model.metrics.get("silhouette_score"), "segments": segments})
-
+        return Response(SegmentsOut({"success": True, **segment_summaries(_run(request))}).data)
 
 class SegmentCustomersView(MLAPIView):
     @extend_schema(
-        summary="Customers of one segment, paginated (seed 001)",
+        summary="Customers of one segment, paginated",
         parameters=[
             OpenApiParameter("segment", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description="cluster name (vip, frequent_2), segment type or cluster number"),
@@ -381,15 +182,12 @@ class SegmentCustomersView(MLAPIView):
     )
     def get(self, request: Request, segment: str) -> Response:
         model = _run(request)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model, **segments_filter(model, segment))
-              .order_by("-monetary", "customer_id").values(*CUSTOMER_FIELDS))
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        response = paginator.get_paginated_response([_row_payload(r) for r in page])
+        page = paginator.paginate_queryset(segment_members(model, segment), request, view=self)
+        response = paginator.get_paginated_response(list(page))
         response.data["segment"] = segment
         response.data["calc_date"] = model.metrics.get("calc_date")
         return response
-
 
 class _Echo:
     def write(self, value: str) -> str:
@@ -398,7 +196,7 @@ class _Echo:
 
 class SegmentExportView(MLAPIView):
     @extend_schema(
-        summary="Export one segment's customers as CSV (seed 001)",
+        summary="Export one segment's customers as CSV",
         parameters=[OpenApiParameter("segment", OpenApiTypes.STR, OpenApiParameter.PATH),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per customer",
@@ -408,24 +206,22 @@ class SegmentExportView(MLAPIView):
     )
     def get(self, request: Request, segment: str) -> StreamingHttpResponse:
         model = _run(request)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model, **segments_filter(model, segment))
-              .order_by("-monetary", "customer_id").values_list(*CUSTOMER_FIELDS))
+        rows = segment_export_rows(model, segment)
         writer = csv.writer(_Echo())
 
-        def rows() -> Any:
+        def lines() -> Any:
             yield writer.writerow(CUSTOMER_FIELDS)
-            for row in qs.iterator(chunk_size=5000):
-                yield writer.writerow(row)
+            for row in rows:
+                yield writer.writerow(safe_row(row))
 
-        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        response = StreamingHttpResponse(lines(), content_type="text/csv")
         calc = model.metrics.get("calc_date", "run")
         response["Content-Disposition"] = f'attachment; filename="segment_{segment}_{calc}.csv"'
         return response
 
-
 class SegmentPredictView(MLAPIView):
     @extend_schema(
-        summary="Segment of stored customers (seed 000) or of raw RFM values (seed 002), from the active model",
+        summary="Segment of stored customers or of raw RFM values, from the active model",
         request=PredictInput,
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
                    409: OpenApiTypes.OBJECT},
@@ -447,59 +243,13 @@ class SegmentPredictView(MLAPIView):
         model = resolve_run(None)
         ids = [canonical_id(i) for i in data.validated_data.get("customer_ids") or []]
         if ids:
-            rows = {r["customer_id"]: r for r in CustomerSegmentAssignment.objects.filter(
-                model=model, customer_id__in=ids).values(*CUSTOMER_FIELDS)}
-            unknown = [i for i in dict.fromkeys(ids) if i not in rows]
-            if not rows:
-                raise NotFoundError(f"None of the customer ids are in the active segmentation: {unknown[:10]}.",
-                                    field="customer_ids")
-            results = [{**_row_payload(rows[i]), "confidence_score": rows[i]["confidence"],
-                        "recommendations": marketing_actions(rows[i]["segment_type"])}
-                       for i in dict.fromkeys(ids) if i in rows]
-            recorded = pd.DataFrame(results, columns=[
-                "customer_id", "cluster", "segment_type", "confidence_score", "clv", "p_alive"])
-            prediction = record_batch_prediction(
-                model=model, endpoint="predict", results=recorded, user=request.user,
-                inputs={"mode": "customer_ids", "n": len(ids), "unknown_customer_ids": unknown[:MAX_RECORDED_RESULTS]})
-            return Response({"success": True, "model_id": str(model.pk), "results": results,
-                             "unknown_customer_ids": unknown, "prediction_id": str(prediction.pk)})
-        seg = _segmenter(model)
-        frame = pd.DataFrame(data.validated_data["customers"])
-        missing = [f for f in seg.features if f not in frame or frame[f].isna().any()]
-        if missing:
-            raise InvalidParameterError(f"the active model also needs {', '.join(missing)} for every customer.",
-                                        field=f"customers.{missing[0]}")
-        try:
-            distances = seg.transform(frame)
-        except SegmentationError as exc:
-            raise domain_error(exc) from exc
-        labels = np.argmin(distances, axis=1)
-        conf = confidence_from_distances(distances)
-        results = []
-        for i, rec in enumerate(data.validated_data["customers"]):
-            label = int(labels[i])
-            kind = seg.segment_types_[label]
-            results.append({**rec, "cluster": label, "cluster_name": seg.cluster_names_[label],
-                            "segment_type": kind, "confidence_score": round(float(conf[i]), 4),
-                            "recommendations": marketing_actions(kind)})
-        recorded = pd.DataFrame({
-            "customer_id": frame["customer_id"] if "customer_id" in frame else None,
-            "cluster": labels.astype(int),
-            "segment_type": [seg.segment_types_[int(label)] for label in labels],
-            "confidence_score": np.round(conf.astype(float), 4),
-        })
-        sent = frame.iloc[:MAX_RECORDED_RESULTS]
-        prediction = record_batch_prediction(
-            model=model, endpoint="predict", results=recorded, user=request.user,
-            inputs={"mode": "rfm", "n": len(frame), "columns": list(sent.columns),
-                    "rows": sent.to_numpy().tolist()})
-        return Response({"success": True, "model_id": str(model.pk), "results": results,
-                         "unknown_customer_ids": [], "prediction_id": str(prediction.pk)})
-
+            return Response({"success": True, **predict_stored(model, ids, user=request.user)})
+        answer = predict_raw(model, run_segmenter(model), data.validated_data["customers"], user=request.user)
+        return Response({"success": True, **answer})
 
 class SegmentApplyView(MLAPIView):
     @extend_schema(
-        summary="Stateless segmentation of posted data with automatic k (seed 003); no model is stored, the "
+        summary="Stateless segmentation of posted data with automatic k; no model is stored, the "
                 "call is recorded as a Prediction row",
         request=ApplyInput,
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
@@ -531,64 +281,7 @@ class SegmentApplyView(MLAPIView):
     def post(self, request: Request) -> Response:
         data = ApplyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        v = data.validated_data
-        try:
-            if v.get("sales"):
-                sales = pd.DataFrame(v["sales"])
-                sales["customer_id"] = sales["customer_id"].astype(str)
-                rfm = rfm_from_transactions(sales, calc_date=v.get("calc_date"), window_days=v["window_days"])
-            else:
-                raw = pd.DataFrame(v["rfm"])
-                if raw["customer_id"].duplicated().any():
-                    raise InvalidParameterError("rfm rows must have distinct customer_id values.", field="rfm")
-                rfm = raw.set_index("customer_id")
-            seg = build_segmenter({"n_clusters": v["n_clusters"], "selection_metric": v["selection_metric"]})
-            seg.fit(rfm)
-        except SegmentationError as exc:
-            raise domain_error(exc) from exc
-        per_customer = frame_for_apply(seg, rfm)
-        summary = (per_customer.groupby(["cluster", "cluster_name", "segment_type"])
-                   .agg(size=("customer_id", "size"), mean_recency_days=("recency_days", "mean"),
-                        mean_frequency=("frequency", "mean"), mean_monetary=("monetary", "mean"))
-                   .reset_index().round(3).rename(columns={"cluster_name": "name"}))
-        if v["output_mode"] == "per_transaction":
-            sales = pd.DataFrame(v["sales"])
-            sales["customer_id"] = sales["customer_id"].astype(str)
-            sales["date"] = sales["date"].map(lambda d: d.isoformat())
-            assignments = sales.merge(per_customer[["customer_id", "cluster", "cluster_name", "segment_type"]],
-                                      on="customer_id", how="left")
-            assignments["cluster"] = assignments["cluster"].astype("Int64")
-            assignments = assignments.astype(object).where(assignments.notna(), None)
-        else:
-            assignments = per_customer
-        ks = [row["k"] for row in seg.k_table_]
-        explanation = (
-            f"RFM was {'computed from the transactions' if v.get('sales') else 'taken as given'} for "
-            f"{len(rfm)} customers, log-transformed and standardized; K-means was run for k in "
-            f"{min(ks)}..{max(ks)} and k={seg.n_clusters_} was chosen by {v['selection_metric']} "
-            f"({'higher' if v['selection_metric'] != 'davies_bouldin' else 'lower'} is better). "
-            "Clusters are named from their centroids' recency, frequency and monetary profile.")
-        k_selection = [{k: (round(x, 4) if isinstance(x, float) else x) for k, x in r.items()} for r in seg.k_table_]
-        cluster_summary = summary.to_dict(orient="records")
-        prediction = record_batch_prediction(
-            model=None, endpoint="apply", user=request.user,
-            results=per_customer[["customer_id", "cluster", "segment_type"]],
-            inputs={"source": "sales" if v.get("sales") else "rfm", "rows": len(v.get("sales") or v.get("rfm")),
-                    "customers": len(rfm), "selection_metric": v["selection_metric"], "n_clusters": v["n_clusters"],
-                    "calc_date": v["calc_date"].isoformat() if v.get("calc_date") else None,
-                    "window_days": v["window_days"], "output_mode": v["output_mode"]},
-            extra_output={"best_k": int(seg.n_clusters_), "k_selection": k_selection,
-                          "cluster_summary": cluster_summary})
-        return Response({
-            "success": True, "best_k": int(seg.n_clusters_), "selection_metric": v["selection_metric"],
-            "output_mode": v["output_mode"],
-            "k_selection": k_selection,
-            "assignments": assignments.to_dict(orient="records"),
-            "cluster_summary": cluster_summary,
-            "explanation": explanation,
-            "prediction_id": str(prediction.pk),
-        })
-
+        return Response({"success": True, **apply_segmentation(data.validated_data, user=request.user)})
 
 RFM_EXPLANATION = (
     "RFM describes each customer by Recency (days since the last order before calc_date), Frequency (number "
@@ -604,7 +297,7 @@ STANDARDIZED_EXPLANATION = (
 
 class RFMView(MLAPIView):
     @extend_schema(
-        summary="RFM table of the run, paginated, with an explanation (seed 003)",
+        summary="RFM table of the run, paginated, with an explanation",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
@@ -616,20 +309,16 @@ class RFMView(MLAPIView):
     )
     def get(self, request: Request) -> Response:
         model = _run(request)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model).order_by("customer_id")
-              .values("customer_id", "recency_days", "frequency", "monetary", "avg_order_value", "unique_products",
-                      "tenure_days", "purchases_per_month", "rfm_segment", "rfm_name"))
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page = paginator.paginate_queryset(rfm_rows(model), request, view=self)
         response = paginator.get_paginated_response(list(page))
         response.data.update({"calc_date": model.metrics.get("calc_date"),
                               "window_days": model.metrics.get("window_days"), "explanation": RFM_EXPLANATION})
         return response
 
-
 class RFMStandardizedView(MLAPIView):
     @extend_schema(
-        summary="Standardized RFM (the clustering input) with an explanation (seed 003)",
+        summary="Standardized RFM (the clustering input) with an explanation",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
@@ -642,34 +331,17 @@ class RFMStandardizedView(MLAPIView):
     )
     def get(self, request: Request) -> Response:
         model = _run(request)
-        seg = _segmenter(model)
-        qs = (CustomerSegmentAssignment.objects.filter(model=model).order_by("customer_id")
-              .values("customer_id", "cluster", *[f for f in dict.fromkeys(("recency_days", "frequency", "monetary",
-                                                                          *seg.features))]))
+        seg = run_segmenter(model)
         paginator = StandardPagination()
-        page = list(paginator.paginate_queryset(qs, request, view=self))
-        results: list[dict[str, Any]] = []
-        if page:
-            frame = pd.DataFrame(page)
-            z = seg.transform_scaled(frame)
-            names = [("recency" if f == "recency_days" else f) + "_z" for f in seg.features]
-            zf = pd.DataFrame(np.round(z, 4), columns=names)
-            zf.insert(0, "customer_id", frame["customer_id"])
-            zf["cluster"] = frame["cluster"]
-            results = zf.to_dict(orient="records")
-        response = paginator.get_paginated_response(results)
-        response.data.update({
-            "calc_date": model.metrics.get("calc_date"), "explanation": STANDARDIZED_EXPLANATION,
-            "scaler": {"features": list(seg.features), "transform": "log1p",
-                       "mean": [round(float(x), 6) for x in seg.scaler_.mean_],
-                       "scale": [round(float(x), 6) for x in seg.scaler_.scale_]},
-        })
+        page = list(paginator.paginate_queryset(clustering_input_rows(model, list(seg.features)), request, view=self))
+        response = paginator.get_paginated_response(standardized_page(seg, page))
+        response.data.update({"calc_date": model.metrics.get("calc_date"), "explanation": STANDARDIZED_EXPLANATION,
+                              "scaler": scaler_summary(seg)})
         return response
-
 
 class SegmentPlotView(MLAPIView):
     @extend_schema(
-        summary="Scatter plot of customers coloured by segment (PNG; seeds 000–003)",
+        summary="Scatter plot of customers coloured by segment (PNG)",
         parameters=[OpenApiParameter("type", OpenApiTypes.STR, enum=list(PLOT_TYPES), default="pca"),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE),
                     OpenApiParameter("max_points", OpenApiTypes.INT, description="random sample size (100..50000)")],
@@ -686,46 +358,22 @@ class SegmentPlotView(MLAPIView):
         query.is_valid(raise_exception=True)
         kind = query.validated_data["type"]
         model = resolve_run(query.validated_data.get("calc_date"))
-        seg = _segmenter(model)
-        fields = list(dict.fromkeys(("recency_days", "frequency", "monetary", *seg.features)))
-        frame = pd.DataFrame(list(CustomerSegmentAssignment.objects.filter(model=model)
-                                  .values("cluster_name", *fields)))
-        if frame.empty:
-            raise NotFoundError("This segmentation run has no stored customers to plot.")
-        limit = query.validated_data["max_points"]
-        if len(frame) > limit:
-            frame = frame.sample(n=limit, random_state=0)
+        seg = run_segmenter(model)
+        points = plot_points(seg, plotted_customers(model, list(seg.features)), kind, query.validated_data["max_points"])
         fig, ax = new_figure()
-        if kind == "pca":
-            from sklearn.decomposition import PCA
-
-            z = seg.transform_scaled(frame)
-            pca = PCA(n_components=2, random_state=0).fit(z)
-            xy = pca.transform(z)
-            frame["x"], frame["y"] = xy[:, 0], xy[:, 1]
-            var = pca.explained_variance_ratio_
-            xlabel, ylabel = f"PC1 ({var[0]:.0%} of variance)", f"PC2 ({var[1]:.0%} of variance)"
-        else:
-            a, b = {"frequency_monetary": ("frequency", "monetary"), "recency_frequency": ("recency_days", "frequency"),
-                    "recency_monetary": ("recency_days", "monetary")}[kind]
-            frame["x"], frame["y"] = frame[a], frame[b]
-            labels = {"recency_days": "Recency (days since last order)", "frequency": "Frequency (orders)",
-                      "monetary": "Monetary (total spent)"}
-            xlabel, ylabel = labels[a], labels[b]
-            if b in ("monetary", "frequency"):
-                ax.set_yscale("symlog")
-            if a == "frequency":
-                ax.set_xscale("symlog")
-        for name, group in frame.groupby("cluster_name", sort=True):
-            ax.scatter(group["x"], group["y"], s=8, alpha=0.6, label=f"{name} ({len(group)})")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xscale(points["scales"]["x"])
+        ax.set_yscale(points["scales"]["y"])
+        for name, x, y in points["groups"]:
+            ax.scatter(x, y, s=8, alpha=0.6, label=f"{name} ({len(x)})")
+        ax.set_xlabel(points["xlabel"])
+        ax.set_ylabel(points["ylabel"])
         ax.set_title(f"Customer segments ({kind.replace('_', ' ')}), calc_date {model.metrics.get('calc_date')}")
         ax.legend(title="segment", loc="best", fontsize=8)
         return png_response(fig)
 
-
 urlpatterns: list[URLPattern] = [
+    *segment_history.urlpatterns,  # before segments/<segment>/...: "transitions" is no segment name
+    *segment_diagnostics.urlpatterns,
     path("train-customer-segmentation/", TrainSegmentationView.as_view(), name="train-customer-segmentation"),
     path("customer-segment/<str:customer_id>/", CustomerSegmentView.as_view(), name="customer-segment"),
     path("segments/", SegmentsView.as_view(), name="segments"),

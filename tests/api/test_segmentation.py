@@ -5,9 +5,12 @@ import csv
 import io
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
+from ml_predictions.capabilities.segmentation.trainer import lifetime_value
+from ml_predictions.data import get_data_source
 from ml_predictions.models import CustomerSegmentAssignment, MLModel
 from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
 
@@ -52,7 +55,7 @@ def test_train_fixed_k_returns_seed_004_shape_and_stores_rows(trained, small_sho
                                                            "inactive"])
     assert -1 <= m["silhouette_score"] <= 1 and m["davies_bouldin"] > 0 and m["calinski_harabasz"] > 0
     assert [row["k"] for row in m["k_selection"]] == [6]
-    assert m["clv_method"] == "bgnbd_gamma_gamma" and m["clv"]["bgnbd"]["converged"] is True
+    assert m["clv_method"] == m["clv"]["selection"]["chosen"] and m["clv"]["bgnbd"]["converged"] is True
     model = MLModel.objects.get(pk=trained["model_id"])
     assert model.is_active and model.model_type == "customer_segmentation"
     rows = CustomerSegmentAssignment.objects.filter(model=model)
@@ -63,16 +66,59 @@ def test_train_fixed_k_returns_seed_004_shape_and_stores_rows(trained, small_sho
     assert not rows.filter(confidence__lt=0).exists() and not rows.filter(confidence__gt=1).exists()
 
 
+def test_train_reports_every_clv_candidate_and_serves_the_chosen_models_value(trained, staff_client):
+    """The lifetime value a customer lookup returns is the selected model's prediction, refitted on all history."""
+    selection = trained["clv_selection"]
+    assert selection == trained["metrics"]["clv"]["selection"]
+    assert set(selection["candidates"]) == {"bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "naive_rate_x_spend", "bgnbd_gbm_mean",
+                                            "gradient_boosting"}
+    fitted = {n: c for n, c in selection["candidates"].items() if "skipped" not in c}
+    assert fitted and selection["chosen"] == max(fitted, key=lambda n: fitted[n]["spearman"])
+    for c in fitted.values():
+        assert {"spearman", "mae", "total_predicted", "total_actual"} <= set(c) and c["total_actual"] > 0
+    assert selection["holdout_days"] == 90 and trained["metrics"]["clv_method"] == selection["chosen"]
+
+    lines = get_data_source().order_lines()
+    expected = lifetime_value(lines, pd.Timestamp("2026-07-01", tz="UTC"), {})["predictions"]
+    top = expected["clv"].idxmax()
+    body = staff_client.get(f"/api/ml/customer-segment/{top}/").json()
+    assert body["lifetime_value_prediction"] == pytest.approx(round(expected.loc[top, "clv"], 2))
+    assert body["probability_alive"] == pytest.approx(round(expected.loc[top, "p_alive"], 4))
+    assert body["lifetime_value_prediction"] == max(
+        CustomerSegmentAssignment.objects.filter(model_id=trained["model_id"]).values_list("clv", flat=True))
+
+
+def test_train_rejects_a_bad_clv_holdout(small_shop, staff_client):
+    res = staff_client.post("/api/ml/train-customer-segmentation/", {"clv_holdout_days": 0}, format="json")
+    assert_error(res, 400, "clv_holdout_days")
+
+
 def test_train_auto_k_reports_every_k(small_shop, staff_client):
     res = staff_client.post("/api/ml/train-customer-segmentation/",
                             {"n_clusters": "auto", "selection_metric": "davies_bouldin", "window_days": 540},
                             format="json")
     assert res.status_code == 200, res.content[:500]
     m = res.json()["metrics"]
-    assert [row["k"] for row in m["k_selection"]] == list(range(2, 11))
+    assert [row["k"] for row in m["k_selection"]] == list(range(4, 9))  # the business range by default
     best = min(m["k_selection"], key=lambda r: r["davies_bouldin"])
-    assert m["n_clusters"] == best["k"] and m["selection_metric"] == "davies_bouldin" and m["window_days"] == 540
+    # the best Davies-Bouldin decides, or a k within 5 % of it that is more stable across seeds
+    chosen = next(r for r in m["k_selection"] if r["k"] == m["n_clusters"])
+    assert chosen["davies_bouldin"] <= best["davies_bouldin"] * 1.05 + 1e-9
+    assert chosen["stability"] >= best["stability"] - 1e-9
+    assert m["k_choice"]["best_by_metric"] == best["k"] and m["k_choice"]["chosen"] == m["n_clusters"]
+    assert m["selection_metric"] == "davies_bouldin" and m["window_days"] == 540
     assert len(set(m["cluster_names"].values())) == m["n_clusters"]
+    assert 0 < m["seed_stability"] <= 1
+
+
+def test_train_auto_k_range_from_the_request(small_shop, staff_client):
+    res = staff_client.post("/api/ml/train-customer-segmentation/",
+                            {"n_clusters": "auto", "min_clusters": 2, "max_clusters": 3}, format="json")
+    assert res.status_code == 200, res.content[:500]
+    assert [row["k"] for row in res.json()["metrics"]["k_selection"]] == [2, 3]
+    res = staff_client.post("/api/ml/train-customer-segmentation/", {"min_clusters": 7, "max_clusters": 5},
+                            format="json")
+    assert_error(res, 400, "max_clusters")
 
 
 @pytest.mark.parametrize(("body", "status", "word"), [
@@ -275,7 +321,7 @@ def test_openapi_lists_every_endpoint(staff_client):
 
 
 def test_failed_bulk_write_keeps_the_previous_run_active(trained, staff_client, monkeypatch):
-    from ml_predictions.capabilities.segmentation import services as workflow
+    from ml_predictions.capabilities.segmentation import trainer as workflow
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -5,13 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_predictions.estimators.segmentation.lifetime_value import (
-    BetaGeoModel,
-    GammaGammaModel,
-    NotFittedCLVError,
-    fit_clv,
-    summary_from_transactions,
-)
+from ml_predictions.errors import NotFittedError
+from ml_predictions.estimators.segmentation.clv_candidates import ModifiedBetaGeoModel
+from ml_predictions.estimators.segmentation.lifetime_value import BetaGeoModel, GammaGammaModel
+from tests.estimators.contract import check_estimator_contract
 from tests.helpers import SHARED_DATA
 
 CDNOW_SUMMARY = SHARED_DATA / "cdnow" / "cdnow_sample_summary.csv"
@@ -58,7 +55,7 @@ def test_predictions_behave(cdnow):
     assert cdnow["x"].sum() == 2457
     total = model.expected_purchases(39, cdnow["x"], cdnow["t_x"], cdnow["T"]).sum()
     assert 1300 < total < 2200
-    with pytest.raises(NotFittedCLVError):
+    with pytest.raises(NotFittedError):
         BetaGeoModel().probability_alive([1], [1], [2])
 
 
@@ -73,32 +70,23 @@ def test_identical_rows_are_merged_with_weights():
         assert twice.params_[name] == pytest.approx(once.params_[name], rel=1e-4)
 
 
-def test_summary_from_transactions_merges_same_day_purchases():
-    tx = pd.DataFrame({
-        "customer_id": ["a", "a", "a", "a", "b"],
-        "ordered_at": pd.to_datetime(["2026-01-01 09:00", "2026-01-01 18:00", "2026-01-11 00:00", "2026-01-21 00:00",
-                                      "2026-01-15 00:00"], utc=True),
-        "amount": [10.0, 5.0, 30.0, 50.0, 20.0],
-    })
-    s = summary_from_transactions(tx, calc_date="2026-02-01")
-    assert s.loc["a"].tolist() == [2.0, 20.0, 31.0, 40.0]  # x, t_x, T, mean of the repeat days (30, 50)
-    assert s.loc["b"].tolist() == [0.0, 0.0, 17.0, 0.0]
+@pytest.mark.parametrize("make", [BetaGeoModel, ModifiedBetaGeoModel])
+def test_purchase_models_follow_the_estimator_contract(cdnow, make):
+    check_estimator_contract(
+        lambda: make(penalizer=1e-6),
+        lambda est: est.fit(cdnow["x"], cdnow["t_x"], cdnow["T"]),
+        lambda est: est.probability_alive(cdnow["x"], cdnow["t_x"], cdnow["T"]),
+        lambda est: est.expected_purchases(10, [1], [1], [2]),
+    )
 
 
-def test_fit_clv_uses_bgnbd_when_data_allow_and_falls_back_when_thin(cdnow):
-    summary = pd.DataFrame({"x": cdnow["x"], "t_x": cdnow["t_x"] * 7, "T": cdnow["T"] * 7,
-                            "monetary_value": cdnow["zbar"]})
-    full = fit_clv(summary, horizon_days=30, horizon_months=12, monthly_discount=0.01)
-    assert full.method == "bgnbd_gamma_gamma"
-    assert full.details["bgnbd"]["converged"] and full.details["gamma_gamma"]["converged"]
-    assert full.details["bgnbd"]["alpha"] == pytest.approx(4.414 * 7, rel=0.02)  # days instead of weeks
-    pred = full.predictions
-    assert ((pred["p_alive"] > 0) & (pred["p_alive"] <= 1)).all() and (pred["clv"] >= 0).all()
-    assert pred["clv"].corr(pred["expected_purchases"]) > 0.5
-    thin = fit_clv(summary.iloc[:40], min_repeat_customers=30)
-    assert thin.method == "simple_fallback"
-    assert "repeat customers" in thin.details["fallback_reason"]
-    assert ((thin.predictions["p_alive"] >= 0) & (thin.predictions["p_alive"] <= 1)).all()
+def test_gamma_gamma_follows_the_estimator_contract(cdnow):
+    check_estimator_contract(
+        lambda: GammaGammaModel(penalizer=1e-6),
+        lambda est: est.fit(cdnow["x"], cdnow["zbar"]),
+        lambda est: est.expected_average_value(cdnow["x"], cdnow["zbar"]),
+        lambda est: est.expected_average_value([1], [10.0]),
+    )
 
 
 def test_analytic_gradients_match_finite_differences(cdnow):

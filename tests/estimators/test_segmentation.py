@@ -9,10 +9,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from backend_django.shop.generator import GeneratorConfig, synthesize
+from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
 from ml_predictions.estimators.segmentation.segmenter import (
     SEGMENT_TYPES,
     CustomerSegmenter,
-    SegmentationError,
     compute_rfm,
     confidence_from_distances,
     name_clusters,
@@ -62,10 +62,10 @@ def test_default_calc_date_is_day_after_last_order_and_window_validated():
     rfm = compute_rfm(LINES, window_days=30)
     assert rfm.loc["c", "recency_days"] == pytest.approx(1 - 9 / 24, abs=0.01)  # last order 2026-07-05 09:00 -> 07-06
     assert "b" not in rfm.index  # no order in the 30 days before 2026-07-06 and no customers table given
-    with pytest.raises(SegmentationError) as err:
+    with pytest.raises(InvalidParameterError) as err:
         compute_rfm(LINES, window_days=0)
     assert err.value.field == "window_days"
-    with pytest.raises(SegmentationError):
+    with pytest.raises(InsufficientDataError):
         compute_rfm(LINES.iloc[0:0])
 
 
@@ -134,7 +134,7 @@ def test_auto_k_recovers_planted_groups_and_reports_every_k(metric):
     seg = CustomerSegmenter("auto", min_clusters=2, max_clusters=7, selection_metric=metric).fit(df)
     assert seg.n_clusters_ == 4
     assert [row["k"] for row in seg.k_table_] == [2, 3, 4, 5, 6, 7]
-    assert all(set(row) == {"k", "inertia", "silhouette", "davies_bouldin", "calinski_harabasz"}
+    assert all(set(row) == {"k", "inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "stability"}
                for row in seg.k_table_)
     inertias = [row["inertia"] for row in seg.k_table_]
     assert inertias == sorted(inertias, reverse=True)  # the elbow curve decreases
@@ -146,7 +146,7 @@ def test_auto_k_recovers_planted_groups_and_reports_every_k(metric):
 
 def test_estimator_contract_determinism_and_confidence():
     df = _blobs(1)
-    with pytest.raises(SegmentationError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         CustomerSegmenter(4).predict(df)
     a = CustomerSegmenter(4, random_state=3).fit(df)
     b = CustomerSegmenter(4, random_state=3).fit(df)
@@ -162,17 +162,17 @@ def test_estimator_contract_determinism_and_confidence():
 
 def test_invalid_parameters_and_too_few_customers():
     df = _blobs().iloc[:5]
-    with pytest.raises(SegmentationError) as err:
+    with pytest.raises(InsufficientDataError) as err:
         CustomerSegmenter(6).fit(df)
-    assert err.value.kind == "insufficient" and "fewer than n_clusters" in str(err.value)
-    with pytest.raises(SegmentationError) as err:
+    assert "fewer than n_clusters" in str(err.value)
+    with pytest.raises(InvalidParameterError) as err:
         CustomerSegmenter("auto", selection_metric="elbow").fit(df)
     assert err.value.field == "selection_metric"
-    with pytest.raises(SegmentationError) as err:
+    with pytest.raises(InvalidParameterError) as err:
         CustomerSegmenter(1).fit(df)
     assert err.value.field == "n_clusters"
     same = pd.DataFrame({"recency_days": [3.0] * 10, "frequency": [2] * 10, "monetary": [50.0] * 10})
-    with pytest.raises(SegmentationError, match="distinct"):
+    with pytest.raises(InsufficientDataError, match="distinct"):
         CustomerSegmenter(3).fit(same)
 
 

@@ -17,7 +17,7 @@ ALL_TYPES = ["sales_forecast", "product_recommendation", "customer_segmentation"
 WORKFLOWS = {
     "sales_forecast": "ml_predictions.capabilities.forecasting.services",
     "product_recommendation": "ml_predictions.capabilities.recommendations.trainer",
-    "customer_segmentation": "ml_predictions.capabilities.segmentation.services",
+    "customer_segmentation": "ml_predictions.capabilities.segmentation.trainer",
     "inventory": "ml_predictions.capabilities.inventory.services",
 }
 

@@ -1,0 +1,150 @@
+"""Segment history endpoints: transitions between two segmentation runs, and their CSV export.
+
+Thin views: input serializer -> one selector (capabilities.segmentation.transitions) -> output serializer.
+"""
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.urls import URLPattern, path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.pagination import StandardPagination
+from ml_predictions.capabilities.segmentation.transitions import (
+    GROUPINGS,
+    MOVED_COLUMNS,
+    moved_records,
+    moved_rows,
+    segment_transitions,
+)
+from ml_predictions.exports import safe_row
+
+
+class TransitionsQuery(serializers.Serializer):
+    from_calc_date = serializers.DateField(required=False, help_text="the earlier run (default: the one before to)")
+    to_calc_date = serializers.DateField(required=False, help_text="the later run (default: the newest)")
+    by = serializers.ChoiceField(choices=GROUPINGS, default="segment_type")
+
+
+class RunSummary(serializers.Serializer):
+    model_id = serializers.CharField()
+    version = serializers.IntegerField()
+    calc_date = serializers.DateField()
+    n_customers = serializers.IntegerField()
+    segments = serializers.DictField(child=serializers.IntegerField(), help_text="customers per segment")
+
+
+class TransitionCell(serializers.Serializer):
+    # "from"/"to" are Python keywords; the fields are declared below
+    customers = serializers.IntegerField()
+    share_of_from = serializers.FloatField(allow_null=True)
+
+
+TransitionCell._declared_fields["from"] = serializers.CharField(allow_null=True, help_text="null: new customer")
+TransitionCell._declared_fields["to"] = serializers.CharField(allow_null=True, help_text="null: not in the later run")
+
+
+class MovedCustomer(serializers.Serializer):
+    customer_id = serializers.CharField()
+    from_segment = serializers.CharField()
+    to_segment = serializers.CharField()
+    from_segment_type = serializers.CharField()
+    to_segment_type = serializers.CharField()
+    from_clv = serializers.FloatField(allow_null=True)
+    to_clv = serializers.FloatField(allow_null=True)
+    from_monetary = serializers.FloatField(allow_null=True)
+    to_monetary = serializers.FloatField(allow_null=True)
+
+
+class TransitionsResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    by = serializers.CharField()
+    from_run = RunSummary()
+    to_run = RunSummary()
+    matrix = TransitionCell(many=True)
+    count = serializers.IntegerField(help_text="customers who moved from vip/frequent into at_risk/inactive")
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = MovedCustomer(many=True)
+
+
+EXAMPLE = {
+    "success": True, "by": "segment_type",
+    "from_run": {"model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88", "version": 3, "calc_date": "2026-06-01",
+                 "n_customers": 300, "segments": {"vip": 40, "at_risk": 30}},
+    "to_run": {"model_id": "8a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8", "version": 4, "calc_date": "2026-07-01",
+               "n_customers": 310, "segments": {"vip": 36, "at_risk": 35}},
+    "matrix": [{"from": "vip", "to": "vip", "customers": 34, "share_of_from": 0.85},
+               {"from": "vip", "to": "at_risk", "customers": 6, "share_of_from": 0.15}],
+    "count": 6, "next": None, "previous": None,
+    "results": [{"customer_id": "c-17", "from_segment": "vip", "to_segment": "at_risk", "from_segment_type": "vip",
+                 "to_segment_type": "at_risk", "from_clv": 5400.0, "to_clv": 900.0, "from_monetary": 6100.0,
+                 "to_monetary": 6150.0}],
+}
+ERRORS = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT}
+
+
+def _transitions(request: Request) -> Any:
+    query = TransitionsQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return segment_transitions(**query.validated_data)
+
+
+class SegmentTransitionsView(MLAPIView):
+    @extend_schema(
+        summary="Segment transitions between two runs and the valuable customers who slipped into risk",
+        parameters=[TransitionsQuery],
+        responses={200: TransitionsResponse, **ERRORS},
+        examples=[OpenApiExample("Transitions", value=EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request) -> Response:
+        result = _transitions(request)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(moved_records(result.moved), request, view=self)
+        body = {"success": True, "by": result.by, "from_run": result.from_run, "to_run": result.to_run,
+                "matrix": result.matrix, "count": paginator.page.paginator.count,
+                "next": paginator.get_next_link(), "previous": paginator.get_previous_link(), "results": page}
+        return Response(TransitionsResponse(body).data)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class SegmentTransitionsExportView(MLAPIView):
+    @extend_schema(
+        summary="CSV of the customers who moved from vip/frequent into at_risk/inactive between two runs",
+        parameters=[TransitionsQuery],
+        responses={(200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR, description="one row per moved customer",
+            examples=[OpenApiExample("CSV", value=",".join(MOVED_COLUMNS) + "\nc-17,vip,at_risk,vip,at_risk,5400.0,900.0,"
+                                     "6100.0,6150.0\n")]), **ERRORS},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        result = _transitions(request)
+        writer = csv.writer(_Echo())
+        rows = moved_rows(result.moved)
+
+        def lines() -> Any:
+            yield writer.writerow(MOVED_COLUMNS)
+            for row in rows:
+                yield writer.writerow(safe_row(row))
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv")
+        name = f"segment_transitions_{result.from_run['calc_date']}_{result.to_run['calc_date']}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+urlpatterns: list[URLPattern] = [
+    path("segments/transitions/", SegmentTransitionsView.as_view(), name="segment-transitions"),
+    path("segments/transitions/export/", SegmentTransitionsExportView.as_view(), name="segment-transitions-export"),
+]
