@@ -5,9 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml_predictions.errors import InsufficientDataError, MLError, NotFittedError, NotFoundError
 from ml_predictions.estimators.forecasting.forecaster import (
-    ForecastError,
-    InsufficientHistoryError,
     SalesForecaster,
     SeriesForecaster,
     _Cumulative,
@@ -122,18 +121,18 @@ def test_auto_picks_seasonal_naive_on_a_pure_weekly_pattern():
 
 
 def test_too_little_history_says_needed_and_available():
-    with pytest.raises(InsufficientHistoryError, match="at least 120 days.*there are 90"):
+    with pytest.raises(InsufficientDataError, match="at least 120 days.*there are 90"):
         SeriesForecaster("linear", **FAST).fit(_series(90))
 
 
 def test_unfitted_and_bad_parameters():
-    with pytest.raises(ForecastError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         SeriesForecaster().predict(7)
-    with pytest.raises(ForecastError, match="model_type") as exc:
+    with pytest.raises(MLError, match="model_type") as exc:
         SeriesForecaster("prophet").fit(_series(200))
     assert exc.value.field == "model_type"
     model = SeriesForecaster("linear", **FAST).fit(_series(200))
-    with pytest.raises(ForecastError) as exc:
+    with pytest.raises(MLError) as exc:
         model.predict(61)
     assert exc.value.field == "days_ahead"
 
@@ -159,9 +158,9 @@ def test_sales_forecaster_levels_products_and_price():
     assert prod["predicted_sales"].to_numpy() == pytest.approx(prod["predicted_quantity"].to_numpy() * 13.0)
     total = model.predict(10)
     assert total["predicted_quantity"].sum() == pytest.approx(demand["predicted_quantity"].sum(), rel=0.5)
-    with pytest.raises(ForecastError, match="unknown product id"):
+    with pytest.raises(NotFoundError, match="unknown product id"):
         model.predict(5, level="product", id="p9")
-    with pytest.raises(ForecastError) as exc:
+    with pytest.raises(MLError) as exc:
         model.predict(5, level="category")
     assert exc.value.field == "id"
 

@@ -18,19 +18,10 @@ from ml_predictions.conf import ml_settings
 from ml_predictions.data import canonical_id, get_data_source
 from ml_predictions.errors import (
     ArtifactError,
-    InsufficientDataError,
     InvalidParameterError,
     NoActiveModelError,
-    NotFoundError,
 )
-from ml_predictions.estimators.forecasting.forecaster import (
-    LEVELS,
-    MODEL_TYPES,
-    ForecastError,
-    InsufficientHistoryError,
-    SalesForecaster,
-    UnknownSeriesError,
-)
+from ml_predictions.estimators.forecasting import LEVELS, MODEL_TYPES, SalesForecaster
 from ml_predictions.models import MLModel, ModelType
 from ml_predictions.training.registry import get_active_artifact
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
@@ -39,15 +30,6 @@ MODEL_CHOICES: tuple[str, ...] = (*MODEL_TYPES, "auto")
 LEVEL_CHOICES: tuple[str, ...] = LEVELS
 # Every parameter `train` reads; `manage.py train` rejects other keys and routes `train all` keys by it.
 TRAIN_PARAMS = ("model_type", "level")
-
-
-def _domain_error(exc: ForecastError) -> Exception:
-    """Service errors -> the API's domain errors (422 too little history, 404 unknown id, 400 other)."""
-    if isinstance(exc, InsufficientHistoryError):
-        return InsufficientDataError(str(exc), details={"days_needed": exc.needed, "days_available": exc.available})
-    if isinstance(exc, UnknownSeriesError):
-        return NotFoundError(str(exc), field="id")
-    return InvalidParameterError(str(exc), field=exc.field)
 
 
 def _levels(level: str | None) -> tuple[str, ...]:
@@ -88,10 +70,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     products = source.products() if "category" in levels or "product" in levels else None
     progress(15, f"{len(lines)} order lines read")
     forecaster = build_forecaster(model_type, levels)
-    try:
-        forecaster.fit(lines, products, progress=progress)
-    except ForecastError as exc:
-        raise _domain_error(exc) from exc
+    forecaster.fit(lines, products, progress=progress)
     progress(90, "Forecasts computed")
     metrics = forecaster.metrics_
     days = (forecaster.last_date_ - forecaster.first_date_).days + 1
@@ -129,10 +108,7 @@ def sales_forecast_frame(
     model, forecaster = _active()
     if level == "product":
         id = canonical_id(id)
-    try:
-        frame = forecaster.predict(days_ahead, level=level, id=id, start_date=start_date)
-    except ForecastError as exc:
-        raise _domain_error(exc) from exc
+    frame = forecaster.predict(days_ahead, level=level, id=id, start_date=start_date)
     return model, forecaster, frame
 
 
@@ -196,7 +172,4 @@ def forecast_product_demand(horizon_days: int) -> pd.DataFrame | None:
         _model, forecaster = _active()
     except NoActiveModelError:
         return None
-    try:
-        return forecaster.product_demand(int(horizon_days))
-    except ForecastError as exc:
-        raise _domain_error(exc) from exc
+    return forecaster.product_demand(int(horizon_days))

@@ -56,6 +56,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError, NotFoundError
+from ml_predictions.estimators.forecasting.stored import StoredForecastMixin, _offset
+
 LAGS: tuple[int, ...] = (1, 7, 14, 28, 364)
 MODEL_TYPES: tuple[str, ...] = ("random_forest", "gradient_boosting", "linear")
 AUTO_CANDIDATES: tuple[str, ...] = (*MODEL_TYPES, "seasonal_naive")
@@ -76,30 +79,16 @@ _MIN_CALIBRATION_CUT = 2 * _LEVEL_WINDOW + _MIN_TRAIN_ROWS
 _INTERMITTENT_ADI = 1.32
 
 
-class ForecastError(ValueError):
-    """Bad input to the forecaster; `field` names the offending parameter when there is one."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class UnknownSeriesError(ForecastError):
-    """A level id (category name, product id) the fitted forecaster has no series for."""
-
-
-class InsufficientHistoryError(ForecastError):
-    def __init__(self, needed: int, available: int, what: str = "sales history"):
-        super().__init__(
-            f"Forecasting needs at least {needed} days of {what}; there are {available}."
-        )
-        self.needed = needed
-        self.available = available
-
-
 def _check_fitted(obj: Any, attr: str) -> None:
     if not hasattr(obj, attr):
-        raise ForecastError(f"{obj.__class__.__name__} is not fitted yet; call fit() first.")
+        raise NotFittedError(f"{obj.__class__.__name__} is not fitted yet; call fit() first.")
+
+
+def insufficient_history(needed: int, available: int, what: str = "sales history") -> InsufficientDataError:
+    return InsufficientDataError(
+        f"Forecasting needs at least {needed} days of {what}; there are {available}.",
+        details={"days_needed": int(needed), "days_available": int(available)},
+    )
 
 
 # --- daily series ------------------------------------------------------------------------------
@@ -118,7 +107,7 @@ def daily_series(
     a category are grouped as 'uncategorized'.
     """
     if level not in LEVELS:
-        raise ForecastError(f"level must be one of {list(LEVELS)}; got {level!r}.", field="level")
+        raise InvalidParameterError(f"level must be one of {list(LEVELS)}; got {level!r}.", field="level")
     lines = order_lines
     day = pd.to_datetime(lines["ordered_at"], utc=True).dt.tz_convert(None).dt.normalize()
     if level == "total":
@@ -398,7 +387,7 @@ def make_regressor(model_type: str, random_state: int | None = 42) -> Any:
         )
     if model_type == "linear":
         return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
-    raise ForecastError(f"model_type must be one of {list(MODEL_TYPES)} or 'auto'; got {model_type!r}.",
+    raise InvalidParameterError(f"model_type must be one of {list(MODEL_TYPES)} or 'auto'; got {model_type!r}.",
                         field="model_type")
 
 
@@ -437,7 +426,7 @@ def _clean(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 4)
 
 
-class SeriesForecaster(BaseEstimator):
+class SeriesForecaster(StoredForecastMixin, BaseEstimator):
     """Backtest, calibrate and forecast every series of one level and one target with one model.
 
     fit(Y) takes a wide frame (days x series). Learned: `model_type_` (the one kept, after `auto`),
@@ -483,9 +472,9 @@ class SeriesForecaster(BaseEstimator):
         if self.model_type not in (*MODEL_TYPES, "seasonal_naive", "auto"):
             make_regressor(self.model_type)  # raises the named error
         if not 0.5 <= float(self.interval_level) < 1:
-            raise ForecastError("interval_level must be in [0.5, 1).", field="interval_level")
+            raise InvalidParameterError("interval_level must be in [0.5, 1).", field="interval_level")
         if not 1 <= int(self.max_horizon) <= 3650:
-            raise ForecastError("max_horizon must be between 1 and 3650.", field="max_horizon")
+            raise InvalidParameterError("max_horizon must be between 1 and 3650.", field="max_horizon")
 
     def _regressor(self, model_type: str, spec: _FeatureSpec) -> Any:
         if model_type == "seasonal_naive":
@@ -531,6 +520,30 @@ class SeriesForecaster(BaseEstimator):
             out[start:start + block] = np.maximum(model.predict(X) * level, 0.0).reshape(len(r), horizon)
         return out
 
+    def paths(self, values: np.ndarray, first_day: np.datetime64, cuts: list[int], horizon: int) -> list[np.ndarray]:
+        """The global model as a backtest candidate: for each cut, refit on the days before it and
+        forecast every series `horizon` days from it (n x horizon, original units). The same rows,
+        features and lag rule as fit() uses, so the backtest judges the model production runs."""
+        with threadpool_limits(limits=1, user_api="openmp"):
+            out = []
+            for cut in cuts:
+                lags = tuple(lag for lag in self.lags if lag <= 28 or cut - lag >= 2 * _MIN_TRAIN_ROWS)
+                spec = _FeatureSpec(lags=lags if 7 in lags else (*lags, 7),
+                                    holidays=frozenset(np.datetime64(str(d)[:10], "D") for d in self.holidays))
+                window = values[:, max(0, cut - 364):cut].mean(1)
+                scale = np.where(window > 0, window, 1.0)
+                cum = _Cumulative(values[:, :cut] / scale[:, None])
+                log_scale = np.log1p(scale)
+                model = self._regressor(self.model_type, spec)
+                X, target = self._training_rows(cum, cut, spec, log_scale, np.random.default_rng(self.random_state),
+                                                first_day)
+                model.fit(X, target)
+                n = values.shape[0]
+                pred = self._direct_predict(model, cum, np.arange(n), np.full(n, cut), horizon, spec, log_scale,
+                                            first_day)
+                out.append(pred * scale[:, None])
+            return out
+
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, Y: pd.DataFrame, y: Any = None) -> SeriesForecaster:
         # gradient boosting's OpenMP threads spin-wait badly on a busy 2-core box (measured 60x
@@ -541,12 +554,12 @@ class SeriesForecaster(BaseEstimator):
     def _fit(self, Y: pd.DataFrame) -> SeriesForecaster:
         self._validate()
         if not isinstance(Y.index, pd.DatetimeIndex):
-            raise ForecastError("Y must be indexed by day (DatetimeIndex).")
+            raise InvalidParameterError("Y must be indexed by day (DatetimeIndex).")
         T = len(Y)
         if T < self.min_history_days:
-            raise InsufficientHistoryError(self.min_history_days, T)
+            raise insufficient_history(self.min_history_days, T)
         if Y.shape[1] == 0:
-            raise ForecastError("Y has no series to forecast.")
+            raise InvalidParameterError("Y has no series to forecast.")
         rng = np.random.default_rng(self.random_state)
         values = np.nan_to_num(Y.to_numpy(dtype=float).T, nan=0.0)
         values = np.maximum(values, 0.0)
@@ -558,7 +571,7 @@ class SeriesForecaster(BaseEstimator):
         k_origins = int(max(1, min(self.calibration_origins, room // 7 + 1)))
         cal_cut = T - test - horizon_cal - 7 * (k_origins - 1)
         if cal_cut < _ROLL_WINDOW + _MIN_TRAIN_ROWS:
-            raise InsufficientHistoryError(T + _ROLL_WINDOW + _MIN_TRAIN_ROWS - cal_cut, T)
+            raise insufficient_history(T + _ROLL_WINDOW + _MIN_TRAIN_ROWS - cal_cut, T)
         lags = tuple(lag for lag in self.lags if lag <= 28 or cal_cut - lag >= 2 * _MIN_TRAIN_ROWS)
         if 7 not in lags:
             lags = (*lags, 7)
@@ -801,48 +814,16 @@ class SeriesForecaster(BaseEstimator):
                 scores.append(r2_score(target[test_idx], model.predict(X[test_idx])))
         return float(np.mean(scores)) if scores else float("nan")
 
-    # -- predict -----------------------------------------------------------------------------
-    def predict(self, days_ahead: int, *, series: str | None = None, start_date: Any = None) -> pd.DataFrame:
-        """Rows date, prediction, lower, upper for `days_ahead` days from `start_date` (default: the
-        day after the last day with data). The window must lie inside the precomputed horizon."""
-        _check_fitted(self, "forecast_")
-        offset = _offset(self.forecast_start_, start_date, days_ahead, self.max_horizon)
-        if series is None:
-            if len(self.series_) != 1:
-                raise ForecastError("series is required for a multi-series forecaster.", field="series")
-            series = self.series_[0]
-        if series not in self.series_index_:
-            raise UnknownSeriesError(f"unknown series {series!r}.", field="series")
-        i = self.series_index_[series]
-        window = slice(offset, offset + days_ahead)
-        start = pd.Timestamp(self.forecast_start_) + pd.Timedelta(days=offset)
-        return pd.DataFrame(
-            {
-                "date": pd.date_range(start, periods=days_ahead, freq="D").date,
-                "prediction": self.forecast_[i, window].astype(float),
-                "lower": self.lower_[i, window].astype(float),
-                "upper": self.upper_[i, window].astype(float),
-            }
-        )
 
-
-def _offset(forecast_start: Any, start_date: Any, days_ahead: int, max_horizon: int) -> int:
-    if not 1 <= int(days_ahead) <= max_horizon:
-        raise ForecastError(f"days_ahead must be between 1 and {max_horizon}; got {days_ahead}.", field="days_ahead")
-    if start_date is None:
-        return 0
-    offset = (pd.Timestamp(start_date).date() - forecast_start).days
-    if offset < 0:
-        raise ForecastError(
-            f"start_date must be on or after {forecast_start} (the day after the last day with data).",
-            field="start_date",
-        )
-    if offset + int(days_ahead) > max_horizon:
-        raise ForecastError(
-            f"start_date + days_ahead reaches beyond the {max_horizon} forecast days after {forecast_start}.",
-            field="start_date",
-        )
-    return offset
+def _close_days(model: Any, calendar: Any) -> None:
+    """Exact zeros (forecast and band) on the days the shop is closed, whatever model made them."""
+    if not calendar.closed_weekdays and not calendar.closed_dates:
+        return
+    days = np.datetime64(model.forecast_start_, "D") + np.arange(model.forecast_.shape[1]).astype("timedelta64[D]")
+    shut = ~calendar.is_open(days)
+    if shut.any():
+        for attr in ("forecast_", "lower_", "upper_"):
+            getattr(model, attr)[:, shut] = 0.0
 
 
 class SalesForecaster(BaseEstimator):
@@ -885,6 +866,27 @@ class SalesForecaster(BaseEstimator):
             max_train_rows=extra.pop("max_train_rows", self.max_train_rows), min_history_days=self.min_history_days, random_state=self.random_state, **extra,
         )
 
+    def _level_forecaster(self, target: str) -> Any:
+        """Total and category series under `auto`: the rolling-origin selection among statistical,
+        global and combined candidates. Units follow revenue's shape closely, so they are chosen among
+        the statistical candidates only, which keeps total-level training inside its time budget."""
+        if self.model_type != "auto":
+            return self._series_forecaster()
+        from ml_predictions.estimators.forecasting.selection import (
+            AUTO_STATISTICAL,
+            COMBINATIONS,
+            AutoSeriesForecaster,
+        )
+
+        candidates = (*AUTO_STATISTICAL, "random_forest", *COMBINATIONS) if target == "revenue" else (
+            *AUTO_STATISTICAL, *COMBINATIONS)
+        return AutoSeriesForecaster(
+            candidates, calendar=self.calendar_, holidays=tuple(self.holidays), horizon=int(self.test_days),
+            interval_level=self.interval_level, max_horizon=int(self.max_horizon),
+            max_train_rows=int(self.max_train_rows), min_history_days=int(self.min_history_days),
+            random_state=self.random_state,
+        )
+
     def fit(
         self, order_lines: pd.DataFrame, products: pd.DataFrame | None = None, *, end: Any = None,
         progress: Any = None,
@@ -893,12 +895,12 @@ class SalesForecaster(BaseEstimator):
         levels = tuple(self.levels)
         bad = [lvl for lvl in levels if lvl not in LEVELS]
         if bad or not levels:
-            raise ForecastError(f"levels must be a non-empty subset of {list(LEVELS)}; got {list(levels)}.",
+            raise InvalidParameterError(f"levels must be a non-empty subset of {list(LEVELS)}; got {list(levels)}.",
                                 field="level")
         if self.model_type not in (*MODEL_TYPES, "auto"):
             make_regressor(self.model_type)
         if order_lines is None or len(order_lines) == 0:
-            raise InsufficientHistoryError(self.min_history_days, 0)
+            raise insufficient_history(self.min_history_days, 0)
         report = progress or (lambda *_: None)
         categories = None
         if products is not None and len(products):
@@ -906,6 +908,11 @@ class SalesForecaster(BaseEstimator):
         self.levels_: dict[str, dict[str, SeriesForecaster]] = {}
         self.price_: dict[str, float] = {}
         step = 0
+        total_revenue, _ = daily_series(order_lines, level="total", end=end)
+        from ml_predictions.estimators.forecasting.calendar import detect_calendar
+
+        self.calendar_ = detect_calendar(total_revenue.to_numpy(dtype=float).sum(1),
+                                         np.datetime64(total_revenue.index[0].date(), "D"), tuple(self.holidays))
         for level in levels:
             revenue, units = daily_series(order_lines, level=level, product_categories=categories, end=end)
             if level == "product":
@@ -918,12 +925,15 @@ class SalesForecaster(BaseEstimator):
                 price = (rev_recent / units_recent.replace(0, np.nan)).fillna(rev_all / units_all.replace(0, np.nan))
                 self.price_ = {str(k): float(v) for k, v in price.fillna(0.0).items()}
                 self.levels_[level] = {"units": fitted_units}
+                _close_days(fitted_units, self.calendar_)
             else:
                 report(20 + 60 * step // len(levels), f"Fitting the {level}-level models")
                 self.levels_[level] = {
-                    "revenue": self._series_forecaster().fit(revenue),
-                    "units": self._series_forecaster().fit(units),
+                    "revenue": self._level_forecaster("revenue").fit(revenue),
+                    "units": self._level_forecaster("units").fit(units),
                 }
+            for model in self.levels_[level].values():
+                _close_days(model, self.calendar_)
             step += 1
         first = next(iter(self.levels_.values()))["units"]
         self.last_date_ = first.last_date_
@@ -947,13 +957,17 @@ class SalesForecaster(BaseEstimator):
         out["primary"] = f"{first_level}/{'revenue' if 'revenue' in head_models else 'units'}"
         if "candidates" in head:
             out["candidates"] = head["candidates"]
+        for key in ("selection", "backtest", "beats_baseline_by", "interval_coverage_by_window", "calendar",
+                    "chosen_by_series"):
+            if key in head:
+                out[key] = head[key]
         out["levels"] = per_level
         return out
 
     def ids(self, level: str) -> list[str]:
         _check_fitted(self, "levels_")
         if level not in self.levels_:
-            raise ForecastError(f"level {level!r} was not trained; trained levels: {list(self.levels_)}.",
+            raise InvalidParameterError(f"level {level!r} was not trained; trained levels: {list(self.levels_)}.",
                                 field="level")
         return list(self.levels_[level]["units"].series_)
 
@@ -964,17 +978,17 @@ class SalesForecaster(BaseEstimator):
         (the band is for predicted_sales, as in seed 004)."""
         _check_fitted(self, "levels_")
         if level not in self.levels_:
-            raise ForecastError(f"level {level!r} was not trained; trained levels: {list(self.levels_)}.",
+            raise InvalidParameterError(f"level {level!r} was not trained; trained levels: {list(self.levels_)}.",
                                 field="level")
         models = self.levels_[level]
         if level == "total":
             key = TOTAL_KEY
         else:
             if not id:
-                raise ForecastError(f"id is required for level {level!r}.", field="id")
+                raise InvalidParameterError(f"id is required for level {level!r}.", field="id")
             key = str(id)
             if key not in models["units"].series_index_:
-                raise UnknownSeriesError(f"unknown {level} id {key!r}; the model has {len(models['units'].series_)} "
+                raise NotFoundError(f"unknown {level} id {key!r}; the model has {len(models['units'].series_)} "
                                          f"{level} series.", field="id")
         units = models["units"].predict(days_ahead, series=key, start_date=start_date)
         if "revenue" in models:
