@@ -19,7 +19,8 @@ from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.plots import new_figure, png_response
-from ml_predictions.api.training import training_response
+from ml_predictions.api.serializers import error_responses
+from ml_predictions.api.training import TRAIN_RESPONSES, training_response
 from ml_predictions.dashboard.segment_points import DEFAULT_POINTS, MAX_POINTS, segment_points
 from ml_predictions.dashboard.selectors import (
     daily_sales,
@@ -193,8 +194,7 @@ class RetrainView(MLAPIView):
             "installation cannot train answers 400. Use the capability's train endpoint to pass parameters."
         ),
         request=RetrainInputSerializer,
-        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT},
+        responses=TRAIN_RESPONSES,
         examples=[
             OpenApiExample("Request", value={"model_type": "segmentation"}, request_only=True),
             OpenApiExample(
@@ -237,7 +237,7 @@ class SalesHistoryPlotView(MLAPIView):
         ),
         parameters=[OpenApiParameter("days", int, description="7–1095, default 180")],
         responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG image"),
-                   400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+                   **error_responses(400, 422)},
         examples=[OpenApiExample("Bad days", value={"success": False, "error": {
             "code": "invalid", "message": "days: Ensure this value is greater than or equal to 7.",
             "fields": {"days": ["Ensure this value is greater than or equal to 7."]}}},
@@ -303,7 +303,7 @@ class SegmentPointsView(MLAPIView):
             "customer. 409 until a segmentation model is trained."
         ),
         parameters=[OpenApiParameter("limit", int, description="1–5000, default 1500")],
-        responses={200: SegmentPointsOutputSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: SegmentPointsOutputSerializer, **error_responses(400, 409)},
         examples=[OpenApiExample("Points", response_only=True, value={
             "success": True, "model_id": "9deece23-6b8b-4aab-b661-3f3aa47cf497", "calc_date": "2026-12-03",
             "n_customers": 400, "sampled": False,
