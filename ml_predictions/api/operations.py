@@ -132,7 +132,7 @@ class DashboardSummaryView(MLAPIView):
     @extend_schema(
         summary="Dashboard summary",
         description=(
-            "Seed 004's daily overview. `critical_inventory_alerts` counts open alerts with urgency_level ≥ 4; "
+            "The spec's daily overview. `critical_inventory_alerts` counts open alerts with urgency_level ≥ 4; "
             "`recent_models` are the 5 newest versions (active or not), `recent_trainings` the 10 newest "
             "training runs with status, progress, the version they produced and the first line of an error; "
             "each model carries its headline `key_metric` (forecast: mase, recommendations: recall_at_10, "
@@ -181,6 +181,10 @@ class RetrainInputSerializer(serializers.Serializer):
         choices=RETRAIN_CHOICES,
         help_text="A model type (sales_forecast, …) or the command's alias (forecast, segmentation, …).",
     )
+    force = serializers.BooleanField(
+        default=False,
+        help_text="Activate the new version even if it scores worse than the active one on the holdout.",
+    )
 
 
 class RetrainView(MLAPIView):
@@ -220,7 +224,8 @@ class RetrainView(MLAPIView):
         serializer = RetrainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         model_type = serializer.validated_data["model_type"]
-        return training_response(request, MODEL_TYPE_ALIASES.get(model_type, model_type), {})
+        activation = "force" if serializer.validated_data["force"] else "champion"
+        return training_response(request, MODEL_TYPE_ALIASES.get(model_type, model_type), {}, activation=activation)
 
 
 class SalesHistoryQuerySerializer(serializers.Serializer):

@@ -124,6 +124,21 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
 
 
+class ChallengerVerdictSerializer(serializers.Serializer):
+    """Why a retrain did or did not replace the active version (training/champion.py)."""
+
+    accepted = serializers.BooleanField()
+    reason = serializers.CharField()
+    metric = serializers.CharField(allow_null=True)
+    higher_is_better = serializers.BooleanField(allow_null=True)
+    challenger_score = serializers.FloatField(allow_null=True)
+    champion_score = serializers.FloatField(allow_null=True)
+    champion_id = serializers.UUIDField(allow_null=True)
+    champion_version = serializers.IntegerField(allow_null=True)
+    tolerance = serializers.FloatField(allow_null=True)
+    same_holdout = serializers.BooleanField(help_text="Both scored on the challenger's holdout (else each on its own).")
+
+
 class TrainingQueuedSerializer(serializers.Serializer):
     """The 202 answer of every train endpoint when a worker will run the training."""
 
@@ -145,3 +160,6 @@ class TrainingResultSerializer(serializers.Serializer):
     metrics = serializers.DictField()
     duration_seconds = serializers.FloatField()
     training_log_id = serializers.UUIDField()
+    activated = serializers.BooleanField(
+        required=False, help_text="Whether this version became the active one (false: a rejected challenger).")
+    challenger = ChallengerVerdictSerializer(required=False, help_text="Retrains only: the champion/challenger verdict.")

@@ -42,9 +42,11 @@ def _translated(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "message": gettext(message)} if isinstance(message, str) and message else result
 
 
-def training_response(request: Request, model_type: str, params: dict[str, Any]) -> Response:
+def training_response(
+    request: Request, model_type: str, params: dict[str, Any], *, activation: str = "always"
+) -> Response:
     user = request.user if request.user and request.user.is_authenticated else None
-    log = training_queue(model_type=model_type, params=params, user=user, trigger="api")
+    log = training_queue(model_type=model_type, params=params, user=user, trigger="api", activation=activation)
     if log.status == MLTrainingLog.Status.SUCCEEDED:
         return Response(_translated(log.result), status=status.HTTP_200_OK)
     if log.status == MLTrainingLog.Status.FAILED:
