@@ -296,7 +296,7 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
     shop, write_s = _db_shop(n_products, orders)
     from django.db import connection
 
-    from ml_predictions.capabilities.inventory.services import run_inventory_analysis
+    from ml_predictions.capabilities.inventory.selectors import run_inventory_analysis
 
     times, reads = [], []
     for _ in range(3):
@@ -330,7 +330,7 @@ def cache_case(n_products: int = 10_000, orders: int = 400_000, repeats: int = 5
     from rest_framework.test import APIClient
 
     from backend_django.shop.models import Product
-    from ml_predictions.capabilities.inventory.services import analysis_cache_key, build_optimizer
+    from ml_predictions.capabilities.inventory.selectors import analysis_cache_key, build_optimizer
     from ml_predictions.conf import ml_settings
 
     user, _created = get_user_model().objects.get_or_create(username="inventory_bench", defaults={"is_staff": True})

@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "ARTIFACT_STORAGE": None,
     "ARTIFACT_STORAGE_OPTIONS": {},
     "KEEP_VERSIONS": 5,
+    # Retrains activate a challenger only if its holdout score is at most this much (relative) worse.
+    "CHAMPION_TOLERANCE": 0.02,
     # A training log that has not moved for this long is considered dead (worker killed).
     "STALE_TRAINING_MINUTES": 30,
     # model_type -> dotted path of a trainer, adding to or replacing the built-in ones.

@@ -7,9 +7,7 @@ place that turns these classes into HTTP statuses.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from typing import TYPE_CHECKING, Any
 
 
 class MLError(Exception):
@@ -68,10 +66,35 @@ class ConflictError(MLError):
     code = "conflict"
 
 
-class NotFittedError(MLError, SklearnNotFittedError):
-    """An estimator used before `fit`; also a scikit-learn NotFittedError, so `check_is_fitted` callers agree."""
+class NotFittedBase(MLError, ValueError, AttributeError):
+    """What `NotFittedError` is without scikit-learn: the class `exceptions.py` maps to HTTP, so that
+    importing this vocabulary (every view and command does) never pulls scikit-learn, SciPy and pandas
+    into the process start (about 1.5 s of every `manage.py` command and system check)."""
 
     code = "not_fitted"
+
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+    class NotFittedError(NotFittedBase, _SklearnNotFittedError):
+        """An estimator used before `fit`; also a scikit-learn NotFittedError, so `check_is_fitted` callers agree."""
+
+
+def __getattr__(name: str) -> Any:
+    """Build `NotFittedError` on first use: it must subclass scikit-learn's class, and only the
+    estimators (which import scikit-learn anyway) ask for it."""
+    if name != "NotFittedError":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sklearn.exceptions import NotFittedError as sklearn_not_fitted
+
+    cls = type("NotFittedError", (NotFittedBase, sklearn_not_fitted), {
+        "__doc__": "An estimator used before `fit`; also a scikit-learn NotFittedError, so "
+                   "`check_is_fitted` callers agree.",
+        "__module__": __name__,
+    })
+    globals()["NotFittedError"] = cls
+    return cls
 
 
 # Historical aliases: the estimators spoke of "insufficient data" under these names.

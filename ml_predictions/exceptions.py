@@ -24,7 +24,7 @@ from ml_predictions.errors import (
     InvalidParameterError,
     MLError,
     NoActiveModelError,
-    NotFittedError,
+    NotFittedBase,
     NotFoundError,
     TrainingInProgressError,
 )
@@ -39,7 +39,7 @@ HTTP_STATUS: tuple[tuple[type[MLError], int], ...] = (
     (NoActiveModelError, 409),
     (TrainingInProgressError, 409),
     (ArtifactError, 409),
-    (NotFittedError, 409),
+    (NotFittedBase, 409),
     (ConflictError, 409),
     (DataSourceError, 500),
     (MLError, 400),

@@ -91,7 +91,7 @@ class InventoryAlert(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         RESOLVED = "resolved", _("Resolved")
-        CLOSED = "closed", _("Closed (no longer true)")
+        AUTO_RESOLVED = "auto_resolved", _("Auto-resolved (no longer true)")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     product_id = models.CharField(max_length=64, db_index=True)
@@ -103,8 +103,12 @@ class InventoryAlert(models.Model):
     predicted_demand_30days = models.FloatField(default=0)
     urgency_level = models.PositiveSmallIntegerField(default=1, db_index=True)
     estimated_stockout_date = models.DateField(null=True, blank=True)
+    # ABC-XYZ class of the product in the analysis that raised or last updated the alert ("" = unknown)
+    product_class = models.CharField(max_length=2, blank=True, default="")
     message = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    # Date of the analysis that last wrote this row: a look back at an earlier date never rewrites it.
+    as_of = models.DateField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

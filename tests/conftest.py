@@ -16,6 +16,14 @@ from ml_predictions.training.registry import clear_artifact_cache
 TEST_END_DATE = date(2026, 6, 30)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The MD5 hasher in the test run only: PBKDF2 costs ~0.4 s per user created or logged in, and the
+    suite creates hundreds; production settings keep Django's default hashers."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_artifacts(settings, tmp_path):
     """Each test writes artifacts to its own directory and starts with empty artifact and Django caches

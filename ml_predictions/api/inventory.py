@@ -1,12 +1,10 @@
-"""API routes and views of the inventory capability (seed 004's shapes and names).
+"""API routes and views of the inventory capability (the spec's shapes and names).
 
 Each view validates its query string with a serializer (a bad filter is a 400 naming it), gets the
-analysis on demand (stock changes every day, so the answer is computed from the current stock and the
-recent sales, not read from the last training) — from the cache while the data source's fingerprint
-and the active models are unchanged (workflows.inventory.cached_inventory_analysis) — and shapes the
-response. The analysis writes nothing:
-alerts are persisted by the "inventory" training (`python manage.py train inventory`, e.g. from cron),
-and resolved through POST /api/ml/inventory-alerts/{id}/resolve/ (api/views.py).
+analysis from `capabilities.inventory.services.inventory_analysis_refresh` — on demand, because stock
+changes every day; from the cache while the data source's fingerprint and the active models are
+unchanged — which also syncs the stored alerts to it, and shapes the response. Alerts are resolved
+through POST /api/ml/inventory-alerts/{id}/resolve/ (api/views.py).
 """
 from __future__ import annotations
 
@@ -22,13 +20,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
-from ml_predictions.capabilities.inventory.services import (
-    InventoryAnalysis,
-    cached_inventory_analysis,
-    health_recommendations,
-)
+from ml_predictions.capabilities.inventory.selectors import InventoryAnalysis, stored_alert_states
+from ml_predictions.capabilities.inventory.services import inventory_analysis_refresh
+from ml_predictions.capabilities.inventory.text import health_recommendations
 from ml_predictions.estimators.inventory.optimizer import ALERT_TYPES
-from ml_predictions.models import InventoryAlert
 
 # --------------------------------------------------------------------------- input serializers
 
@@ -63,7 +58,7 @@ def _validated(serializer_class: type[serializers.Serializer], request: Any) -> 
 
 def _analysis_for(filters: dict[str, Any]) -> tuple[InventoryAnalysis, pd.DataFrame, pd.DataFrame]:
     """Run the analysis and cut policy and alerts to the category filter (unknown category -> 400)."""
-    analysis, _hit = cached_inventory_analysis(as_of=filters.get("as_of"))
+    analysis, _sync = inventory_analysis_refresh(as_of=filters.get("as_of"))
     policy = analysis.optimizer.policy_
     alerts = analysis.optimizer.alerts()
     category = filters.get("category")
@@ -87,7 +82,8 @@ def _iso(value: Any) -> str | None:
 
 
 def _meta(analysis: InventoryAnalysis) -> dict[str, Any]:
-    return {"as_of": str(analysis.as_of), "demand_source": analysis.demand_source,
+    return {"as_of": str(analysis.as_of), "as_of_source": analysis.as_of_source,
+            "demand_source": analysis.demand_source,
             "seasonal_index": round(analysis.optimizer.seasonal_index_, 3), "computed_at": analysis.computed_at}
 
 
@@ -214,15 +210,11 @@ class InventoryAnalysisView(MLAPIView):
         total = len(alerts)
         if filters.get("limit"):
             alerts = alerts.head(filters["limit"])
-        # all open alerts in one query (at most five per product; no huge IN list for SQLite)
-        open_ids = {
-            (pid, atype): str(pk)
-            for pk, pid, atype in InventoryAlert.objects.filter(status=InventoryAlert.Status.OPEN)
-            .values_list("id", "product_id", "alert_type")
-        } if len(alerts) else {}
+        states = stored_alert_states() if len(alerts) else {}
         items = [
             {
-                "alert_id": open_ids.get((row.product_id, row.alert_type)),
+                "alert_id": states.get((row.product_id, row.alert_type), (None, None))[0],
+                "alert_status": states.get((row.product_id, row.alert_type), (None, None))[1],
                 "product_id": row.product_id,
                 "product_name": row.product_name,
                 "category": row.category,

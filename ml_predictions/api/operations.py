@@ -19,7 +19,8 @@ from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.plots import new_figure, png_response
-from ml_predictions.api.training import training_response
+from ml_predictions.api.serializers import error_responses
+from ml_predictions.api.training import TRAIN_RESPONSES, training_response
 from ml_predictions.dashboard.segment_points import DEFAULT_POINTS, MAX_POINTS, segment_points
 from ml_predictions.dashboard.selectors import (
     daily_sales,
@@ -131,7 +132,7 @@ class DashboardSummaryView(MLAPIView):
     @extend_schema(
         summary="Dashboard summary",
         description=(
-            "Seed 004's daily overview. `critical_inventory_alerts` counts open alerts with urgency_level ≥ 4; "
+            "The spec's daily overview. `critical_inventory_alerts` counts open alerts with urgency_level ≥ 4; "
             "`recent_models` are the 5 newest versions (active or not), `recent_trainings` the 10 newest "
             "training runs with status, progress, the version they produced and the first line of an error; "
             "each model carries its headline `key_metric` (forecast: mase, recommendations: recall_at_10, "
@@ -180,6 +181,10 @@ class RetrainInputSerializer(serializers.Serializer):
         choices=RETRAIN_CHOICES,
         help_text="A model type (sales_forecast, …) or the command's alias (forecast, segmentation, …).",
     )
+    force = serializers.BooleanField(
+        default=False,
+        help_text="Activate the new version even if it scores worse than the active one on the holdout.",
+    )
 
 
 class RetrainView(MLAPIView):
@@ -193,8 +198,7 @@ class RetrainView(MLAPIView):
             "installation cannot train answers 400. Use the capability's train endpoint to pass parameters."
         ),
         request=RetrainInputSerializer,
-        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT},
+        responses=TRAIN_RESPONSES,
         examples=[
             OpenApiExample("Request", value={"model_type": "segmentation"}, request_only=True),
             OpenApiExample(
@@ -220,7 +224,8 @@ class RetrainView(MLAPIView):
         serializer = RetrainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         model_type = serializer.validated_data["model_type"]
-        return training_response(request, MODEL_TYPE_ALIASES.get(model_type, model_type), {})
+        activation = "force" if serializer.validated_data["force"] else "champion"
+        return training_response(request, MODEL_TYPE_ALIASES.get(model_type, model_type), {}, activation=activation)
 
 
 class SalesHistoryQuerySerializer(serializers.Serializer):
@@ -237,7 +242,7 @@ class SalesHistoryPlotView(MLAPIView):
         ),
         parameters=[OpenApiParameter("days", int, description="7–1095, default 180")],
         responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG image"),
-                   400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+                   **error_responses(400, 422)},
         examples=[OpenApiExample("Bad days", value={"success": False, "error": {
             "code": "invalid", "message": "days: Ensure this value is greater than or equal to 7.",
             "fields": {"days": ["Ensure this value is greater than or equal to 7."]}}},
@@ -303,7 +308,7 @@ class SegmentPointsView(MLAPIView):
             "customer. 409 until a segmentation model is trained."
         ),
         parameters=[OpenApiParameter("limit", int, description="1–5000, default 1500")],
-        responses={200: SegmentPointsOutputSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: SegmentPointsOutputSerializer, **error_responses(400, 409)},
         examples=[OpenApiExample("Points", response_only=True, value={
             "success": True, "model_id": "9deece23-6b8b-4aab-b661-3f3aa47cf497", "calc_date": "2026-12-03",
             "n_customers": 400, "sampled": False,

@@ -1,4 +1,4 @@
-"""Who may use /api/ml/: staff and superusers only (seed 004: "SOLO Admin y Superusuario")."""
+"""Who may use /api/ml/: staff and superusers only (the spec: "SOLO Admin y Superusuario")."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,6 +1,11 @@
-"""Output serializers of the registry viewsets (read-only tables of the plugin)."""
+"""Output serializers of the registry viewsets and the shared response shapes (errors, trainings).
+
+Every answer is rendered through one of these, so the OpenAPI schema shows the real shape of each
+response instead of a bare object.
+"""
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, Prediction
@@ -32,7 +37,7 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 
 class InventoryAlertSerializer(serializers.ModelSerializer):
-    resolved_by = serializers.StringRelatedField()
+    resolved_by = serializers.StringRelatedField(allow_null=True, help_text="Who resolved it; null while open.")
 
     class Meta:
         model = InventoryAlert
@@ -49,7 +54,9 @@ class ResolveAlertSerializer(serializers.Serializer):
 
 
 class MLTrainingLogSerializer(serializers.ModelSerializer):
-    triggered_by = serializers.StringRelatedField()
+    triggered_by = serializers.StringRelatedField(
+        allow_null=True, help_text="The user who started it; null for the schedule and commands."
+    )
 
     class Meta:
         model = MLTrainingLog
@@ -81,3 +88,78 @@ class HealthSerializer(serializers.Serializer):
         child=ActiveModelSummarySerializer(allow_null=True),
         help_text="Per model type, its active version, or null when none is active.",
     )
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable name (invalid, not_found, insufficient_data, …).")
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Per request field, what is wrong with it (validation errors).",
+    )
+    details = serializers.DictField(required=False, help_text="Facts behind the error (e.g. training_log_id).")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The documented error shape of every /api/ml/ answer that is not a success."""
+
+    success = serializers.BooleanField(default=False)
+    error = ErrorDetailSerializer()
+
+
+ERROR_DESCRIPTIONS = {
+    400: "A parameter is invalid; `error.fields` names it.",
+    401: "Not authenticated.",
+    403: "Authenticated but not staff.",
+    404: "The id does not exist.",
+    409: "Conflicts with the current state (no active model, a training in flight, a bad artifact).",
+    422: "Not enough data for this.",
+    500: "A bug: logged with its traceback.",
+    503: "A dependency (database, artifact store) is unavailable.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error answers of an operation, each in the documented error shape."""
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
+class ChallengerVerdictSerializer(serializers.Serializer):
+    """Why a retrain did or did not replace the active version (training/champion.py)."""
+
+    accepted = serializers.BooleanField()
+    reason = serializers.CharField()
+    metric = serializers.CharField(allow_null=True)
+    higher_is_better = serializers.BooleanField(allow_null=True)
+    challenger_score = serializers.FloatField(allow_null=True)
+    champion_score = serializers.FloatField(allow_null=True)
+    champion_id = serializers.UUIDField(allow_null=True)
+    champion_version = serializers.IntegerField(allow_null=True)
+    tolerance = serializers.FloatField(allow_null=True)
+    same_holdout = serializers.BooleanField(help_text="Both scored on the challenger's holdout (else each on its own).")
+
+
+class TrainingQueuedSerializer(serializers.Serializer):
+    """The 202 answer of every train endpoint when a worker will run the training."""
+
+    success = serializers.BooleanField(default=True)
+    status = serializers.CharField()
+    message = serializers.CharField()
+    training_log_id = serializers.UUIDField()
+    status_url = serializers.URLField(help_text="GET it to follow status and progress.")
+
+
+class TrainingResultSerializer(serializers.Serializer):
+    """The keys every finished training answers with (the runner's stored result); each capability
+    adds its own keys beside them (the spec's train response of that capability)."""
+
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    model_id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    metrics = serializers.DictField()
+    duration_seconds = serializers.FloatField()
+    training_log_id = serializers.UUIDField()
+    activated = serializers.BooleanField(
+        required=False, help_text="Whether this version became the active one (false: a rejected challenger).")
+    challenger = ChallengerVerdictSerializer(required=False, help_text="Retrains only: the champion/challenger verdict.")

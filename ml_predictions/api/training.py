@@ -11,27 +11,28 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ml_predictions.api.serializers import TrainingQueuedSerializer, TrainingResultSerializer, error_responses
 from ml_predictions.models import MLTrainingLog
 from ml_predictions.training.services import training_queue
 
-# What a train endpoint can answer (documented once for every capability): 200 trained now (immediate
-# backend), 202 queued, 400 bad parameters, 409 one already in flight, 422 not enough data to train on.
-TRAIN_RESPONSES = {code: OpenApiTypes.OBJECT for code in (200, 202, 400, 409, 422)}
+
+def train_responses(result: type[serializers.Serializer] = TrainingResultSerializer) -> dict[int, Any]:
+    """What a train endpoint can answer: 200 trained now (immediate backend; `result` is the
+    capability's response serializer), 202 queued, 400 bad parameters, 409 one already in flight, 422 not
+    enough data to train on, 500 a bug in training (the log holds its traceback)."""
+    return {
+        200: OpenApiResponse(result, description="Trained now (immediate task backend)."),
+        202: OpenApiResponse(TrainingQueuedSerializer, description="Queued; poll status_url."),
+        **error_responses(400, 409, 422, 500),
+    }
 
 
-class TrainingQueuedSerializer(serializers.Serializer):
-    """The 202 answer of every train endpoint when a worker will run the training."""
-
-    success = serializers.BooleanField(default=True)
-    status = serializers.CharField()
-    message = serializers.CharField()
-    training_log_id = serializers.UUIDField()
-    status_url = serializers.URLField()
+TRAIN_RESPONSES = train_responses()
 
 
 def _translated(result: dict[str, Any]) -> dict[str, Any]:
@@ -41,9 +42,11 @@ def _translated(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "message": gettext(message)} if isinstance(message, str) and message else result
 
 
-def training_response(request: Request, model_type: str, params: dict[str, Any]) -> Response:
+def training_response(
+    request: Request, model_type: str, params: dict[str, Any], *, activation: str = "always"
+) -> Response:
     user = request.user if request.user and request.user.is_authenticated else None
-    log = training_queue(model_type=model_type, params=params, user=user, trigger="api")
+    log = training_queue(model_type=model_type, params=params, user=user, trigger="api", activation=activation)
     if log.status == MLTrainingLog.Status.SUCCEEDED:
         return Response(_translated(log.result), status=status.HTTP_200_OK)
     if log.status == MLTrainingLog.Status.FAILED:

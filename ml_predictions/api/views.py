@@ -18,6 +18,7 @@ from ml_predictions.api.serializers import (
     MLTrainingLogSerializer,
     PredictionSerializer,
     ResolveAlertSerializer,
+    error_responses,
 )
 from ml_predictions.capabilities.alerts import alert_list, alert_resolve
 from ml_predictions.capabilities.predictions import prediction_list
@@ -70,7 +71,7 @@ class MLModelViewSet(MLReadOnlyViewSet):
             "active version is a no-op."
         ),
         request=None,
-        responses={200: ActivateModelOutputSerializer},
+        responses={200: ActivateModelOutputSerializer, **error_responses(404, 409)},
         examples=[
             OpenApiExample("Rolled back", value={
                 "success": True, "message": "sales_forecast v2 is now active.",
@@ -149,7 +150,7 @@ class InventoryAlertViewSet(MLReadOnlyViewSet):
         summary="Resolve an alert",
         description="Marks the alert resolved and records who resolved it and when. Resolving twice is a 409.",
         request=ResolveAlertSerializer,
-        responses={200: InventoryAlertSerializer},
+        responses={200: InventoryAlertSerializer, **error_responses(400, 404, 409)},
         examples=[
             OpenApiExample("Resolved", value={**ALERT_EXAMPLE, "status": "resolved", "resolved_at": "2026-11-23T11:00:00Z",
                                                "resolved_by": "admin"}, response_only=True)

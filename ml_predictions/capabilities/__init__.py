@@ -9,4 +9,4 @@ from ml_predictions.training.trainers import register_trainer
 register_trainer(ModelType.SALES_FORECAST, "ml_predictions.capabilities.forecasting.services.train")
 register_trainer(ModelType.PRODUCT_RECOMMENDATION, "ml_predictions.capabilities.recommendations.trainer.train")
 register_trainer(ModelType.CUSTOMER_SEGMENTATION, "ml_predictions.capabilities.segmentation.trainer.train")
-register_trainer(ModelType.INVENTORY, "ml_predictions.capabilities.inventory.services.train")
+register_trainer(ModelType.INVENTORY, "ml_predictions.capabilities.inventory.trainer.train")

@@ -21,14 +21,14 @@ from ml_predictions.data import get_data_source
 from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, ModelType, Prediction
 from ml_predictions.training.runner import fail_stale_trainings, trainer_available
 
-# An open alert at or above this urgency (1–5) counts as critical (seed 004's urgency_level 5 = act now).
+# An open alert at or above this urgency (1–5) counts as critical (the spec's urgency_level 5 = act now).
 CRITICAL_URGENCY = 4
 RECENT_MODELS = 5
 RECENT_TRAININGS = 10
 
 
 def dashboard_summary() -> dict[str, Any]:
-    """Seed 004's dashboard numbers; also frees slots of trainings whose worker died."""
+    """The spec's dashboard numbers; also frees slots of trainings whose worker died."""
     fail_stale_trainings()
     week_ago = timezone.now() - timedelta(days=7)
     open_alerts = InventoryAlert.objects.filter(status=InventoryAlert.Status.OPEN)
@@ -47,6 +47,18 @@ def recent_models(limit: int = RECENT_MODELS) -> list[MLModel]:
 
 def recent_trainings(limit: int = RECENT_TRAININGS) -> list[MLTrainingLog]:
     return list(MLTrainingLog.objects.select_related("triggered_by", "ml_model").order_by("-created_at")[:limit])
+
+
+def challenger_verdicts(limit: int = RECENT_TRAININGS) -> list[dict[str, Any]]:
+    """The latest retrains' champion/challenger verdicts, rejected ones included, newest first.
+
+    For the dashboard: a rejected challenger means the weekly retrain kept last week's model, which an
+    operator should see (and may overrule by activating that version).
+    """
+    logs = (MLTrainingLog.objects.filter(status=MLTrainingLog.Status.SUCCEEDED, result__has_key="challenger")
+            .select_related("ml_model").order_by("-created_at")[:limit])
+    return [{"model_type": log.model_type, "training_log_id": str(log.pk), "finished_at": log.finished_at,
+             "version": log.ml_model.version if log.ml_model else None, **log.result["challenger"]} for log in logs]
 
 
 def top_alerts(limit: int = 10) -> list[InventoryAlert]:
@@ -90,7 +102,7 @@ def capabilities() -> list[dict[str, Any]]:
 
 
 def segment_sizes() -> list[dict[str, Any]]:
-    """Segment sizes from the active segmentation model's metrics (seed 004: cluster_sizes, cluster_names)."""
+    """Segment sizes from the active segmentation model's metrics (the spec's cluster_sizes, cluster_names)."""
     model = MLModel.objects.filter(model_type=ModelType.CUSTOMER_SEGMENTATION, is_active=True).first()
     sizes = (model.metrics or {}).get("cluster_sizes") if model else None
     if not isinstance(sizes, dict) or not sizes:

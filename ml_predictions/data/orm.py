@@ -138,6 +138,12 @@ class DjangoORMDataSource(DataSource):
             return empty_order_lines()
         return normalize_order_lines(frame)
 
+    def last_ordered_at(self) -> pd.Timestamp | None:
+        """The latest `ordered_at` of a counted line, in one aggregate query (inventory dates an imported
+        history that ended before today by it)."""
+        last = self._order_line_queryset().aggregate(last=Max(self.fields["order_line"]["ordered_at"]))["last"]
+        return to_utc_timestamp(last)
+
     def fingerprint(self, *, order_windows: Sequence[tuple[DateLike, DateLike]] = (), products: bool = False) -> str:
         """Order lines: per window one aggregate query with the same filters as `order_lines` (window,
         excluded statuses): line count, total quantity and latest `ordered_at`, so a new, cancelled,

@@ -22,9 +22,10 @@ from django.utils.translation import gettext as _
 
 from ml_predictions.errors import InvalidParameterError, MLError, TrainingInProgressError
 from ml_predictions.exceptions import http_status
-from ml_predictions.models import MLTrainingLog, ModelType
+from ml_predictions.models import MLModel, MLTrainingLog, ModelType
+from ml_predictions.training.champion import ACTIVATION_POLICIES, ALWAYS, FORCE, Verdict, judge
 from ml_predictions.training.logs import STALE_ERROR, fail_stale_trainings  # noqa: F401  (STALE_ERROR: re-exported)
-from ml_predictions.training.registry import register_model
+from ml_predictions.training.registry import load_artifact, register_model
 from ml_predictions.training.trainers import trainer_table
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
@@ -170,8 +171,15 @@ def _progress_writer(log_id: Any, on_progress: ProgressCallback | None) -> Progr
     return progress
 
 
-def run_training(log_id: Any, *, on_progress: ProgressCallback | None = None) -> MLTrainingLog:
-    """Run a queued training to the end; never raises for a trainer failure (the log records it)."""
+def run_training(
+    log_id: Any, *, on_progress: ProgressCallback | None = None, activation: str = ALWAYS
+) -> MLTrainingLog:
+    """Run a queued training to the end; never raises for a trainer failure (the log records it).
+
+    `activation` is the champion/challenger policy (training/champion.py): "always" activates the new
+    version (an explicit training), "champion" only when it is not worse than the active one (the
+    retrain paths), "force" activates and records the comparison anyway.
+    """
     log = MLTrainingLog.objects.get(pk=log_id)
     if log.status != MLTrainingLog.Status.QUEUED:
         return log
@@ -190,6 +198,8 @@ def run_training(log_id: Any, *, on_progress: ProgressCallback | None = None) ->
             logger.warning("training %s finished after it was marked failed; its model is discarded", log.pk)
             log.refresh_from_db()
             return log
+        verdict = _judge(log.model_type, outcome, activation)
+        metrics = {**outcome.metrics, "challenger": verdict.as_dict()} if verdict else outcome.metrics
         progress(95, "Saving artifact")
         duration = round(time.perf_counter() - started, 3)
         model = register_model(
@@ -197,14 +207,18 @@ def run_training(log_id: Any, *, on_progress: ProgressCallback | None = None) ->
             artifact=outcome.artifact,
             algorithm=outcome.algorithm,
             parameters={**log.parameters, **outcome.parameters},
-            metrics=outcome.metrics,
+            metrics=metrics,
             training_duration_seconds=duration,
             data_start=outcome.data_start,
             data_end=outcome.data_end,
             n_samples=outcome.n_samples,
             trained_by=log.triggered_by,
             on_registered=outcome.on_registered,
+            activate=verdict is None or verdict.accepted,
         )
+        if verdict is not None:
+            (logger.info if verdict.accepted else logger.warning)(
+                "%s challenger v%s %s", log.model_type, model.version, verdict.reason)
     except Exception as exc:  # noqa: BLE001 — every failure must end in the log, not in a dead worker
         duration = round(time.perf_counter() - started, 3)
         is_domain = isinstance(exc, MLError)
@@ -236,14 +250,20 @@ def run_training(log_id: Any, *, on_progress: ProgressCallback | None = None) ->
         "duration_seconds": duration,
         "training_log_id": str(log.pk),
         **outcome.response,
+        "activated": model.is_active,
     }
+    if verdict is not None:
+        result["challenger"] = verdict.as_dict()
+        if not verdict.accepted:
+            result["message"] = (f"Challenger v{model.version} rejected, v{verdict.champion_version} stays active: "
+                                 f"{verdict.reason}")
     MLTrainingLog.objects.filter(pk=log.pk).update(
         status=MLTrainingLog.Status.SUCCEEDED,
         progress=100,
         message="Done",
         finished_at=timezone.now(),
         duration_seconds=duration,
-        metrics=outcome.metrics,
+        metrics=metrics,
         result=result,
         ml_model=model,
     )
@@ -258,7 +278,19 @@ def train_now(
     user: Any = None,
     trigger: str = "command",
     on_progress: ProgressCallback | None = None,
+    activation: str = ALWAYS,
 ) -> MLTrainingLog:
     """Synchronous training (management commands, tests): start + run in this process."""
     log = start_training(model_type, params, user=user, trigger=trigger)
-    return run_training(log.pk, on_progress=on_progress)
+    return run_training(log.pk, on_progress=on_progress, activation=activation)
+
+
+def _judge(model_type: str, outcome: TrainingOutcome, activation: str) -> Verdict | None:
+    """The champion/challenger verdict, or None for an explicit training (always activated)."""
+    if activation not in ACTIVATION_POLICIES:
+        raise InvalidParameterError(f"activation must be one of {ACTIVATION_POLICIES}; got {activation!r}.")
+    if activation == ALWAYS:
+        return None
+    champion = MLModel.objects.filter(model_type=model_type, is_active=True).first()
+    return judge(model_type=model_type, challenger_metrics=outcome.metrics, champion=champion,
+                 score_artifact=outcome.score_artifact, load_champion=load_artifact, force=activation == FORCE)

@@ -14,6 +14,6 @@ from ml_predictions.training.runner import run_training
 
 
 @task()
-def train_model_task(log_id: str) -> dict[str, Any]:
-    log = run_training(log_id)
+def train_model_task(log_id: str, activation: str = "always") -> dict[str, Any]:
+    log = run_training(log_id, activation=activation)
     return {"training_log_id": str(log.pk), "status": log.status, "model_id": str(log.ml_model_id or "")}

@@ -25,7 +25,10 @@ class TrainingOutcome:
     data_start: date | None = None
     data_end: date | None = None
     message: str = "Model trained successfully"
-    # Extra top-level keys of the train endpoint's response (seed 004 shapes differ per capability).
+    # Extra top-level keys of the train endpoint's response (the spec's shapes differ per capability).
     response: dict[str, Any] = field(default_factory=dict)
     # Runs inside the activation transaction with the new MLModel (e.g. bulk-write per-customer rows).
     on_registered: Callable[[MLModel], None] | None = None
+    # Optional: scores any artifact of this type on THIS training's holdout with the type's champion
+    # metric (training/champion.py SCORE_RULES), so a retrain compares the active version like for like.
+    score_artifact: Callable[[Any], float | None] | None = None

@@ -211,17 +211,16 @@ def test_openapi_lists_the_endpoints_with_examples(staff_client):
 @pytest.mark.django_db
 def test_analysis_links_persisted_alerts_and_resolve_works(staff_client, small_shop):
     from ml_predictions.models import InventoryAlert
-    from ml_predictions.training.runner import train_now
 
-    before = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
-    assert {a["alert_id"] for a in before["alerts"]} == {None}
-    assert train_now("inventory", {"as_of": AS_OF}).status == "succeeded"
     body = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
     stored = {(a.product_id, a.alert_type): str(a.pk) for a in InventoryAlert.objects.filter(status="open")}
     assert {(a["product_id"], a["alert_type"]): a["alert_id"] for a in body["alerts"]} == stored
-    alert_id = body["alerts"][0]["alert_id"]
-    res = staff_client.post(f"/api/ml/inventory-alerts/{alert_id}/resolve/", {}, format="json")
+    assert {a["alert_status"] for a in body["alerts"]} == {"open"}
+    first = body["alerts"][0]
+    res = staff_client.post(f"/api/ml/inventory-alerts/{first['alert_id']}/resolve/", {}, format="json")
     assert res.status_code == 200 and res.json()["status"] == "resolved"
     after = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
-    assert next(a for a in after["alerts"] if (a["product_id"], a["alert_type"]) ==
-                (body["alerts"][0]["product_id"], body["alerts"][0]["alert_type"]))["alert_id"] is None
+    again = next(a for a in after["alerts"] if (a["product_id"], a["alert_type"]) ==
+                 (first["product_id"], first["alert_type"]))
+    assert again["alert_id"] is None and again["alert_status"] == "snoozed"
+    assert InventoryAlert.objects.get(pk=first["alert_id"]).status == "resolved"

@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend_django.shop.models import Product
-from ml_predictions.capabilities.inventory.services import run_inventory_analysis, sync_alerts
+from ml_predictions.capabilities.inventory.selectors import run_inventory_analysis
+from ml_predictions.capabilities.inventory.services import inventory_alerts_sync
 from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog
 from ml_predictions.training.registry import get_active_artifact
 from ml_predictions.training.runner import train_now
@@ -50,7 +51,8 @@ def test_rerun_updates_closes_and_keeps_resolved_history(small_shop, staff_user)
     first = open_alerts()
     # the same run again: no duplicates, same rows updated in place
     log = train_now("inventory", {"as_of": AS_OF})
-    assert log.result["alerts_sync"] == {"created": 0, "updated": len(first), "closed": 0, "snoozed": 0}
+    assert log.result["alerts_sync"] == {"created": 0, "updated": 0, "unchanged": len(first), "auto_resolved": 0,
+                                         "snoozed": 0, "skipped": None}
     again = open_alerts()
     assert {k: a.pk for k, a in again.items()} == {k: a.pk for k, a in first.items()}
     assert InventoryAlert.objects.count() == len(first)
@@ -67,8 +69,9 @@ def test_rerun_updates_closes_and_keeps_resolved_history(small_shop, staff_user)
 
     log = train_now("inventory", {"as_of": AS_OF})
     sync = log.result["alerts_sync"]
-    assert sync["closed"] >= 1 and sync["snoozed"] == 1
-    assert InventoryAlert.objects.get(pk=reorder.pk).status == "closed"
+    assert sync["auto_resolved"] >= 1 and sync["snoozed"] == 1
+    closed = InventoryAlert.objects.get(pk=reorder.pk)
+    assert closed.status == "auto_resolved" and closed.resolved_at is not None and closed.resolved_by is None
     assert (pid, "reorder_now") not in open_alerts()
     kept = InventoryAlert.objects.get(pk=resolved.pk)
     assert kept.status == "resolved" and kept.resolved_by == staff_user
@@ -84,12 +87,12 @@ def test_rerun_updates_closes_and_keeps_resolved_history(small_shop, staff_user)
 
 @pytest.mark.django_db
 def test_sync_is_set_based(small_shop):
-    alerts = run_inventory_analysis(as_of=AS_OF).optimizer.alerts()
-    assert len(alerts) > 10
+    analysis = run_inventory_analysis(as_of=AS_OF)
+    assert len(analysis.optimizer.alerts()) > 10
     with CaptureQueriesContext(connection) as first:
-        sync_alerts(alerts)
+        inventory_alerts_sync(analysis=analysis)
     with CaptureQueriesContext(connection) as second:
-        sync_alerts(alerts)
+        inventory_alerts_sync(analysis=analysis)
     # a constant handful of statements, whatever the number of alerts (no query per row)
     assert len(first.captured_queries) <= 8
     assert len(second.captured_queries) <= 8

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db.models import F
 
 from backend_django.shop.models import Customer, Order, OrderItem, Product
-from ml_predictions.capabilities.inventory import services as workflow
+from ml_predictions.capabilities.inventory import selectors as workflow
 from ml_predictions.data import reset_data_source_cache
 from ml_predictions.data.csv_source import CSVDataSource
 from ml_predictions.data.orm import DjangoORMDataSource
@@ -147,9 +147,11 @@ def test_entries_expire_after_the_ttl(staff_client, small_shop, computations, se
     settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_CACHE_SECONDS": 60}
     seen = []
     real_set = cache.set
-    monkeypatch.setattr(cache, "set", lambda key, value, timeout=None: (seen.append(timeout), real_set(key, value, timeout)))
+    monkeypatch.setattr(cache, "set", lambda key, value, timeout=None: (
+        seen.append((key.startswith(workflow.CACHE_KEY_PREFIX), timeout)), real_set(key, value, timeout)))
     staff_client.get(URLS[0], {"as_of": AS_OF})
-    assert seen == [60]
+    # the analysis, and the note that the alerts were synced to it, both for the TTL
+    assert seen == [(True, 60), (False, 60)]
 
 
 @pytest.mark.django_db

@@ -19,6 +19,8 @@ from ml_predictions.training.backup import export_models, import_models
 from ml_predictions.training.runner import train_now
 
 REPO = Path(__file__).resolve().parents[2]
+# One database per test process, so concurrent suites on one server never share it.
+ROUNDTRIP_DB = f"ml_backup_roundtrip_{os.getpid()}"
 
 
 @pytest.fixture
@@ -134,7 +136,7 @@ def _postgres_url() -> str | None:
     try:
         import psycopg
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2):
-            return "postgres://postgres@127.0.0.1:5432/ml_backup_roundtrip"
+            return f"postgres://postgres@127.0.0.1:5432/{ROUNDTRIP_DB}"
     except Exception:  # noqa: BLE001 — no server here: the test below is skipped
         return None
 
@@ -152,8 +154,8 @@ def test_archive_from_this_database_restores_on_the_other_engine(tmp_path):
             pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
         import psycopg
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as pg:
-            pg.execute("DROP DATABASE IF EXISTS ml_backup_roundtrip")
-            pg.execute("CREATE DATABASE ml_backup_roundtrip")
+            pg.execute(f"DROP DATABASE IF EXISTS {ROUNDTRIP_DB}")
+            pg.execute(f"CREATE DATABASE {ROUNDTRIP_DB}")
     else:
         other = f"sqlite:///{tmp_path / 'other.sqlite3'}"
     env = {**os.environ, "DATABASE_URL": other, "ML_MODEL_DIR": str(tmp_path / "other_models"), "DEBUG": "true",
@@ -169,3 +171,6 @@ def test_archive_from_this_database_restores_on_the_other_engine(tmp_path):
                 "m, a = get_active_artifact('inventory'); print(m.version, a)")
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip().splitlines()[-1] == "2 {'v': 2}"
+    if connection.vendor == "sqlite":
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as pg:
+            pg.execute(f"DROP DATABASE IF EXISTS {ROUNDTRIP_DB}")

@@ -18,7 +18,7 @@ WORKFLOWS = {
     "sales_forecast": "ml_predictions.capabilities.forecasting.services",
     "product_recommendation": "ml_predictions.capabilities.recommendations.trainer",
     "customer_segmentation": "ml_predictions.capabilities.segmentation.trainer",
-    "inventory": "ml_predictions.capabilities.inventory.services",
+    "inventory": "ml_predictions.capabilities.inventory.trainer",
 }
 
 

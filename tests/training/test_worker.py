@@ -67,7 +67,7 @@ def test_api_answers_202_and_db_worker_runs_the_training(settings, staff_client,
     assert body["status_url"].endswith(reverse("ml_predictions:traininglog-detail", args=[log_id]))
     # queued, not run: the previous version is still the active one
     task_row = DBTaskResult.objects.get()
-    assert task_row.status == "READY" and task_row.args_kwargs["args"] == [log_id]
+    assert task_row.status == "READY" and task_row.args_kwargs["args"] == [log_id, "champion"]  # a retrain is a challenge
     assert MLTrainingLog.objects.get(pk=log_id).task_id == str(task_row.id)
     assert MLModel.objects.get(is_active=True).pk == previous.pk
 

@@ -591,7 +591,7 @@ class InventoryOptimizer:
         }
 
     def summary(self) -> dict[str, Any]:
-        """Seed 004's inventory-analysis summary: totals by alert type and the stock value at risk.
+        """The spec's inventory-analysis summary: totals by alert type and the stock value at risk.
 
         Stock value at risk = cost value of stock not expected to sell in time: the whole stock of
         slow-moving products plus the part of overstocked products above their order-up-to level.

@@ -1,4 +1,4 @@
-"""`python manage.py retrain_models` — the weekly schedule (seed 004: retrain every week).
+"""`python manage.py retrain_models` — the weekly schedule (the spec: retrain every week).
 
 Trains every model type this installation has, in dependency order (forecast before inventory), with
 each trainer's default parameters, through the same runner as the API (log, single writer, atomic
@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ml_predictions.errors import MLError
 from ml_predictions.management.commands.train import ALIASES, ORDER
 from ml_predictions.models import MLTrainingLog
+from ml_predictions.training.champion import CHAMPION, FORCE
 from ml_predictions.training.registry import prune_versions
 from ml_predictions.training.runner import fail_stale_trainings, train_now, trainer_available
 
@@ -30,6 +31,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", type=int, default=None,
             help="Versions to keep per type after training (default: ML_PREDICTIONS['KEEP_VERSIONS']).",
+        )
+        parser.add_argument(
+            "--force", action="store_true",
+            help="Activate every new version, even one that scores worse than the active one on the holdout.",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -47,7 +52,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{model_type}: skipped (no trainer installed)")
                 continue
             try:
-                log = train_now(model_type, {}, trigger="schedule")
+                log = train_now(model_type, {}, trigger="schedule", activation=FORCE if opts["force"] else CHAMPION)
             except MLError as exc:  # e.g. another training of this type is running
                 self.stderr.write(self.style.ERROR(f"{model_type}: not started: {exc.message}"))
                 failed.append(model_type)
@@ -59,6 +64,11 @@ class Command(BaseCommand):
                 continue
             trained += 1
             pruned = prune_versions(model_type, opts["keep"])
+            verdict = (log.result or {}).get("challenger") or {}
+            if verdict and not verdict.get("accepted"):
+                self.stdout.write(self.style.WARNING(
+                    f"{model_type}: v{log.ml_model.version} trained but not activated ({verdict['reason']})"))
+                continue
             self.stdout.write(self.style.SUCCESS(
                 f"{model_type}: v{log.ml_model.version} trained in {log.duration_seconds:.1f} s"
                 + (f", {pruned} old version(s) pruned" if pruned else "")

@@ -1,0 +1,62 @@
+"""Translatable text of the inventory capability: health advice and one sentence per alert.
+
+Why here: the optimiser returns codes and counts (no Django, no gettext); the host translates these
+strings through Django's catalogues, in the request's language for responses and in the site's
+default language for stored alert messages (so a Spanish request does not rewrite every stored row).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+
+def health_recommendations(codes: list[tuple[str, int]], history_days: int) -> list[str]:
+    """Plain-language advice in the active language (the spec's example: "Reabastecer 8 productos con stock bajo")."""
+    texts = {
+        "out_of_stock": lambda n: ngettext(
+            "%(count)d product with demand is already out of stock: order it today",
+            "%(count)d products with demand are already out of stock: order them today", n),
+        "restock_low": lambda n: ngettext(
+            "Restock %(count)d product with low stock", "Restock %(count)d products with low stock", n),
+        "high_demand": lambda n: ngettext(
+            "Check supply for %(count)d product selling well above its forecast",
+            "Check supply for %(count)d products selling well above their forecast", n),
+        "promote_overstock": lambda n: ngettext(
+            "Consider promotions for %(count)d overstocked product",
+            "Consider promotions for %(count)d overstocked products", n),
+        "liquidate_slow": lambda n: ngettext(
+            "Apply a clearance strategy to %(count)d slow-moving product",
+            "Apply a clearance strategy to %(count)d slow-moving products", n),
+        "no_history": lambda n: ngettext(
+            "%(count)d product has no sales in the last %(days)d days: check that it is still on sale",
+            "%(count)d products have no sales in the last %(days)d days: check that they are still on sale", n),
+        "missing_cost": lambda n: ngettext(
+            "Enter the unit cost of %(count)d product so order costs can be estimated",
+            "Enter the unit cost of %(count)d products so order costs can be estimated", n),
+        "all_good": lambda n: _("Inventory is healthy: no action needed"),
+    }
+    return [texts[code](count) % {"count": count, "days": history_days} for code, count in codes]
+
+
+def alert_messages(alerts: pd.DataFrame) -> list[str]:
+    """One sentence per alert row (rows are alerts, a few thousand at most, not orders)."""
+    templates = {
+        "reorder_now": _("Stock %(stock)d is at or below the reorder point; order up to %(target)d units."),
+        "low_stock": _("Stock %(stock)d will reach the reorder point within a week; prepare an order."),
+        "slow_moving": _("Stock %(stock)d is barely selling (last sale: %(last)s)."),
+        "overstock": _("Stock %(stock)d covers more than %(cover)d days of demand."),
+        "high_demand": _("Selling %(recent).1f a day, well above the expected %(ref).1f a day."),
+    }
+    never = _("none in the history read")
+    out = []
+    for row in alerts.itertuples(index=False):
+        since = row.days_since_last_sale
+        last = never if not np.isfinite(since) else ngettext("%(n)d day ago", "%(n)d days ago", int(since)) % {"n": since}
+        cover = row.current_stock / row.daily_demand if row.daily_demand > 0 else 0
+        out.append(templates[row.alert_type] % {
+            "stock": row.current_stock, "target": row.recommended_stock, "last": last, "cover": cover,
+            "recent": row.recent_daily, "ref": row.reference_daily if np.isfinite(row.reference_daily) else 0.0,
+        })
+    return out
