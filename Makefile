@@ -2,6 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# The Makefile runs the local demo: DEBUG on (the settings default to production and refuse to start
+# without a real SECRET_KEY). A deployment sets its own environment (docs/operations.md).
+demo serve worker: export DEBUG ?= 1
 
 .PHONY: install test lint demo serve worker clean dist second-host
 
@@ -23,7 +26,7 @@ test: lint
 
 demo: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py generate_ml_data --if-empty
+	$(PY) manage.py generate_ml_data --if-empty --demo-user
 	$(PY) manage.py train forecast
 	$(PY) manage.py train recommendation
 	$(PY) manage.py train segmentation --params '{"n_clusters": 6}'

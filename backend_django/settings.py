@@ -29,9 +29,51 @@ def env_list(name: str, default: str) -> list[str]:
 # source is configured by settings alone, and runs background jobs inline unless told otherwise.
 TESTING = "pytest" in sys.modules
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-secret-key-change-me-in-production-0123456789")
-DEBUG = env_bool("DEBUG", True)
+# Production is the default: DEBUG must be asked for, and without it the process refuses to start on a
+# missing or public SECRET_KEY (a key in this repository lets anyone forge a staff JWT).
+DEBUG = env_bool("DEBUG", False)
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production-0123456789"
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+
+
+def insecure_secret_key(key: str) -> bool:
+    """Django's own --deploy rule (length, variety, the startproject prefix) plus the repository's keys."""
+    return (len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-") or key == DEV_SECRET_KEY
+            or "change-me" in key or "changeme" in key)
+
+
+if not SECRET_KEY or insecure_secret_key(SECRET_KEY):
+    if TESTING and not SECRET_KEY:
+        # tests/conftest.py exports this key so the suite's subprocesses (workers, servers) share it
+        import secrets
+
+        SECRET_KEY = "pytest-" + secrets.token_urlsafe(48)
+    elif DEBUG:
+        SECRET_KEY = SECRET_KEY or DEV_SECRET_KEY
+    else:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY is missing or insecure (shorter than 50 characters, too few distinct characters, or "
+            "a public development key) and DEBUG is off. Set SECRET_KEY to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`, or set DEBUG=1 for local "
+            "development (see docs/operations.md, \"Production settings\")."
+        )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+
+# HTTPS hardening: on by default outside DEBUG and the test suite; docs/operations.md lists the environment
+# a production deployment sets (it passes `manage.py check --deploy` with no warnings).
+_HARDENED = not DEBUG and not TESTING
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HARDENED)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HARDENED)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    # behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

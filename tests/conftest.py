@@ -1,9 +1,11 @@
 """Shared fixtures: API clients for each role, and a small generated shop."""
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import translation
@@ -11,6 +13,10 @@ from rest_framework.test import APIClient
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
 from ml_predictions.training.registry import clear_artifact_cache
+
+# The settings refuse to start without DEBUG or a real SECRET_KEY; under pytest they draw a random key,
+# exported here so the suite's subprocesses (workers, live servers) start with the same one.
+os.environ.setdefault("SECRET_KEY", django_settings.SECRET_KEY)
 
 # A fixed end date keeps generated data identical whatever day the suite runs.
 TEST_END_DATE = date(2026, 6, 30)

@@ -93,10 +93,12 @@ def test_some_orders_are_cancelled(shop):
 
 
 @pytest.mark.django_db
-def test_command_writes_rows_and_refuses_to_mix_without_clear(tmp_path, capsys):
+def test_command_writes_rows_and_refuses_to_mix_without_clear(tmp_path, capsys, settings):
     truth = tmp_path / "truth.csv"
+    settings.DEBUG = True
     call_command("generate_ml_data", customers=50, products=12, orders=400, seed=1, end_date=date(2026, 1, 31),
-                 truth_file=str(truth), no_progress=True, admin_username="demo", admin_password="demo-pass")
+                 truth_file=str(truth), no_progress=True, demo_user=True, admin_username="demo",
+                 admin_password="demo-pass")
     assert Customer.objects.count() == 50 and Product.objects.count() == 12 and Order.objects.count() == 400
     assert OrderItem.objects.count() >= 400
     assert pd.read_csv(truth)["archetype"].isin(["vip", "frequent", "occasional", "churned", "new"]).all()
@@ -184,3 +186,18 @@ def test_customers_lines_concentrate_on_their_favourite_categories(shop):
     expected = (many["customer_id"].map(truth["favourite_category"]).map(overall)
                 + many["customer_id"].map(truth["second_category"]).map(overall))
     assert fav.mean() > 2 * expected.mean()
+
+
+@pytest.mark.django_db
+def test_no_demo_user_unless_asked_and_never_without_debug(settings):
+    """A staff user with a known password is created only by the demo path (`--demo-user`, DEBUG on)."""
+    from django.contrib.auth import get_user_model
+
+    settings.DEBUG = True
+    call_command("generate_ml_data", customers=5, products=5, orders=10, no_progress=True)
+    assert not get_user_model().objects.exists()
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("generate_ml_data", customers=5, products=5, orders=10, clear=True, no_progress=True,
+                     demo_user=True)
+    assert not get_user_model().objects.exists()

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -33,7 +34,10 @@ class Command(BaseCommand):
                             help="Write the planted customer archetypes and favourite categories to this CSV (for evaluation)")
         parser.add_argument("--admin-username", default=os.environ.get("ML_DEMO_USER", "admin"))
         parser.add_argument("--admin-password", default=os.environ.get("ML_DEMO_PASSWORD", "admin"))
-        parser.add_argument("--no-admin", action="store_true", help="Do not create the demo staff user")
+        parser.add_argument("--demo-user", action="store_true",
+                            help="Also create the staff demo user (admin/admin unless ML_DEMO_USER/ML_DEMO_PASSWORD); "
+                                 "refused unless DEBUG is on (used by `make demo`)")
+        parser.add_argument("--no-admin", action="store_true", help="Kept for old scripts: no user is the default")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -43,9 +47,14 @@ class Command(BaseCommand):
             config.validate()
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        demo_user = opts["demo_user"] and not opts["no_admin"]
+        if demo_user and not settings.DEBUG:
+            # a known password on a production database is an open door: the demo user is a DEBUG-only thing
+            raise CommandError("--demo-user creates a staff user with a known password; it is refused while DEBUG "
+                               "is off. Use `manage.py createsuperuser` on a real deployment.")
         if opts["if_empty"] and not opts["clear"] and Order.objects.exists():
             self.stdout.write("The shop already has orders; keeping them (--clear replaces them).")
-            if not opts["no_admin"]:
+            if demo_user:
                 self._ensure_admin(opts["admin_username"], opts["admin_password"])
             return
         if not opts["clear"] and Order.objects.exists():
@@ -66,7 +75,7 @@ class Command(BaseCommand):
             f"Generated {s['orders']:,} orders with {s['order_lines']:,} lines for {s['customers']:,} customers "
             f"and {s['products']:,} products ({s['start']} … {s['end']}) in {elapsed:.1f} s."
         ))
-        if not opts["no_admin"]:
+        if demo_user:
             self._ensure_admin(opts["admin_username"], opts["admin_password"])
 
     def _ensure_admin(self, username: str, password: str) -> None:
