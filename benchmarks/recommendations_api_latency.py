@@ -68,6 +68,8 @@ def main() -> None:
         client.get(f"/api/ml/product-recommendations/{pids[0]}/")  # loads the artifact into the cache
         print(f"# API latency ({os.cpu_count()} cores, {connection.vendor}): {len(lines):,} lines, "
               f"{len(model.product_ids_):,} products, fit {fit_s:.1f} s\n")
+        print(f"load average before: {tuple(round(x, 2) for x in os.getloadavg())} (2 cores shared with other "
+              "sessions)\n")
         print("| request | p50 ms | p95 ms | p99 ms | n |")
         print("|---|---|---|---|---|")
         cases = {
@@ -75,6 +77,8 @@ def main() -> None:
             "GET product-recommendations (bought_together, top_n=50)": [
                 f"/api/ml/product-recommendations/{p}/?method=bought_together&top_n=50" for p in pids[:1000]],
             "GET customer-recommendations (top_n=10)": [f"/api/ml/customer-recommendations/{c}/" for c in cids],
+            "GET customer-recommendations (buy again: include_purchased=true)": [
+                f"/api/ml/customer-recommendations/{c}/?include_purchased=true" for c in cids],
         }
         for label, urls in cases.items():
             times = []
@@ -86,6 +90,7 @@ def main() -> None:
             t = np.array(times) * 1e3
             print(f"| {label} | {np.percentile(t, 50):.2f} | {np.percentile(t, 95):.2f} | "
                   f"{np.percentile(t, 99):.2f} | {len(t)} |")
+        print(f"\nload average after: {tuple(round(x, 2) for x in os.getloadavg())}")
         print(f"\nPrediction rows written: {Prediction.objects.count()} for "
               f"{sum(len(u) for u in cases.values()) + 1} calls (RECOMMENDATION_LOG_EVERY = 20)")
         if os.environ.get("END_TO_END"):

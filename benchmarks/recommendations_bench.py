@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from ml_predictions.estimators.recommendation import (  # noqa: E402
     ProductRecommender,
     basket_queries,
+    customer_targets,
     encode_lines,
     ranking_metrics,
     time_split,
@@ -137,6 +138,97 @@ def implicit_figures(train: pd.DataFrame, test: pd.DataFrame, model: ProductReco
         except Exception as exc:  # noqa: BLE001
             out[name] = {"error": f"{exc.__class__.__name__}: {exc}"}
     return out
+
+
+def buy_again(name: str, lines: pd.DataFrame, products: pd.DataFrame) -> None:
+    """Buy again (include_purchased=true) on the holdout: ours vs the customer's own 10 most-bought
+    products, popularity, and implicit ALS / ItemItem fitted on the same training customers x products
+    counts and asked for the same customers (already bought products allowed), same targets."""
+    print(f"\n### Buy again: {name}\n")
+    print(f"load average: {tuple(round(x, 2) for x in os.getloadavg())} (2 shared cores)\n")
+    lines = encode_lines(lines)
+    result = tune_and_evaluate(lines, products, {"random_state": SEED}, test_fraction=TEST_FRACTION)
+    ours = result["evaluation"]["buy_again"]
+    train, test, _ = time_split(lines, TEST_FRACTION)
+    model = ProductRecommender(**result["params"]).fit(train, products, precompute=False)
+    targets = customer_targets(model, test, max_queries=20000, random_state=SEED, new_only=False)
+    rows = [("ours (buy again, tuned: half-life "
+             f"{result['params']['repeat_half_life_days']} d, weight {result['params']['buy_again_weight']})",
+             ours["buy_again"]), ("customer's own top-10 most bought", ours["own_top10"]),
+            ("popularity", ours["popularity"])]
+    try:
+        from implicit.als import AlternatingLeastSquares
+        from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
+    except Exception as exc:  # noqa: BLE001 — report, do not crash the benchmark
+        rows.append((f"implicit unavailable: {exc}", {"recall_at_10": None, "ndcg_at_10": None, "queries": 0}))
+    else:
+        cust, T, _ = targets
+        c = pd.Series(train["customer_id"].astype(str).to_numpy()).map(model.customer_index_)
+        p = pd.Series(train["product_id"].astype(str).to_numpy()).map(model.product_index_)
+        frame = pd.DataFrame({"o": train["order_id"].astype(str).to_numpy(), "c": c, "p": p}).dropna().drop_duplicates()
+        counts = sp.csr_matrix((np.ones(len(frame), np.float32), (frame["c"].astype(int), frame["p"].astype(int))),
+                               shape=(len(model.customer_ids_), len(model.product_ids_)))
+        counts.sum_duplicates()
+        n = len(model.product_ids_)
+        for label, make in (("implicit ALS (64 factors, 20 it)", lambda: AlternatingLeastSquares(
+                factors=64, iterations=20, regularization=0.05, random_state=SEED)),
+                ("implicit ItemItem cosine (K=100)", lambda: CosineRecommender(K=100)),
+                ("implicit ItemItem BM25 (K=100)", lambda: BM25Recommender(K=100))):
+            rec = make()
+            rec.fit(counts, show_progress=False)
+            ids, scores = rec.recommend(cust, counts[cust], N=K, filter_already_liked_items=False)
+            ids = np.where(np.isfinite(scores) & (ids < n), ids, -1)
+            rows.append((label, ranking_metrics(ids, T, n, K)))
+    print("| list | recall@10 | NDCG@10 | customers |")
+    print("|---|---|---|---|")
+    for label, f in rows:
+        print(f"| {label} | {f['recall_at_10']} | {f['ndcg_at_10']} | {f['queries']} |")
+
+
+def fit_vs_implicit() -> None:
+    """The final fit beside implicit's CosineRecommender on the same orders x products matrix (1M lines)."""
+    import pickle
+    import tempfile
+
+    print("\n## Final fit vs implicit on the same matrix (1M lines x 10k products, generator seed 3)\n")
+    lines, products = generator_data(customers=100_000, products=10_000, orders=400_000, seed=3)
+    with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as handle:
+        pickle.dump((_plain(lines), _plain(products)), handle)
+    for kind in ("fit", "implicit"):
+        # implicit lives only in the benchmark venv (BENCH_PYTHON); ours runs in this (the product) venv
+        python = os.environ.get("BENCH_PYTHON", sys.executable) if kind == "implicit" else sys.executable
+        proc = subprocess.run([python, __file__, "fit-child", kind], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "RECO_BENCH_DATA": handle.name})
+        print(proc.stdout.strip() or proc.stderr[-2000:])
+    os.unlink(handle.name)
+
+
+def fit_child(kind: str) -> None:
+    import pickle
+
+    with open(os.environ["RECO_BENCH_DATA"], "rb") as handle:
+        lines, products = (_frame(x) for x in pickle.load(handle))
+    load = tuple(round(x, 2) for x in os.getloadavg())
+    t0, c0 = time.perf_counter(), time.process_time()
+    if kind == "fit":
+        ProductRecommender(random_state=SEED).fit(lines, products)
+        label = "ours: ProductRecommender.fit (co-occurrence, content, repeat scores, top-50 lists x 3 methods)"
+    else:
+        from implicit.nearest_neighbours import CosineRecommender
+
+        ids = {p: i for i, p in enumerate(products["id"].astype(str))}
+        p = lines["product_id"].astype(str).map(ids).to_numpy()
+        o, _ = pd.factorize(lines["order_id"])
+        m = sp.csr_matrix((np.ones(len(p), np.float32), (o, p)), shape=(int(o.max()) + 1, len(ids)))
+        m.sum_duplicates()
+        m.data[:] = 1.0
+        rec = CosineRecommender(K=50)
+        rec.fit(m, show_progress=False)
+        rec.similar_items(np.arange(len(ids)), N=50)
+        label = "implicit CosineRecommender(K=50): matrix + fit + top-50 similar items of every product"
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"- {label}: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss:.0f} MB (load before {load})")
 
 
 # ------------------------------------------------------------------------------------------ quality
@@ -327,15 +419,64 @@ def perf() -> None:
     os.unlink(handle.name)
 
 
+def _plain(frame: pd.DataFrame) -> dict:
+    """Columns as plain numpy arrays: pandas pickles do not load across the two venvs' pandas versions."""
+    out = {}
+    for col in frame.columns:
+        series = frame[col]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            out[col] = ("utc_ns", (series.dt.tz_convert("UTC").astype("int64")).to_numpy())
+        elif series.dtype.kind in "biuf":
+            out[col] = ("num", series.to_numpy())
+        else:
+            out[col] = ("obj", series.astype(object).to_numpy())
+    return out
+
+
+def _frame(plain: dict) -> pd.DataFrame:
+    return pd.DataFrame({col: pd.to_datetime(v, utc=True) if kind == "utc_ns" else v
+                         for col, (kind, v) in plain.items()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["quality", "perf", "customer", "all", "perf-child"])
+    parser.add_argument("what", choices=["quality", "quality-real", "perf", "customer", "all", "perf-child", "buy-again",
+                                         "fit-vs-implicit", "fit-child"])
     parser.add_argument("kind", nargs="?", default="fit")
     args = parser.parse_args()
     if args.what == "perf-child":
         perf_child(args.kind)
         return
+    if args.what == "fit-child":
+        fit_child(args.kind)
+        return
+    if args.what == "fit-vs-implicit":
+        fit_vs_implicit()
+        return
+    if args.what == "buy-again":
+        # `buy-again prepare` (product venv, which has the generator's faker) pickles the data sets;
+        # `buy-again` (benchmark venv, which has implicit) reads them
+        import pickle
+
+        cache = Path(os.environ.get("RECO_BUYAGAIN_DATA", "/tmp/reco_buyagain_data.pkl"))
+        if args.kind == "prepare":
+            from tests.shapes.retail import retail_shape
+
+            shape_lines, shape_products, _ = retail_shape(products=3600, customers=4100, orders=15700, seed=0)
+            sets = [("generator (20,000 customers, 2,000 products, 150,000 orders, seed 1)",
+                     *generator_data(customers=20_000, products=2_000, orders=150_000, seed=1)),
+                    ("synthetic online-retail shape (tests/shapes/retail.py: 3.6k products, 4.1k customers, "
+                     "15.7k orders; a shape, not evidence)", shape_lines, shape_products)]
+            cache.write_bytes(pickle.dumps([(n, _plain(a), _plain(b)) for n, a, b in sets]))
+            return
+        for name, lines, products in pickle.loads(cache.read_bytes()):
+            buy_again(name, _frame(lines), _frame(products))
+        return
     print(f"# recommendations benchmark ({os.cpu_count()} cores, python {sys.version.split()[0]})")
+    if args.what == "quality-real":  # the real set alone (runs in the benchmark venv, which lacks faker)
+        print(f"load average: {tuple(round(x, 2) for x in os.getloadavg())} (2 shared cores)")
+        print_quality(quality("Bread Basket (real, BreadBasket_DMS.csv, Item == NONE dropped)", *bread_basket()))
+        return
     if args.what in ("quality", "all"):
         print("\n## Offline quality (time-based holdout: last 10% of orders)")
         print_quality(quality("Generator (5,000 customers, 1,000 products, 60,000 orders, seed 1)",

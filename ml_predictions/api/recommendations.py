@@ -1,4 +1,7 @@
-"""API routes and views of the recommendations capability (seed 004, section 2)."""
+"""API routes and views of the recommendations capability (the spec's recommendation section).
+
+Each view: input serializer -> one service -> output serializer (which is also the OpenAPI shape).
+"""
 from __future__ import annotations
 
 from django.urls import URLPattern, path
@@ -9,7 +12,7 @@ from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
-from ml_predictions.capabilities.recommendations import services as workflow
+from ml_predictions.capabilities.recommendations import services
 from ml_predictions.conf import ml_settings
 from ml_predictions.estimators.recommendation import METHODS, NORMALIZATIONS
 from ml_predictions.models import ModelType
@@ -51,6 +54,36 @@ class CustomerRecommendationQuery(serializers.Serializer):
     include_purchased = serializers.BooleanField(required=False, default=False)
 
     validate_top_n = ProductRecommendationQuery.validate_top_n
+
+
+class RecommendationItem(serializers.Serializer):
+    product_id = serializers.CharField()
+    product_name = serializers.CharField()
+    similarity_score = serializers.FloatField()
+    price = serializers.FloatField(allow_null=True)
+    image_url = serializers.CharField(allow_null=True)
+    rank = serializers.IntegerField(min_value=1)
+
+
+class _RecommendationList(serializers.Serializer):
+    success = serializers.BooleanField()
+    strategy = serializers.CharField(help_text="hybrid / bought_together / similar, content_cold_start, "
+                                               "popular_in_category, popular, history")
+    model_id = serializers.CharField()
+    recommendations = RecommendationItem(many=True)
+    filtered_unavailable = serializers.IntegerField(
+        min_value=0, help_text="How many inactive / out-of-stock products the unfiltered list of top_n would "
+                               "have shown (0 with include_unavailable=true; unknown stock is never filtered).")
+
+
+class ProductRecommendationsOutput(_RecommendationList):
+    source_product_id = serializers.CharField()
+    method = serializers.ChoiceField(choices=list(METHODS))
+
+
+class CustomerRecommendationsOutput(_RecommendationList):
+    customer_id = serializers.CharField()
+    history_size = serializers.IntegerField(min_value=0)
 
 
 TRAIN_EXAMPLE = {
@@ -161,7 +194,7 @@ class ProductRecommendationsView(MLAPIView):
             OpenApiParameter("method", str, enum=list(METHODS), default="hybrid"),
             OpenApiParameter("include_unavailable", bool, default=False),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
+        responses={200: ProductRecommendationsOutput, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
                    409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Recommendations", value=PRODUCT_EXAMPLE, response_only=True,
                                  status_codes=["200"]), *ERROR_EXAMPLES],
@@ -169,22 +202,24 @@ class ProductRecommendationsView(MLAPIView):
     def get(self, request, product_id: str):
         query = ProductRecommendationQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        body = workflow.product_recommendations(product_id, user=request.user, **query.validated_data)
-        return Response(body)
+        body = services.product_recommendations(product_id, user=request.user, **query.validated_data)
+        return Response(ProductRecommendationsOutput(body).data)
 
 
 class CustomerRecommendationsView(MLAPIView):
     @extend_schema(
         summary="Recommendations for a customer",
         description=(
-            "Sums the hybrid neighbour lists of the customer's recent products; products the customer already "
-            "bought are left out unless include_purchased=true. A customer without orders gets the best-sellers."
+            "Discovery (default): the neighbour lists of the customer's recent products, products the customer "
+            "already bought left out. include_purchased=true: the buy-again list (the customer's own repeat "
+            "rate with recency decay blended with those neighbours, tuned at training). A customer without "
+            "orders gets the best-sellers."
         ),
         parameters=[
             OpenApiParameter("top_n", int, description="1 … RECOMMENDATION_TOP_K (default 50)", default=10),
             OpenApiParameter("include_purchased", bool, default=False),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
+        responses={200: CustomerRecommendationsOutput, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
                    409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Recommendations", value=CUSTOMER_EXAMPLE, response_only=True,
                                  status_codes=["200"]), *ERROR_EXAMPLES],
@@ -192,8 +227,8 @@ class CustomerRecommendationsView(MLAPIView):
     def get(self, request, customer_id: str):
         query = CustomerRecommendationQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        body = workflow.customer_recommendations(customer_id, user=request.user, **query.validated_data)
-        return Response(body)
+        body = services.customer_recommendations(customer_id, user=request.user, **query.validated_data)
+        return Response(CustomerRecommendationsOutput(body).data)
 
 
 urlpatterns: list[URLPattern] = [

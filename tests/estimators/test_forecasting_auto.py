@@ -77,6 +77,8 @@ def test_auto_reports_backtest_scores_origins_and_coverage(fitted):
     assert 0.0 <= m["interval_coverage"] <= 1.0
     assert m["beats_baseline"] == (m["backtest"]["relative_mae"] < 1)
     assert m["backtest"]["mase"] < m["backtest"]["seasonal_naive_mase"]
+    below = round(100 * (1 - m["backtest"]["relative_mae"]))
+    assert m["summary"].startswith(f"28-day error {below} % below repeating last week (over 5 recent windows)")
 
 
 def test_auto_forecast_follows_the_rise_is_zero_when_closed_and_never_negative(fitted):

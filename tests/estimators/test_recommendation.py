@@ -359,3 +359,26 @@ def test_buy_again_puts_the_monthly_product_before_the_one_bought_once_a_year_ag
     repeat = model.repeat_scores(30.0)[model.customer_index_["ana"]].toarray().ravel()
     assert repeat[model.product_index_["p9"]] == pytest.approx(1.0)  # the row's maximum
     assert repeat[model.product_index_["p10"]] < 0.01  # 0.5 ** (~365 / 30) against six recent orders
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+def test_rebuilding_only_some_rows_gives_exactly_those_rows(normalization):
+    """Tuning compares normalizations on its validation seeds' rows only: they must equal a full build."""
+    lines, products = _planted()
+    model = ProductRecommender(normalization=normalization).fit(lines, products, precompute=False)
+    full = model.bought_together_.toarray()
+    rows = np.array([0, 3, 7])
+    part = model.rebuild_cooccurrence(normalization, rows=rows).bought_together_.toarray()
+    np.testing.assert_allclose(part[rows], full[rows], rtol=1e-6)
+    assert not part[np.setdiff1d(np.arange(12), rows)].any() and full[rows].any()
+
+
+def test_a_time_split_of_a_split_ignores_orders_of_the_other_part():
+    """encode_lines makes ids categoricals; the training part still knows every order as a category.
+    With pandas 2's groupby default (observed=False) the nested validation split came out empty."""
+    from ml_predictions.estimators.recommendation import encode_lines
+
+    lines, _ = _planted()
+    train, test, _ = time_split(encode_lines(lines), 0.2)
+    fit, valid, _ = time_split(train, 0.2)
+    assert len(valid) and len(fit) and valid["order_id"].nunique() == round(train["order_id"].nunique() * 0.2)

@@ -957,7 +957,7 @@ class SalesForecaster(BaseEstimator):
         out["primary"] = f"{first_level}/{'revenue' if 'revenue' in head_models else 'units'}"
         if "candidates" in head:
             out["candidates"] = head["candidates"]
-        for key in ("selection", "backtest", "beats_baseline_by", "interval_coverage_by_window", "calendar",
+        for key in ("summary", "selection", "backtest", "beats_baseline_by", "interval_coverage_by_window", "calendar",
                     "chosen_by_series"):
             if key in head:
                 out[key] = head[key]

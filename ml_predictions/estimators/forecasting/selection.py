@@ -241,6 +241,7 @@ class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
         rel_all = mae_all / naive_all if naive_all > 0 else float("nan")
         mase_all = float(np.nanmean(window_mase(chosen_pred, actual, scale)))
         return {
+            "summary": _summary(H, rel_all, len(self.origins_), float(self.interval_level), coverage),
             "model": self.model_type_,
             "selection": "rolling_origin_backtest",
             "test_days": H,
@@ -278,3 +279,16 @@ class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
             "n_series": n,
             "history_days": T,
         }
+
+
+def _summary(horizon: int, relative_mae: float, windows: int, level: float, coverage: float) -> str:
+    """One sentence a shop owner can read: the error against "repeat last week", and the band."""
+    if np.isfinite(relative_mae):
+        diff = round(100 * (1 - relative_mae))
+        word = "below" if diff >= 0 else "above"
+        text = f"{horizon}-day error {abs(diff)} % {word} repeating last week (over {windows} recent windows)"
+    else:
+        text = f"{horizon}-day error not comparable with repeating last week (no sales in the windows)"
+    if np.isfinite(coverage):
+        text += f"; the {round(100 * level)} % band held {round(100 * coverage)} % of open days"
+    return text + "."

@@ -93,14 +93,17 @@ class CustomerListsMixin:
         for start in range(0, n_c, chunk):
             sub = Hq[start:start + chunk]
             m = sub.shape[0]
-            size = np.maximum(np.diff(sub.indptr), 1).astype(np.float32)
-            S = (sub @ neigh).tocsr()
+            buying_again = include_purchased and repeat is not None
+            # buy again: the neighbours of every product bought, weighted by its own repeat score
+            weights = repeat[start:start + chunk].astype(np.float32) if buying_again else sub
+            size = np.maximum(np.asarray(weights.sum(axis=1)).ravel(), 1e-6).astype(np.float32)
+            S = (weights @ neigh).tocsr()
             S.data = (S.data / np.repeat(size, np.diff(S.indptr))).astype(np.float32)
             S.data += w_pop * pop[S.indices] * ~in_pop[S.indices]
             P = sp.csr_matrix((np.tile(w_pop * pop[pop_cand], m), np.tile(pop_cand, m),
                                np.arange(m + 1) * len(pop_cand)), shape=(m, n))
             S = (S + P).tocsr()
-            if include_purchased and repeat is not None:
+            if buying_again:
                 wr = np.float32(self.buy_again_weight)
                 S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + chunk].astype(np.float32)).tocsr()
             if not include_purchased:

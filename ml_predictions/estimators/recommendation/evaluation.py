@@ -36,7 +36,7 @@ def encode_lines(order_lines: pd.DataFrame) -> pd.DataFrame:
 
 def time_split(order_lines: pd.DataFrame, test_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """The last `test_fraction` of orders (by order time) are held out; no order is split in two."""
-    first = order_lines.groupby("order_id", sort=False)["ordered_at"].min().sort_values(kind="stable")
+    first = order_lines.groupby("order_id", sort=False, observed=True)["ordered_at"].min().sort_values(kind="stable")
     if len(first) < 2:
         raise InsufficientDataError(f"A time split needs at least 2 orders; found {len(first)}.")
     cut_pos = int(round(len(first) * (1 - test_fraction)))

@@ -54,13 +54,13 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
                        max_queries=max_queries, random_state=params.get("random_state"))
     if tune_normalization:
         scores = {}
-        for norm in NORMALIZATIONS:
-            m.rebuild_cooccurrence(norm)
+        seeds = np.unique(q.seeds)
+        for norm in NORMALIZATIONS:  # only the validation seeds' rows are built for the comparison
+            m.rebuild_cooccurrence(norm, rows=seeds)
             scores[norm] = _recall_on(m, q, "bought_together", k)
         chosen["normalization"] = max(NORMALIZATIONS, key=lambda x: (scores[x], -NORMALIZATIONS.index(x)))
         trace["normalization_recall"] = scores
-        if m.normalization != chosen["normalization"]:  # the raw counts are cached: a cheap rescale
-            m.rebuild_cooccurrence(chosen["normalization"])
+        m.rebuild_cooccurrence(chosen["normalization"])  # every row: the customer lists need them all
     if tune_weights:
         grid = {}
         # the two score blocks of the validation seeds, built once; each grid point only re-blends them
@@ -112,8 +112,8 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
     return {"params": chosen, "trace": trace}
 
 
-BUY_AGAIN_HALF_LIVES = (30.0, 90.0, 365.0, 1000.0)
-BUY_AGAIN_WEIGHTS = (0.1, 0.3, 0.6, 0.85, 0.95)
+BUY_AGAIN_HALF_LIVES = (30.0, 120.0, 1000.0)
+BUY_AGAIN_WEIGHTS = (0.1, 0.3, 0.6, 0.9)
 
 
 def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int, max_queries: int,
