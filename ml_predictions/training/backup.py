@@ -153,20 +153,19 @@ def import_models(path: str | Path, *, activate: bool = True) -> dict[str, Any]:
         manifest = _read_manifest(archive)
         entries = manifest["models"]
         payloads = {}
-        clashes = []
+        states = {}
         for entry in entries:
             payloads[entry["id"]] = archive.read(entry["artifact_member"])
             _check_entry(entry, payloads[entry["id"]])
-            state = _existing_clash(entry)
-            if state not in (None, "same"):
-                clashes.append(state)
+            states[entry["id"]] = _existing_clash(entry)
+        clashes = [state for state in states.values() if state not in (None, "same")]
         if clashes:
             raise ConflictError("The backup clashes with models already registered here: " + "; ".join(clashes)
                                 + ". Nothing was imported.", details={"clashes": clashes})
         assignments = {e["id"]: json.loads(archive.read(e["assignments_member"]))
                        for e in entries if e.get("assignments_member")}
     storage = get_storage()
-    new = [e for e in entries if _existing_clash(e) is None]
+    new = [e for e in entries if states[e["id"]] is None]
     saved: list[str] = []
     try:
         with transaction.atomic():
