@@ -100,7 +100,7 @@ class PredictSalesOutput(serializers.Serializer):
     model_version = serializers.IntegerField()
     algorithm = serializers.CharField()
     levels_served = serializers.ListField(
-        child=serializers.ChoiceField(choices=LEVEL_CHOICES),
+        child=serializers.CharField(),
         help_text="Levels the active model answers; the others are a 400 naming `level`.")
     prediction_id = serializers.UUIDField()
 
@@ -113,12 +113,12 @@ class LevelDatesSerializer(serializers.Serializer):
 class TrainSalesForecastResult(TrainingResultSerializer):
     """The spec's train response plus the levels this version fitted, carried over and serves."""
 
-    levels = serializers.ListField(child=serializers.ChoiceField(choices=LEVEL_CHOICES),
+    levels = serializers.ListField(child=serializers.CharField(),
                                    help_text="Levels fitted by this training.")
-    levels_served = serializers.ListField(child=serializers.ChoiceField(choices=LEVEL_CHOICES),
+    levels_served = serializers.ListField(child=serializers.CharField(),
                                           help_text="Levels the new version answers.")
     levels_carried = serializers.ListField(
-        child=serializers.ChoiceField(choices=LEVEL_CHOICES),
+        child=serializers.CharField(),
         help_text="Levels kept unchanged from the version this one replaced (a one-level training).")
     forecast_start = serializers.DateField()
     max_horizon_days = serializers.IntegerField()
