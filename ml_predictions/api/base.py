@@ -13,9 +13,11 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 from rest_framework import generics, viewsets
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.routers import APIRootView
 from rest_framework.views import APIView
 
+from ml_predictions.api.parsers import SafeJSONParser
 from ml_predictions.api.permissions import MLAPIPermission
 from ml_predictions.api.schema import MLAutoSchema
 from ml_predictions.conf import ml_settings
@@ -43,6 +45,8 @@ class MLAPIMixin:
     # What every ML view sets itself instead of inheriting from the host's REST_FRAMEWORK.
 
     authentication_classes = SettingClasses("AUTHENTICATION_CLASSES")
+    # JSON with a nesting limit (JSON_MAX_DEPTH) whatever the host's DEFAULT_PARSER_CLASSES say
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
     permission_classes = [MLAPIPermission]
     schema = MLAutoSchema()
 
