@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from ml_predictions.api.parsers import SafeJSONParser
 from ml_predictions.api.permissions import MLAPIPermission
 from ml_predictions.api.schema import MLAutoSchema
+from ml_predictions.api.throttling import MLUserThrottle
 from ml_predictions.conf import ml_settings
 
 
@@ -47,6 +48,7 @@ class MLAPIMixin:
     authentication_classes = SettingClasses("AUTHENTICATION_CLASSES")
     # JSON with a nesting limit (JSON_MAX_DEPTH) whatever the host's DEFAULT_PARSER_CLASSES say
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
+    throttle_classes = [MLUserThrottle]  # THROTTLE_RATES["api"], per user
     permission_classes = [MLAPIPermission]
     schema = MLAutoSchema()
 
