@@ -201,6 +201,12 @@ elif _tasks_backend == "rq":
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Throttle counts (and the inventory analysis cache) live in Redis when REDIS_URL is set, so the limits
+# hold across web workers; otherwise in each process's local memory (Django's default).
+if os.environ.get("REDIS_URL") and not TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["REDIS_URL"]}}
+
 RQ_QUEUES = {"default": {"URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
 
 ML_PREDICTIONS = {
@@ -233,6 +239,9 @@ ML_PREDICTIONS = {
         "customer": {"id": "id", "created_at": "created_at"},
     },
     "EXCLUDED_ORDER_STATUSES": ["cancelled", "refunded"],
+    # the suite logs in and calls the API far more often than a person; tests/api/test_throttling.py
+    # sets low rates itself
+    **({"THROTTLE_RATES": {"api": None, "token_ip": None, "token_username": None}} if TESTING else {}),
     "MODEL_DIR": os.environ.get("ML_MODEL_DIR", str(BASE_DIR / "ml_models")),
 }
 

@@ -4,8 +4,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from ml_predictions.api.auth import MLTokenObtainPairView as TokenObtainPairView
+from ml_predictions.api.auth import MLTokenRefreshView as TokenRefreshView
 from ml_predictions.api.docs import MLRedocView
 from ml_predictions.api.views import HealthView
 

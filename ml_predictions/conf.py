@@ -73,6 +73,17 @@ DEFAULTS: dict[str, Any] = {
         "rest_framework.filters.SearchFilter",
     ],
     "PAGINATION_CLASS": "ml_predictions.api.pagination.StandardPagination",
+    # DRF throttle rates ("N/second|minute|hour|day"; None = off): the ML API per user, the token
+    # endpoints (ml_predictions.api.auth) per client IP and per attempted username.
+    "THROTTLE_RATES": {"api": "600/min", "token_ip": "10/min", "token_username": "10/min"},
+    # The Django cache alias that counts them: local memory by default (per process); point it at a
+    # Redis cache so the limits hold across workers.
+    "THROTTLE_CACHE": "default",
+    # JSON bodies nested deeper than this are a 400 (Python's decoder would overflow its stack).
+    "JSON_MAX_DEPTH": 32,
+    # segments/apply's body limit in bytes: its documented 100,000 rows (~8 MB as RFM rows, ~20 MB as
+    # sales lines) do not fit Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which every other route keeps.
+    "APPLY_MAX_BODY_BYTES": 32 * 1024 * 1024,
     # Paths under which the host's handler404/handler500 (ml_predictions.api.fallback) answer JSON.
     "API_PATH_PREFIX": "/api/",
     "RANDOM_STATE": 42,

@@ -20,12 +20,12 @@ def bracket_depth(raw: bytes) -> int:
     return int(np.cumsum(_STEP[np.frombuffer(raw, dtype=np.uint8)], dtype=np.int32).max())
 
 
-def json_depth(text: str) -> int:
-    """An upper bound of the nesting depth, exact when over MAX_DEPTH: depth outside strings, without recursion (the check must not be the thing that overflows).
+def json_depth(text: str, limit: int = MAX_DEPTH) -> int:
+    """An upper bound of the nesting depth, exact when over `limit`: depth outside strings, without recursion (the check must not be the thing that overflows).
     Brackets inside strings only ever add depth, so the exact (slower) pass runs only when the fast count
     is over the limit."""
     fast = bracket_depth(text.encode("utf-8", "ignore"))
-    if fast <= MAX_DEPTH:
+    if fast <= limit:
         return fast
     return bracket_depth(_STRING.sub("", text).encode("utf-8", "ignore"))
 

@@ -15,6 +15,7 @@ Why it is built this way:
 """
 from __future__ import annotations
 
+import codecs
 import re
 import sqlite3
 import time
@@ -150,10 +151,36 @@ def parse_values(text: str | None, *, multi: bool = False) -> dict:
 _BAD_LINE = re.compile(r"Skipping line (\d+): ([^\n]+)")
 
 
+def _check_text(path: Path, encoding: str) -> None:
+    """Refuse, naming the line, a file that does not decode or holds a NUL character: PostgreSQL cannot
+    store NUL in text at all and SQLite would keep it silently, so every database gets the same clear
+    error before anything is written. Read in blocks: a large export never sits in memory twice."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    line = 1
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 20)
+            final = not block
+            try:
+                text = decoder.decode(block, final=final)
+            except UnicodeDecodeError as exc:
+                bad_line = line + exc.object[: exc.start].count(b"\n")
+                raise ValueError(f"{path.name}:{bad_line}: not valid {encoding} "
+                                 f"(byte {exc.object[exc.start]:#04x}); pass --encoding") from exc
+            nul = text.find("\x00")
+            if nul >= 0:
+                raise ValueError(f"{path.name}:{line + text.count(chr(10), 0, nul)}: NUL character in the "
+                                 "file; remove it (binary or truncated export?)")
+            line += text.count("\n")
+            if final:
+                return
+
+
 def _read_csv(path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
     """Read every column as text. Returns the frame, each row's physical line number (header = 1) and
     the lines the tokenizer rejected (wrong field count)."""
     kwargs = {"sep": r"\s+"} if opts.sep in {"whitespace", r"\s+"} else {"sep": opts.sep}
+    _check_text(path, opts.encoding)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=opts.encoding,

@@ -13,11 +13,14 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 from rest_framework import generics, viewsets
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.routers import APIRootView
 from rest_framework.views import APIView
 
+from ml_predictions.api.parsers import SafeJSONParser
 from ml_predictions.api.permissions import MLAPIPermission
 from ml_predictions.api.schema import MLAutoSchema
+from ml_predictions.api.throttling import MLUserThrottle
 from ml_predictions.conf import ml_settings
 
 
@@ -43,6 +46,9 @@ class MLAPIMixin:
     # What every ML view sets itself instead of inheriting from the host's REST_FRAMEWORK.
 
     authentication_classes = SettingClasses("AUTHENTICATION_CLASSES")
+    # JSON with a nesting limit (JSON_MAX_DEPTH) whatever the host's DEFAULT_PARSER_CLASSES say
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
+    throttle_classes = [MLUserThrottle]  # THROTTLE_RATES["api"], per user
     permission_classes = [MLAPIPermission]
     schema = MLAutoSchema()
 

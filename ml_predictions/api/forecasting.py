@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.fields import BoundedDateField, StrictInputSerializer
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.serializers import TrainingResultSerializer, error_responses
 from ml_predictions.api.training import train_responses, training_response
@@ -45,7 +46,7 @@ ERROR_EXAMPLES = [
 ]
 
 
-class TrainSalesForecastInput(serializers.Serializer):
+class TrainSalesForecastInput(StrictInputSerializer):
     model_type = serializers.ChoiceField(choices=MODEL_CHOICES, default="random_forest")
     level = serializers.ChoiceField(
         choices=[*LEVEL_CHOICES, "all"], required=False, allow_null=True,
@@ -59,7 +60,7 @@ class ForecastQueryInput(serializers.Serializer):
     level = serializers.ChoiceField(choices=LEVEL_CHOICES, default="total")
     id = serializers.CharField(required=False, allow_blank=True, max_length=200,
                                help_text="Category name (level=category) or product id (level=product).")
-    start_date = serializers.DateField(
+    start_date = BoundedDateField(
         required=False, allow_null=True,
         help_text="First forecast day; default the day after the last day with data.",
     )

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.fields import BoundedDateField
 from ml_predictions.api.plots import png_response
 from ml_predictions.capabilities.monitoring.plots import forecast_vs_actual_figure
 from ml_predictions.capabilities.monitoring.selectors import forecast_accuracy, recommendation_outcome_summary
@@ -53,8 +54,8 @@ def _check_range(attrs: dict, *names: str) -> dict:
 class ForecastAccuracyInput(serializers.Serializer):
     model_id = serializers.CharField(required=False, max_length=64, help_text="One model version; default all.")
     level = serializers.ChoiceField(choices=["total", "category", "product"], required=False)
-    date_from = serializers.DateField(required=False, help_text="First forecast day counted; default 90 days ago.")
-    date_to = serializers.DateField(required=False, help_text="Last forecast day counted; default yesterday.")
+    date_from = BoundedDateField(required=False, help_text="First forecast day counted; default 90 days ago.")
+    date_to = BoundedDateField(required=False, help_text="Last forecast day counted; default yesterday.")
 
     def validate_model_id(self, value: str) -> str:
         try:
@@ -131,8 +132,8 @@ class ForecastAccuracyPlotView(MLAPIView):
 class RecommendationOutcomesInput(serializers.Serializer):
     window_days = serializers.IntegerField(min_value=1, max_value=365, required=False,
                                            help_text="Purchase window after a list; default RECOMMENDATION_OUTCOME_DAYS.")
-    date_from = serializers.DateField(required=False, help_text="Lists recorded from this day; default 180 days ago.")
-    date_to = serializers.DateField(required=False, help_text="Lists recorded up to this day; default today.")
+    date_from = BoundedDateField(required=False, help_text="Lists recorded from this day; default 180 days ago.")
+    date_to = BoundedDateField(required=False, help_text="Lists recorded up to this day; default today.")
 
     def validate(self, attrs: dict) -> dict:
         return _check_range(attrs, "date_from", "date_to")

@@ -18,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.fields import StrictInputSerializer
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.serializers import error_responses
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
@@ -176,7 +177,7 @@ class RetrainModelTypeField(serializers.ChoiceField):
     values would rename the registry's ModelTypeEnum in the schema."""
 
 
-class RetrainInputSerializer(serializers.Serializer):
+class RetrainInputSerializer(StrictInputSerializer):
     model_type = RetrainModelTypeField(
         choices=RETRAIN_CHOICES,
         help_text="A model type (sales_forecast, …) or the command's alias (forecast, segmentation, …).",

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.fields import StrictInputSerializer
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
 from ml_predictions.capabilities.recommendations import services
 from ml_predictions.conf import ml_settings
@@ -18,7 +19,7 @@ from ml_predictions.estimators.recommendation import METHODS, NORMALIZATIONS
 from ml_predictions.models import ModelType
 
 
-class TrainRecommendationInput(serializers.Serializer):
+class TrainRecommendationInput(StrictInputSerializer):
     normalization = serializers.ChoiceField(
         choices=["auto", *NORMALIZATIONS], required=False,
         help_text="Co-occurrence normalization; 'auto' picks it by offline evaluation.",

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.fields import BoundedDateField
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.capabilities.segmentation.selectors import clv_diagnostics
 from ml_predictions.errors import InsufficientDataError
@@ -26,7 +27,7 @@ KINDS = {"calibration": "calibration_vs_holdout", "p-alive": "p_alive_matrix", "
 
 
 class DiagnosticsQuery(serializers.Serializer):
-    calc_date = serializers.DateField(required=False, help_text="a past run; default the active one")
+    calc_date = BoundedDateField(required=False, help_text="a past run; default the active one")
 
 
 class CalibrationBucket(serializers.Serializer):

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
+from ml_predictions.api.fields import BoundedDateField
 from ml_predictions.api.pagination import StandardPagination
 from ml_predictions.capabilities.segmentation.transitions import (
     GROUPINGS,
@@ -28,8 +29,8 @@ from ml_predictions.exports import safe_row
 
 
 class TransitionsQuery(serializers.Serializer):
-    from_calc_date = serializers.DateField(required=False, help_text="the earlier run (default: the one before to)")
-    to_calc_date = serializers.DateField(required=False, help_text="the later run (default: the newest)")
+    from_calc_date = BoundedDateField(required=False, help_text="the earlier run (default: the one before to)")
+    to_calc_date = BoundedDateField(required=False, help_text="the later run (default: the newest)")
     by = serializers.ChoiceField(choices=GROUPINGS, default="segment_type")
 
 

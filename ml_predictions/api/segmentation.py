@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from ml_predictions.api import segment_diagnostics, segment_history
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.pagination import StandardPagination
+from ml_predictions.api.parsers import LargeJSONParser
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.segmentation_serializers import (  # noqa: F401  (TrainInput is imported from here)
     CUSTOMER_EXAMPLE,
@@ -248,6 +249,7 @@ class SegmentPredictView(MLAPIView):
         return Response({"success": True, **answer})
 
 class SegmentApplyView(MLAPIView):
+    parser_classes = [LargeJSONParser]  # the documented 100,000 rows are over Django's upload limit
     @extend_schema(
         summary="Stateless segmentation of posted data with automatic k; no model is stored, the "
                 "call is recorded as a Prediction row",

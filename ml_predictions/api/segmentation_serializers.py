@@ -6,6 +6,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ml_predictions.api.fields import BoundedDateField, StrictInputSerializer
 from ml_predictions.estimators.segmentation.segmenter import SELECTION_METRICS
 
 PLOT_TYPES = ("pca", "frequency_monetary", "recency_frequency", "recency_monetary")
@@ -39,14 +40,14 @@ class NClustersField(serializers.Field):
         return value
 
 
-class TrainInput(serializers.Serializer):
+class TrainInput(StrictInputSerializer):
     n_clusters = NClustersField(required=False, default="auto")
     min_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50,
                                             help_text="lowest k tried by auto (default: the MIN_CLUSTERS setting, 4)")
     max_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50,
                                             help_text="highest k tried by auto (default: the MAX_CLUSTERS setting, 8)")
     selection_metric = serializers.ChoiceField(choices=SELECTION_METRICS, required=False)
-    calc_date = serializers.DateField(required=False, allow_null=True)
+    calc_date = BoundedDateField(required=False, allow_null=True)
     window_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
     include_customers_without_orders = serializers.BooleanField(required=False, allow_null=True, default=None)
     use_pca = serializers.BooleanField(required=False, default=False)
@@ -122,7 +123,7 @@ class SegmentsOut(serializers.Serializer):
 
 
 class RunQuery(serializers.Serializer):
-    calc_date = serializers.DateField(required=False)
+    calc_date = BoundedDateField(required=False)
 
 
 class RawRFM(serializers.Serializer):
@@ -189,7 +190,7 @@ class ApplyInput(serializers.Serializer):
     # shop-wide business range of training
     min_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50, default=2)
     max_clusters = serializers.IntegerField(required=False, min_value=2, max_value=50, default=10)
-    calc_date = serializers.DateField(required=False)
+    calc_date = BoundedDateField(required=False)
     window_days = serializers.IntegerField(required=False, min_value=1, max_value=36500, default=36500)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +207,7 @@ class ApplyInput(serializers.Serializer):
 
 class PlotQuery(serializers.Serializer):
     type = serializers.ChoiceField(choices=PLOT_TYPES, default="pca")
-    calc_date = serializers.DateField(required=False)
+    calc_date = BoundedDateField(required=False)
     max_points = serializers.IntegerField(required=False, min_value=100, max_value=50_000, default=5000)
 
 
