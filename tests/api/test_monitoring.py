@@ -155,3 +155,15 @@ def test_forecast_accuracy_refuses_a_model_id_that_is_not_a_uuid(staff_client):
     res = staff_client.get("/api/ml/forecast-accuracy/?model_id=1")
     assert res.status_code == 400
     assert "model_id" in res.json()["error"]["fields"]
+
+
+def test_forecasts_dated_after_the_last_sale_score_nothing_instead_of_a_500(small_shop, staff_client):
+    """Found by the schemathesis run: stored forecasts whose days all follow the last sale were a 500."""
+    from ml_predictions.training.runner import train_now
+
+    assert train_now("sales_forecast", {"model_type": "linear", "level": "total"}).status == "succeeded"
+    assert staff_client.post("/api/ml/predict-sales/", {"days_ahead": 30}, format="json").status_code == 200
+    assert staff_client.get("/api/ml/forecast-accuracy/plot/?days=729").status_code == 200
+    res = staff_client.get("/api/ml/forecast-accuracy/?date_from=2026-06-01&date_to=2026-08-30")
+    assert res.status_code == 200, res.content[:300]
+    assert res.json()["models"] == []

@@ -82,6 +82,8 @@ def forecast_check(
         return ForecastCheck(realised_errors(points.iloc[:0], points.iloc[:0], points.iloc[:0]), date_from, date_to, None)
     last_day = lines["ordered_at"].max().tz_convert("UTC").tz_localize(None).normalize()
     points = points[points["date"] <= last_day]
+    if points.empty:  # every stored forecast day is after the last sale: nothing to score yet
+        return ForecastCheck(realised_errors(points, points, points), date_from, date_to, last_day.date())
     products = source.products()
     categories = pd.Series(products["category"].to_numpy(), index=products["id"].astype(str))
     keys = points[["level", "series_id"]].drop_duplicates()
