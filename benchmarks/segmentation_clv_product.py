@@ -28,10 +28,9 @@ sys.path.insert(0, str(ROOT / "backend_django"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend_django.settings")
 os.environ.setdefault("DEBUG", "1")  # settings only; this script touches no database
 
+import django  # noqa: E402
 from _paths import SHARED_DATA  # noqa: E402
 from segmentation_clv import lifetimes_prediction  # noqa: E402
-
-import django  # noqa: E402
 
 django.setup()
 
