@@ -5,7 +5,9 @@ often on another database (SQLite on a laptop, PostgreSQL in production), and th
 a storage that a database dump does not cover. The archive is a zip holding `manifest.json` (one
 entry per model version: its registry row, the artifact's SHA-256 and the library versions that
 wrote it) and the artifact files themselves; segmentation runs also carry their per-customer rows,
-since a segmentation model answers customer lookups from them.
+since a segmentation model answers customer lookups from them, and a backup that includes segmentation
+carries the whole segment history (every run's assignments by calc_date, kept after versions are
+pruned): without it a restored shop loses the transitions a marketer acts on.
 
 A joblib artifact must only be loaded by the library versions that wrote it, and only if it is the
 file that was written: the import refuses a hash mismatch and a version mismatch, naming both, rather
@@ -27,11 +29,12 @@ from django.db import transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ml_predictions.errors import ArtifactError, ConflictError, InvalidParameterError
-from ml_predictions.models import CustomerSegmentAssignment, MLModel, ModelType
+from ml_predictions.models import CustomerSegmentAssignment, CustomerSegmentHistory, MLModel, ModelType
 from ml_predictions.training.registry import clear_artifact_cache, get_storage, library_versions
 
 FORMAT = "ml-predictions-models"
 FORMAT_VERSION = 1
+HISTORY_MEMBER = "segment_history.json"  # optional member: archives without it restore as before
 # Library versions whose major.minor must agree for a joblib file to load safely.
 CHECKED_LIBRARIES = ("scikit-learn", "numpy", "joblib")
 _ROW_FIELDS = (
@@ -52,6 +55,36 @@ def _jsonable(value: Any) -> Any:
 def _assignment_fields() -> list[str]:
     """Every stored column of a segment assignment except its keys: new columns travel automatically."""
     return [f.attname for f in CustomerSegmentAssignment._meta.concrete_fields if f.attname not in ("id", "model_id")]
+
+
+def _history_fields() -> list[str]:
+    return [f.attname for f in CustomerSegmentHistory._meta.concrete_fields if f.attname != "id"]
+
+
+def _write_history(archive: zipfile.ZipFile) -> dict[str, Any]:
+    fields = _history_fields()
+    rows = CustomerSegmentHistory.objects.order_by("pk").values_list(*fields)
+    archive.writestr(HISTORY_MEMBER, json.dumps({"fields": fields, "rows": [[_jsonable(v) for v in r] for r in rows]}))
+    return {"member": HISTORY_MEMBER, "rows": CustomerSegmentHistory.objects.count(),
+            "runs": CustomerSegmentHistory.objects.values("run_id").distinct().count()}
+
+
+def _restore_history(block: dict[str, Any]) -> int:
+    """Insert the archived history of runs not present here (a run is restored whole or not at all)."""
+    here = set(_history_fields())
+    fields = [f for f in block["fields"] if f in here]
+    index = [block["fields"].index(f) for f in fields]
+    run_at = block["fields"].index("run_id")
+    present = {str(r) for r in CustomerSegmentHistory.objects.values_list("run_id", flat=True).distinct()}
+    rows = []
+    for raw in block["rows"]:
+        if str(raw[run_at]) in present:
+            continue
+        values = {f: raw[i] for f, i in zip(fields, index, strict=True)}
+        values["calc_date"] = parse_date(values["calc_date"])
+        rows.append(CustomerSegmentHistory(**values))
+    CustomerSegmentHistory.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
 
 
 def _models_to_export(model_types: Iterable[str] | None) -> list[MLModel]:
@@ -91,6 +124,8 @@ def export_models(path: str | Path, *, model_types: Iterable[str] | None = None)
             entries.append(entry)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "created_at": datetime.now().isoformat(),
                     "library_versions": library_versions(), "models": entries}
+        if ModelType.CUSTOMER_SEGMENTATION in list(model_types or ModelType.values):
+            manifest["segment_history"] = _write_history(archive)
         archive.writestr("manifest.json", json.dumps(manifest, indent=1))
     return manifest
 
@@ -164,6 +199,7 @@ def import_models(path: str | Path, *, activate: bool = True) -> dict[str, Any]:
                                 + ". Nothing was imported.", details={"clashes": clashes})
         assignments = {e["id"]: json.loads(archive.read(e["assignments_member"]))
                        for e in entries if e.get("assignments_member")}
+        history = json.loads(archive.read(HISTORY_MEMBER)) if manifest.get("segment_history") else None
     storage = get_storage()
     new = [e for e in entries if states[e["id"]] is None]
     saved: list[str] = []
@@ -180,12 +216,14 @@ def import_models(path: str | Path, *, activate: bool = True) -> dict[str, Any]:
                 if entry["id"] in assignments:
                     _restore_assignments(model, assignments[entry["id"]])
             activated = _activate_from_backup(entries) if activate else []
+            history_rows = _restore_history(history) if history else 0
     except BaseException:
         for name in saved:
             storage.delete(name)
         raise
     clear_artifact_cache()
-    return {"imported": len(new), "skipped": len(entries) - len(new), "activated": activated}
+    return {"imported": len(new), "skipped": len(entries) - len(new), "activated": activated,
+            "segment_history_rows": history_rows}
 
 
 def _restore_assignments(model: MLModel, block: dict[str, Any]) -> None:

@@ -184,3 +184,17 @@ def test_cdnow_cut_to_half_a_year_chosen_at_least_naive(cdnow_tx):
     cut = cdnow_tx[cdnow_tx["ordered_at"] < "1997-12-31"]
     chosen, naive, method = _outer(cut, "1997-07-02", 182, 60)
     assert chosen["spearman"] >= naive["spearman"], (method, chosen, naive)
+
+
+def test_combine_ranks_orders_by_mean_rank_and_keeps_median_amounts() -> None:
+    """The rank ensemble ranks by the candidates' mean rank and pays out the sorted per-customer medians."""
+    from ml_predictions.estimators.segmentation.clv_candidates import combine_ranks
+
+    a = pd.Series([1.0, 2.0, 3.0, 4.0], index=[10, 11, 12, 13])
+    b = pd.Series([40.0, 30.0, 20.0, 10.0], index=[10, 11, 12, 13])  # b's scale would dominate a mean
+    c = pd.Series([1.0, 3.0, 2.0, 100.0], index=[10, 11, 12, 13])
+    out = combine_ranks([a, b, c])
+    # mean pct ranks: 10 -> (.25+1+.25)/3, 11 -> (.5+.75+.75)/3, 12 -> (.75+.5+.5)/3, 13 -> (1+.25+1)/3
+    assert out[10] < out[12] <= out[11] < out[13]  # medians 1, 3, 3, 10: two customers tie on amount
+    medians = sorted(pd.concat([a, b, c], axis=1).median(axis=1))
+    assert sorted(out.to_numpy()) == medians

@@ -174,3 +174,27 @@ def test_archive_from_this_database_restores_on_the_other_engine(tmp_path):
     if connection.vendor == "sqlite":
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as pg:
             pg.execute(f"DROP DATABASE IF EXISTS {ROUNDTRIP_DB}")
+
+
+@pytest.mark.django_db
+def test_round_trip_restores_the_segment_history_once(registered, tmp_path):
+    """The segment history (kept after versions are pruned) travels with a backup and is not duplicated."""
+    from ml_predictions.models import CustomerSegmentHistory
+
+    def snapshot():
+        return sorted(CustomerSegmentHistory.objects.values_list(
+            "run_id", "run_version", "calc_date", "customer_id", "cluster", "cluster_name", "segment_type", "clv"))
+
+    before = snapshot()
+    assert len(before) > 100
+    manifest = export_models(tmp_path / "models.zip")
+    assert manifest["segment_history"]["rows"] == len(before) and manifest["segment_history"]["runs"] == 1
+    _wipe_registry()
+    CustomerSegmentHistory.objects.all().delete()
+    summary = import_models(tmp_path / "models.zip")
+    assert summary["segment_history_rows"] == len(before)
+    assert snapshot() == before
+    assert import_models(tmp_path / "models.zip")["segment_history_rows"] == 0
+    assert snapshot() == before
+    # a forecast-only backup carries no history
+    assert "segment_history" not in export_models(tmp_path / "f.zip", model_types=["sales_forecast"])

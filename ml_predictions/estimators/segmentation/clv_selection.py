@@ -27,7 +27,9 @@ from ml_predictions.errors import InsufficientDataError, InvalidParameterError
 from ml_predictions.estimators.segmentation.clv_candidates import (
     CANDIDATES,
     COMBINED,
+    RANKED,
     combine,
+    combine_ranks,
     fit_probabilistic,
     naive_rate,
     predict_candidate,
@@ -96,6 +98,11 @@ def select_clv(history: PurchaseHistory, *, holdout_days: int = 90, candidates: 
             try:
                 if name == "bgnbd_gbm_mean" and all(part in predictions for part in COMBINED):
                     pred, details = combine([predictions[p] for p in COMBINED]), {"of": list(COMBINED)}
+                elif name == "rank_ensemble" and all(part in scores for part in RANKED):
+                    parts = [p for p in RANKED if p in predictions]  # reuse the parts' holdout fits
+                    if len(parts) < 2:
+                        raise InsufficientDataError(f"the rank ensemble needs two of {list(RANKED)}.")
+                    pred, details = combine_ranks([predictions[p] for p in parts]), {"of": parts}
                 else:
                     pred, details = predict_candidate(name, history, cal_end, holdout, random_state=random_state,
                                                       min_repeat_customers=min_repeat_customers)
@@ -145,6 +152,12 @@ def _value(method: str, history: PurchaseHistory, s: pd.DataFrame, bg: Any, gg: 
     discount = _discount_sum(horizon_months, monthly_discount)
     kwargs = {"horizon_months": horizon_months, "monthly_discount": monthly_discount, "holdout_days": holdout_days,
               "random_state": random_state, "details": details}
+    if method == "rank_ensemble":
+        found = {part: _value(part, history, s, bg, gg, **kwargs) for part in RANKED}
+        good = [pd.Series(v) for part, (v, used) in found.items() if used == part]
+        if len(good) >= 2:
+            return combine_ranks(good).to_numpy(), method
+        method = "naive_rate_x_spend"  # parts fell back (details["method_fallback"] says why)
     if method == "bgnbd_gbm_mean":
         parts = [_value(part, history, s, bg, gg, **kwargs) for part in COMBINED]
         if [used for _, used in parts] == list(COMBINED):
