@@ -232,6 +232,7 @@ class InventoryAnalysisView(MLAPIView):
             "no_sales_history": _issue_list(policy, ~policy["has_history"]),
             "missing_cost": _issue_list(policy, policy["unit_cost"].isna()),
             "default_lead_time": _issue_list(policy, policy["lead_time_source"] == "default"),
+            "stock_unknown": _issue_list(policy, ~policy["stock_known"]),
         }
         return Response({
             "success": True,

@@ -174,7 +174,8 @@ def test_health_score_counts_and_status():
     products.loc[1, "stock"] = 200      # overstock (penalty 0.5)
     products.loc[2, "cost"] = np.nan    # no cost: reported, not dropped
     report = InventoryOptimizer().fit(sales, products, as_of=AS_OF).health()
-    assert report.metrics == {"total_products": 10, "low_stock": 1, "overstock": 1, "slow_moving": 0, "optimal": 8}
+    assert report.metrics == {"total_products": 10, "low_stock": 1, "overstock": 1, "slow_moving": 0, "optimal": 8,
+                              "stock_unknown": 0}
     assert report.health_score == pytest.approx(100 * (1 - 1.5 / 10))
     assert report.status == "good"
     codes = dict(report.recommendation_codes)
@@ -246,3 +247,27 @@ def test_seasonal_index_lifts_the_history_estimate_before_a_known_peak():
     values[last_year_ahead] = 3.0
     mild = InventoryOptimizer().fit(make_sales({"a": values}), products, as_of=AS_OF)
     assert mild.seasonal_index_ == pytest.approx(1.5)
+
+
+def test_unknown_stock_is_not_zero():
+    """A shop imported without stock columns: demand and policy still computed, no stock-based alert."""
+    sales = make_sales({f"p{i}": np.full(60, 1.0) for i in range(4)})
+    products = make_products([{"id": f"p{i}", "stock": 20} for i in range(4)])
+    products["stock"] = products["stock"].astype(float)
+    products.loc[0, "stock"] = 0         # known and out of stock: reorder_now
+    products.loc[[2, 3], "stock"] = np.nan  # unknown
+    model = InventoryOptimizer().fit(sales, products, as_of=AS_OF)
+    p = model.policy_.set_index("product_id")
+    assert list(p["stock_known"]) == [True, True, False, False]
+    assert p.loc["p2", "daily_demand"] == pytest.approx(1.0)
+    assert p.loc["p2", "reorder_point"] == pytest.approx(p.loc["p1", "reorder_point"])
+    assert p.loc["p2", "safety_stock"] == pytest.approx(p.loc["p1", "safety_stock"])
+    assert p.loc["p2", "recommended_order_quantity"] == 0
+    assert set(model.alerts()["product_id"]) == {"p0"}
+    assert list(model.reorder_recommendations()["product_id"]) == ["p0"]
+    report = model.health()
+    assert report.metrics["stock_unknown"] == 2 and report.metrics["optimal"] == 1
+    # scored over the two known products only: p0 penalty 1 -> 50, not 75
+    assert report.health_score == pytest.approx(50.0)
+    assert dict(report.recommendation_codes)["stock_unknown"] == 2
+    assert model.data_issues()["stock_unknown"] == ["p2", "p3"]

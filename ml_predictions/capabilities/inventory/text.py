@@ -35,6 +35,9 @@ def health_recommendations(codes: list[tuple[str, int]], history_days: int) -> l
         "missing_cost": lambda n: ngettext(
             "Enter the unit cost of %(count)d product so order costs can be estimated",
             "Enter the unit cost of %(count)d products so order costs can be estimated", n),
+        "stock_unknown": lambda n: ngettext(
+            "Stock of %(count)d product is unknown: record it to get reorder and stockout alerts",
+            "Stock of %(count)d products is unknown: record them to get reorder and stockout alerts", n),
         "all_good": lambda n: _("Inventory is healthy: no action needed"),
     }
     return [texts[code](count) % {"count": count, "days": history_days} for code, count in codes]

@@ -35,6 +35,9 @@ Policy (continuous review, (s, S)):
     estimated cost  = order quantity * unit cost (None when the cost is unknown)
     stockout date   = as_of + floor(stock / d) (as_of itself when out of stock; None when d = 0)
 Stock on hand is taken as the inventory position: open purchase orders are not known to the plugin.
+Unknown stock (NaN, e.g. a shop imported without stock columns) is not zero: such a product keeps its
+demand, safety stock and reorder point but gets `stock_known` False, no order quantity and no alert,
+is counted in the health metrics' `stock_unknown` (and a `stock_unknown` code) and left out of the score.
 
 Alerts (a product may carry several types; at most one of reorder_now / low_stock, and slow_moving wins
 over overstock):
@@ -344,12 +347,15 @@ class InventoryOptimizer:
         reorder_point = daily * lead + safety
         order_up_to = daily * (lead + float(self.review_period_days)) + safety
 
-        stock = pd.to_numeric(prods["stock"], errors="coerce").fillna(0).to_numpy(float)
+        stock_raw = pd.to_numeric(prods["stock"], errors="coerce").to_numpy(float)
+        # a shop imported without stock columns has NaN stock: unknown, not zero (no stockout alerts)
+        stock_known = np.isfinite(stock_raw)
+        stock = np.where(stock_known, stock_raw, 0.0)
         cost_raw = pd.to_numeric(prods["cost"], errors="coerce").to_numpy(float)
         cost_known = np.isfinite(cost_raw) & (cost_raw > 0)
         price = pd.to_numeric(prods.get("price", pd.Series(np.nan, index=prods.index)), errors="coerce").to_numpy(float)
 
-        needs_order = (daily > 0) & (stock <= reorder_point)
+        needs_order = stock_known & (daily > 0) & (stock <= reorder_point)
         if self.order_policy == "eoq":
             holding = float(self.holding_cost_rate) * np.where(cost_known, cost_raw, np.nan)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -372,6 +378,7 @@ class InventoryOptimizer:
                 "product_name": prods["name"].astype(str).to_numpy(),
                 "category": category,
                 "current_stock": stock,
+                "stock_known": stock_known,
                 "unit_cost": np.where(cost_known, cost_raw, np.nan),
                 "price": price,
                 "lead_time_days": lead,
@@ -413,7 +420,8 @@ class InventoryOptimizer:
         big_s = p["order_up_to"].to_numpy()
         lead = p["lead_time_days"].to_numpy()
         cover = p["days_of_cover"].to_numpy()
-        pos = d > 0
+        known = p["stock_known"].to_numpy(bool)
+        pos = (d > 0) & known
 
         reorder = pos & (stock <= s)
         u_reorder = np.select([(stock <= 0) | (cover < lead / 2), cover < lead], [5, 4], 3)
@@ -426,7 +434,7 @@ class InventoryOptimizer:
         sold = p["units_last_slow_window"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             sell_through = sold / (sold + stock)
-        slow = (stock > 0) & ((sold <= 0) | (sell_through < float(self.slow_moving_sell_through)))
+        slow = known & (stock > 0) & ((sold <= 0) | (sell_through < float(self.slow_moving_sell_through)))
         since_f = np.where(np.isnan(since), np.inf, since)
         u_slow = np.select([since_f >= 3 * n_slow, since_f >= 2 * n_slow], [3, 2], 1)
 
@@ -438,7 +446,8 @@ class InventoryOptimizer:
         recent_units = p["recent_units"].to_numpy()
         expected = np.where(np.isfinite(ref), ref, 0.0) * float(self.high_demand_days)
         high = (
-            (recent_units >= float(self.high_demand_min_units))
+            known
+            & (recent_units >= float(self.high_demand_min_units))
             & np.isfinite(ref)
             & (recent >= float(self.high_demand_ratio) * np.where(np.isfinite(ref), ref, np.inf))
             # and not just noise: more units than a Poisson count at the reference rate gives 99 % of the time
@@ -543,9 +552,12 @@ class InventoryOptimizer:
         """Score, status and the counts behind the recommendations (see the module docstring)."""
         self._check_fitted()
         n = len(self.policy_)
+        unknown = int((~self.policy_["stock_known"]).sum())
         a = self.alerts_
         penalty = a["alert_type"].map(ALERT_PENALTY).groupby(a["product_id"]).max()
-        score = 100.0 * (1.0 - float(penalty.sum()) / n) if n else 100.0
+        # products of unknown stock carry no alert, so they are left out of the score (not counted healthy)
+        scored = n - unknown
+        score = 100.0 * (1.0 - float(penalty.sum()) / scored) if scored else 100.0
         status = "good" if score >= HEALTH_GOOD else "warning" if score >= HEALTH_WARNING else "critical"
         ids = {t: set(a.loc[a["alert_type"] == t, "product_id"]) for t in ALERT_TYPES}
         low = ids["reorder_now"] | ids["low_stock"]
@@ -555,7 +567,8 @@ class InventoryOptimizer:
             "low_stock": len(low),
             "overstock": len(ids["overstock"]),
             "slow_moving": len(ids["slow_moving"]),
-            "optimal": n - len(flagged),
+            "optimal": n - unknown - len(flagged),
+            "stock_unknown": unknown,
         }
         codes: list[tuple[str, int]] = []
         if ids["reorder_now"]:
@@ -570,6 +583,8 @@ class InventoryOptimizer:
             codes.append(("promote_overstock", len(ids["overstock"])))
         if ids["slow_moving"]:
             codes.append(("liquidate_slow", len(ids["slow_moving"])))
+        if unknown:
+            codes.append(("stock_unknown", unknown))
         no_history = int((~self.policy_["has_history"]).sum())
         if no_history:
             codes.append(("no_history", no_history))
@@ -588,6 +603,7 @@ class InventoryOptimizer:
             "no_sales_history": p.loc[~p["has_history"], "product_id"].tolist(),
             "missing_cost": p.loc[p["unit_cost"].isna(), "product_id"].tolist(),
             "default_lead_time": p.loc[p["lead_time_source"] == "default", "product_id"].tolist(),
+            "stock_unknown": p.loc[~p["stock_known"], "product_id"].tolist(),
         }
 
     def summary(self) -> dict[str, Any]:
