@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -222,22 +223,29 @@ def run_training(
     except Exception as exc:  # noqa: BLE001 — every failure must end in the log, not in a dead worker
         duration = round(time.perf_counter() - started, 3)
         is_domain = isinstance(exc, MLError)
+        error: dict[str, Any] = {"code": getattr(exc, "code", "training_failed"), "message": str(exc),
+                                 "status": http_status(exc)}
+        if is_domain:
+            text = str(exc)
+        else:
+            # A bug: the stored answer names it only by a correlation id (its text may hold connection
+            # details); the log row and the logged traceback carry the same id.
+            rid = uuid.uuid4().hex
+            error.update(message=f"Training failed unexpectedly; quote request id {rid} to the operator.",
+                         request_id=rid)
+            text = f"[request_id={rid}] {exc.__class__.__name__}: {exc}\n{traceback.format_exc()}"
         MLTrainingLog.objects.filter(pk=log.pk).update(
             status=MLTrainingLog.Status.FAILED,
-            error=str(exc) if is_domain else f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}",
+            error=text,
             message="Failed",
             finished_at=timezone.now(),
             duration_seconds=duration,
-            result={
-                "success": False,
-                "error": {
-                    "code": getattr(exc, "code", "training_failed"),
-                    "message": str(exc),
-                    "status": http_status(exc),
-                },
-            },
+            result={"success": False, "error": error},
         )
-        (logger.warning if is_domain else logger.exception)("training %s failed: %s", log.pk, exc)
+        if is_domain:
+            logger.warning("training %s failed: %s", log.pk, exc)
+        else:
+            logger.exception("training %s failed [request_id=%s]: %s", log.pk, error["request_id"], exc)
         log.refresh_from_db()
         log.exception = exc  # type: ignore[attr-defined]  # lets a synchronous caller re-raise it
         return log
