@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -43,7 +42,7 @@ from ml_predictions.estimators.recommendation.kernels import (
     epoch_seconds,
     map_ids,
     prune_rows,
-    sparse_top_k,
+    sparse_row_top_k,
     top_k_dense,
 )
 from ml_predictions.estimators.recommendation.products import ProductListsMixin
@@ -334,8 +333,8 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         # gives the same lists as the dense path (one argpartition fewer per chunk)
         dense_methods = tuple(m for m in methods if m != "bought_together")
         if "bought_together" in methods:
-            parts["bought_together"], left["bought_together"] = self._sparse_bought_together_top_k(
-                rows, k, exclude, with_excluded=excluded_cols is not None)
+            parts["bought_together"], left["bought_together"] = sparse_row_top_k(
+                self.bought_together_, rows, k, exclude, with_excluded=excluded_cols is not None)
         for start in range(0, len(rows), chunk):
             sub = rows[start:start + chunk]
             if not dense_methods:
@@ -359,34 +358,6 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
             else:
                 result[method] = (np.empty((0, k), np.int32), np.empty((0, k), np.float32))
         return result
-
-    def _sparse_bought_together_top_k(self, rows: np.ndarray, k: int, exclude: np.ndarray | None, *,
-                                      with_excluded: bool) -> tuple[list, list]:
-        """Bought-together top-k of `rows` from the sparse matrix: rows scaled by their maximum (over
-        every product, as in score_blocks), self and `exclude` dropped; with `with_excluded`, the top-k
-        among the excluded products too."""
-        sub = self.bought_together_[rows].tocsr()
-        sub.sum_duplicates()
-        counts = np.diff(sub.indptr)
-        top = np.zeros(len(rows), np.float32)
-        nz = counts > 0
-        top[nz] = np.maximum.reduceat(sub.data, sub.indptr[:-1][nz]) if nz.any() else top[nz]
-        r = np.repeat(np.arange(len(rows)), counts)
-        data = (sub.data / np.where(top > 0, top, 1)[r]).astype(np.float32)
-        data[sub.indices == rows[r]] = 0.0  # self (the fitted matrix has no diagonal; a safeguard)
-        data[top[r] <= 0] = 0.0
-        left: list = []
-        if exclude is not None:
-            gone = exclude[sub.indices]
-            if with_excluded:
-                dropped = sp.csr_matrix((np.where(gone, data, 0.0).astype(np.float32), sub.indices.copy(),
-                                         sub.indptr.copy()), shape=sub.shape)
-                dropped.eliminate_zeros()
-                left = [sparse_top_k(dropped, k)]
-            data[gone] = 0.0
-        scored = sp.csr_matrix((data, sub.indices, sub.indptr), shape=sub.shape)
-        scored.eliminate_zeros()
-        return [sparse_top_k(scored, k)], left
 
     def score_top_k(self, rows: np.ndarray, method: str, k: int,
                     exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
