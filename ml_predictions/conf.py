@@ -114,14 +114,14 @@ DEFAULTS: dict[str, Any] = {
     "INVENTORY_CACHE_SECONDS": 300,
     "INVENTORY_CACHE_ALIAS": "default",
     # --- customer segmentation -------------------------------------------------------------------
-    # RFM window in days before calc_date (seed 001's RFM_WINDOW_DAYS).
+    # RFM window in days before calc_date (the RFM + K-means peer system's RFM_WINDOW_DAYS).
     "SEGMENTATION_WINDOW_DAYS": 365,
-    # "silhouette", "davies_bouldin" or "calinski_harabasz": how automatic k is chosen (seed 003).
+    # "silhouette", "davies_bouldin" or "calinski_harabasz": how automatic k is chosen (as the peer RFM clustering API does).
     "SEGMENTATION_SELECTION_METRIC": "silhouette",
     # Silhouette is O(n^2): it is computed on a fixed random sample of this many customers
     # (~0.2 s per k at 3,000 on 2 cores; 10,000 costs ~2 s per k, i.e. 18 s for k = 2..10).
     "SEGMENTATION_SILHOUETTE_SAMPLE": 3000,
-    # Customers registered but without orders in the window are clustered too (seed 001) unless False.
+    # Customers registered but without orders in the window are clustered too (as the RFM + K-means peer system does) unless False.
     "SEGMENTATION_INCLUDE_CUSTOMERS_WITHOUT_ORDERS": True,
     # CLV: horizon of expected purchases (days), CLV horizon (months) and monthly discount rate.
     "CLV_PURCHASE_HORIZON_DAYS": 30,

@@ -178,7 +178,7 @@ class MLTrainingLog(models.Model):
 
 
 class CustomerSegmentAssignment(models.Model):
-    """One customer's segment in one segmentation run (seed 001's customer_clusters table).
+    """One customer's segment in one segmentation run (the RFM + K-means peer system's customer_clusters table).
 
     Rows belong to the MLModel version that produced them, so the active run answers a lookup with one
     indexed read and past runs stay queryable by calc_date until their version is pruned

@@ -149,7 +149,7 @@ def _emails(first: np.ndarray, last: np.ndarray, domains: np.ndarray) -> list[st
 
 
 def _daily_intensity(days: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
-    """Trend × weekly × yearly seasonality (December and July peaks, seed 004) × mild noise."""
+    """Trend × weekly × yearly seasonality (December and July peaks, as in the spec) × mild noise."""
     t = np.arange(len(days), dtype=float) / 365.0
     trend = 1.0 + 0.25 * t
     weekday = days.day_of_week.to_numpy()

@@ -9,7 +9,7 @@ Why it is built this way:
   twice changes nothing.
 - The whole import runs in one transaction: a bad file (with the default `on_error="abort"`) or any
   database error leaves the shop exactly as it was.
-- One line-oriented model covers every supported shape: seed 001's order totals (an order is a line of
+- One line-oriented model covers every supported shape: the RFM + K-means peer system's order totals (an order is a line of
   the synthetic product IMPORTED_TOTAL_SKU), item-level files (UCI Online Retail, Superstore, the bread
   basket) and CDNOW's per-customer-day amounts (no order id: one order per customer and timestamp).
 """
@@ -38,7 +38,7 @@ GUEST_CUSTOMER = "guest"
 LINE_COLUMNS = {"order_id", "customer_id", "ordered_at", "product_id", "product_name", "category", "quantity",
                 "unit_price", "line_total", "status", "currency", "email", "country", "stock"}
 CUSTOMER_COLUMNS = {"customer_id", "email", "country", "created_at"}
-# Names used by seed 001's orders.csv, accepted without --map.
+# Names used by the RFM + K-means peer system's orders.csv, accepted without --map.
 ALIASES = {"order_date": "ordered_at", "order_amount": "line_total"}
 
 STATUS_MAP = {

@@ -1,6 +1,7 @@
 """API of the monitoring capability: forecasts against the sales that followed, lists against purchases."""
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from django.urls import URLPattern, path
@@ -54,6 +55,12 @@ class ForecastAccuracyInput(serializers.Serializer):
     level = serializers.ChoiceField(choices=["total", "category", "product"], required=False)
     date_from = serializers.DateField(required=False, help_text="First forecast day counted; default 90 days ago.")
     date_to = serializers.DateField(required=False, help_text="Last forecast day counted; default yesterday.")
+
+    def validate_model_id(self, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError as exc:  # the ORM would raise on a non-UUID id: a 500, not the client's 400
+            raise serializers.ValidationError("must be a model id (a UUID).") from exc
 
     def validate(self, attrs: dict) -> dict:
         return _check_range(attrs, "date_from", "date_to")

@@ -68,7 +68,7 @@ def test_dashboard_page_in_spanish(client, staff_user):
 
 @pytest.mark.django_db
 def test_capability_texts_are_translated_to_spanish(small_shop, staff_client):
-    """Seed 004's boutique speaks Spanish: the health advice and marketing actions follow Accept-Language."""
+    """The spec's boutique speaks Spanish: the health advice and marketing actions follow Accept-Language."""
     from ml_predictions.training.runner import train_now
 
     english = staff_client.get("/api/ml/inventory-health/").json()["recommendations"]

@@ -1,4 +1,4 @@
-"""Inventory endpoints: authorization matrix, seed 004 shapes, filters, errors, forecast demand source."""
+"""Inventory endpoints: authorization matrix, the spec's response shapes, filters, errors, forecast demand source."""
 from __future__ import annotations
 
 import sys

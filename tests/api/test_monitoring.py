@@ -147,3 +147,11 @@ def test_recommendation_outcomes_against_later_purchases(hidden_future, staff_cl
     assert followed == pytest.approx(expected, abs=0.01)  # shares are rounded to 4 decimals
     assert expected > 0  # the shop's buyers do come back for listed products: the check can tell
     assert all(0 <= g["popular_followed_share"] <= 1 for g in groups)
+
+
+@pytest.mark.django_db
+def test_forecast_accuracy_refuses_a_model_id_that_is_not_a_uuid(staff_client):
+    """Found by the schemathesis run: `?model_id=1` reached the ORM and was a 500."""
+    res = staff_client.get("/api/ml/forecast-accuracy/?model_id=1")
+    assert res.status_code == 400
+    assert "model_id" in res.json()["error"]["fields"]

@@ -46,7 +46,7 @@ def trained(small_shop, staff_client):
     return res.json()
 
 
-def test_train_fixed_k_returns_seed_004_shape_and_stores_rows(trained, small_shop):
+def test_train_fixed_k_returns_the_spec_shape_and_stores_rows(trained, small_shop):
     m = trained["metrics"]
     assert trained["success"] is True and m["n_clusters"] == 6
     assert m["n_customers"] == len(small_shop.customers) == 300
@@ -205,7 +205,7 @@ def test_predict_by_ids_and_by_raw_rfm(trained, staff_client):
     assert [r["customer_id"] for r in body["results"]] == ids and body["unknown_customer_ids"] == ["ghost"]
     assert_error(staff_client.post("/api/ml/segments/predict/", {"customer_ids": ["ghost"]}, format="json"), 404,
                  "ghost")
-    # seed 002's capitalised keys; a big recent spender must land in the vip cluster, a long-gone one not
+    # the FastAPI segmentation peer's capitalised keys; a big recent spender must land in the vip cluster, a long-gone one not
     res = staff_client.post("/api/ml/segments/predict/", {"customers": [
         {"Recency": 2, "Frequency": 40, "Monetary": 40000, "Unique_Products": 30},
         {"recency_days": 366, "frequency": 0, "monetary": 0}]}, format="json")

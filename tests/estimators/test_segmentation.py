@@ -69,7 +69,7 @@ def test_default_calc_date_is_day_after_last_order_and_window_validated():
         compute_rfm(LINES.iloc[0:0])
 
 
-def test_rfm_from_seed_003_sales_rows():
+def test_rfm_from_the_peer_api_sales_rows():
     sales = pd.DataFrame({"sale_id": [1, 2, 3], "customer_id": [101, 101, 102],
                           "date": ["2025-01-05", "2025-02-10", "2025-02-01"], "amount": [120, 80, 50]})
     rfm = rfm_from_transactions(sales, window_days=3650)

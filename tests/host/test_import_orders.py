@@ -77,7 +77,7 @@ def _lines_by_order() -> pd.DataFrame:
     ).sort_values(["order", "sku"]).reset_index(drop=True)
 
 
-def test_seed_001_customers_and_orders(tmp_path, capsys):
+def test_peer_mvp_customers_and_orders_files(tmp_path, capsys):
     call_command("import_orders", _write(tmp_path, "orders.csv", ORDERS),
                  customers=_write(tmp_path, "customers.csv", CUSTOMERS))
     out = capsys.readouterr().out

@@ -19,7 +19,7 @@ from ml_predictions.training.registry import load_artifact
 
 MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
 
-# Seed 004 shows these in Spanish ("Ofrecer descuentos exclusivos VIP", ...); the source strings are
+# The spec shows these in Spanish ("Ofrecer descuentos exclusivos VIP", ...); the source strings are
 # English and translated through the host's locale (LANGUAGE_CODE / Accept-Language).
 MARKETING_ACTIONS: dict[str, list[Any]] = {
     "vip": [_("Offer exclusive VIP discounts"), _("Early access to new collections"),

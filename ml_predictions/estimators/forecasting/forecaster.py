@@ -373,11 +373,11 @@ def _adi(y: np.ndarray) -> np.ndarray:
 
 
 def make_regressor(model_type: str, random_state: int | None = 42) -> Any:
-    """The regressor behind each model_type (random_forest uses seed 004's parameters)."""
+    """The regressor behind each model_type (random_forest uses the spec's parameters)."""
     if model_type == "random_forest":
         return RandomForestRegressor(
             n_estimators=100, max_depth=10, min_samples_split=5, random_state=random_state,
-            # not in seed 004: a third of the features per split and half the rows per tree cut the
+            # not in the spec: a third of the features per split and half the rows per tree cut the
             # fit time about four-fold at no measurable cost in backtest MASE
             max_features=0.33, max_samples=0.5, n_jobs=-1,
         )
@@ -943,7 +943,7 @@ class SalesForecaster(BaseEstimator):
 
     @property
     def metrics_(self) -> dict[str, Any]:
-        """Seed 004's top-level keys come from the first fitted level's revenue (or units) model."""
+        """The spec's top-level keys come from the first fitted level's revenue (or units) model."""
         _check_fitted(self, "levels_")
         per_level: dict[str, Any] = {}
         for level, models in self.levels_.items():
@@ -975,7 +975,7 @@ class SalesForecaster(BaseEstimator):
         self, days_ahead: int, *, level: str = "total", id: str | None = None, start_date: Any = None
     ) -> pd.DataFrame:
         """Rows date, predicted_sales, predicted_quantity, confidence_lower, confidence_upper
-        (the band is for predicted_sales, as in seed 004)."""
+        (the band is for predicted_sales, as in the spec)."""
         _check_fitted(self, "levels_")
         if level not in self.levels_:
             raise InvalidParameterError(f"level {level!r} was not trained; trained levels: {list(self.levels_)}.",

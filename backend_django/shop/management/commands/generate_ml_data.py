@@ -1,4 +1,4 @@
-"""Generate a realistic synthetic history for the boutique (seed 004's generate_ml_data.py)."""
+"""Generate a realistic synthetic history for the boutique (the spec's generate_ml_data.py)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Import order histories from CSV (seed 001's customers/orders files, line-item files, public retail sets)."""
+"""Import order histories from CSV (the RFM + K-means peer system's customers/orders files, line-item files, public retail sets)."""
 from __future__ import annotations
 
 import csv
