@@ -145,7 +145,13 @@ def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: in
     exclude = ~model.available_ if model.exclude_unavailable else None
     result: dict[str, Any] = {"item": {}, "customer": {}}
     uniq, inv = np.unique(q.seeds, return_inverse=True)
-    tops = model.score_top_k_many(uniq, METHODS, k, exclude=exclude)
+    precomputed = getattr(model, "topk_", {})
+    if all(m in precomputed and precomputed[m][0].shape[1] >= k for m in METHODS):
+        # a model fitted with its lists (same exclusions): the first k of each list are the top k, and the
+        # customer lists below reuse them, so no method is scored twice
+        tops = {m: (precomputed[m][0][uniq, :k], precomputed[m][1][uniq, :k]) for m in METHODS}
+    else:
+        tops = model.score_top_k_many(uniq, METHODS, k, exclude=exclude)
     for method in METHODS:
         idx = tops[method][0]
         result["item"][method] = ranking_metrics(idx[inv] if len(q) else idx, q.targets, n, k)

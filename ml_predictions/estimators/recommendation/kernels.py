@@ -183,3 +183,33 @@ def contains(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndar
     keys = rows * n_cols + cols
     pos = np.minimum(np.searchsorted(stored, keys), max(len(stored) - 1, 0))
     return (stored[pos] == keys) if len(stored) else np.zeros(len(rows), bool)
+
+
+def sparse_row_top_k(matrix: sp.csr_matrix, rows: np.ndarray, k: int, exclude: np.ndarray | None, *,
+                     with_excluded: bool) -> tuple[list, list]:
+    """Top-k of `rows` of a sparse products x products matrix, each row scaled by its maximum over every
+    product (as the dense scoring does), self and `exclude` dropped; with `with_excluded`, the top-k
+    among the excluded products too. Ranking the sparse rows directly needs no dense block."""
+    sub = matrix[rows].tocsr()
+    sub.sum_duplicates()
+    counts = np.diff(sub.indptr)
+    top = np.zeros(len(rows), np.float32)
+    nz = counts > 0
+    if nz.any():
+        top[nz] = np.maximum.reduceat(sub.data, sub.indptr[:-1][nz])
+    r = np.repeat(np.arange(len(rows)), counts)
+    data = (sub.data / np.where(top > 0, top, 1)[r]).astype(np.float32)
+    data[sub.indices == rows[r]] = 0.0  # self (the fitted matrix has no diagonal; a safeguard)
+    data[top[r] <= 0] = 0.0
+    left: list = []
+    if exclude is not None:
+        gone = exclude[sub.indices]
+        if with_excluded:
+            dropped = sp.csr_matrix((np.where(gone, data, 0.0).astype(np.float32), sub.indices.copy(),
+                                     sub.indptr.copy()), shape=sub.shape)
+            dropped.eliminate_zeros()
+            left = [sparse_top_k(dropped, k)]
+        data[gone] = 0.0
+    scored = sp.csr_matrix((data, sub.indices, sub.indptr), shape=sub.shape)
+    scored.eliminate_zeros()
+    return [sparse_top_k(scored, k)], left
