@@ -134,10 +134,14 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process read while the worker writes a training log.
+    # WAL lets the web process read while the worker writes a training log. IMMEDIATE makes every
+    # transaction take the write lock when it begins, so a busy writer waits out the busy timeout
+    # instead of failing at once with "database is locked" when a deferred read tries to upgrade.
+    # See docs/deployment.md ("SQLite under load").
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-    DATABASES["default"]["OPTIONS"].setdefault("timeout", 30)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 30)  # busy timeout, seconds
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -43,3 +43,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", MLRedocView.as_view(url_name="schema"), name="redoc"),
 ]
+
+# /api/ paths get JSON errors in the documented shape; other paths keep Django's pages.
+handler404 = "ml_predictions.api.fallback.handler404"
+handler500 = "ml_predictions.api.fallback.handler500"

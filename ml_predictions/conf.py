@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
         "rest_framework.filters.SearchFilter",
     ],
     "PAGINATION_CLASS": "ml_predictions.api.pagination.StandardPagination",
+    # Paths under which the host's handler404/handler500 (ml_predictions.api.fallback) answer JSON.
+    "API_PATH_PREFIX": "/api/",
     "RANDOM_STATE": 42,
     # --- defaults used by the capabilities --------------------------------------------------------
     "DEFAULT_LEAD_TIME_DAYS": 7,

@@ -3,15 +3,20 @@
     {"success": false, "error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}
 
 DRF's own errors (validation, auth, 404, 405, throttling) and our domain errors all come out in this
-shape, so a client handles errors in one place. A bare 500 is a bug; it is logged with its traceback.
+shape, so a client handles errors in one place. A 500 is a bug: its traceback is logged under a
+correlation id that the answer carries too (`error.request_id` and the `X-Request-ID` header), so an
+operator finds the traceback a user quotes; the answer itself never shows the exception's text (a
+database error's message names the host and port).
 """
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -73,18 +78,76 @@ def error_body(code: str, message: str, fields: dict | None = None, details: dic
     return {"success": False, "error": error}
 
 
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is reused only when it looks like one: it goes into logs and headers verbatim.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def request_id(request: Any) -> str:
+    """The correlation id of this request: the caller's (or proxy's) X-Request-ID when it is a sane
+    token, else a fresh one; stored on the request so every log line and the answer agree."""
+    django_request = getattr(request, "_request", request)
+    existing = getattr(django_request, "ml_request_id", None)
+    if existing:
+        return existing
+    incoming = (getattr(django_request, "META", {}) or {}).get("HTTP_X_REQUEST_ID", "")
+    rid = incoming if _REQUEST_ID.match(incoming or "") else uuid.uuid4().hex
+    try:
+        django_request.ml_request_id = rid
+    except AttributeError:  # a request object that refuses attributes: the id is still answered and logged
+        pass
+    return rid
+
+
+def server_error_body(rid: str) -> dict[str, Any]:
+    """A 500's answer: the correlation id, never the exception's text."""
+    body = error_body("server_error", f"Internal server error; quote request id {rid} to the operator.")
+    body["error"]["request_id"] = rid
+    return body
+
+
+def log_unexpected(exc: BaseException, rid: str, where: str) -> None:
+    """The traceback of a bug, under the id its answer carries."""
+    logger.error("unexpected %s at %s [request_id=%s]", exc.__class__.__name__, where, rid,
+                 exc_info=(type(exc), exc, exc.__traceback__))
+
+
+def json_error(request: HttpRequest, status_code: int, code: str, message: str) -> JsonResponse:
+    """An error in the documented shape for plain Django views (404/500 handlers, the catch-all route)."""
+    if status_code >= 500:
+        rid = request_id(request)
+        response = JsonResponse(server_error_body(rid), status=status_code)
+        response[REQUEST_ID_HEADER] = rid
+        return response
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every error in the documented shape."""
+    """DRF's EXCEPTION_HANDLER: every error in the documented shape, an unexpected one included (a JSON
+    500 with a correlation id instead of the host's HTML error page)."""
     if isinstance(exc, MLError):
         fields = {exc.field: [exc.message]} if exc.field else None
-        return Response(error_body(exc.code, exc.message, fields, exc.details), status=http_status(exc))
+        response = Response(error_body(exc.code, exc.message, fields, exc.details), status=http_status(exc))
+        if response.status_code >= 500:
+            rid = request_id(context.get("request"))
+            response.data["error"]["request_id"] = rid
+            response[REQUEST_ID_HEADER] = rid
+            log_unexpected(exc, rid, _where(context))
+        return response
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("request_too_large", "The request body is larger than this endpoint accepts."),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        rid = request_id(context.get("request"))
+        log_unexpected(exc, rid, _where(context))
+        response = Response(server_error_body(rid), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        response[REQUEST_ID_HEADER] = rid
+        return response
     detail = response.data
     code = getattr(exc, "default_code", "error")
     fields = None
@@ -96,3 +159,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         logger.error("API error %s: %s", response.status_code, message)
     return response
+
+
+def _where(context: dict[str, Any]) -> str:
+    request = context.get("request")
+    view = context.get("view")
+    path = getattr(request, "path", "?")
+    return f"{getattr(request, 'method', '?')} {path} ({view.__class__.__name__ if view else '?'})"

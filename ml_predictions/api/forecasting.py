@@ -1,4 +1,8 @@
-"""API routes and views of the forecasting capability (seed 004's sales forecast endpoints)."""
+"""API routes and views of the forecasting capability (the spec's sales forecast endpoints).
+
+Thin: an input serializer, one trainer/service/selector call, an output serializer. Which levels the
+active model serves is in every answer (`levels_served`): a one-level training keeps the others.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -12,13 +16,11 @@ from rest_framework.response import Response
 
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.plots import new_figure, png_response
-from ml_predictions.api.training import TRAIN_RESPONSES, training_response
-from ml_predictions.capabilities.forecasting.services import (
-    LEVEL_CHOICES,
-    MODEL_CHOICES,
-    sales_forecast_frame,
-    sales_forecast_predict,
-)
+from ml_predictions.api.serializers import TrainingResultSerializer, error_responses
+from ml_predictions.api.training import train_responses, training_response
+from ml_predictions.capabilities.forecasting.selectors import sales_forecast_plot_data
+from ml_predictions.capabilities.forecasting.services import sales_forecast_predict
+from ml_predictions.capabilities.forecasting.trainer import LEVEL_CHOICES, MODEL_CHOICES
 from ml_predictions.models import ModelType
 
 MAX_DAYS_AHEAD = 365
@@ -47,7 +49,8 @@ class TrainSalesForecastInput(serializers.Serializer):
     model_type = serializers.ChoiceField(choices=MODEL_CHOICES, default="random_forest")
     level = serializers.ChoiceField(
         choices=[*LEVEL_CHOICES, "all"], required=False, allow_null=True,
-        help_text="Train one level only; default all configured levels (FORECAST_LEVELS).",
+        help_text="Train one level only (the active model's other levels are kept); default all configured "
+                  "levels (FORECAST_LEVELS), which replaces every level.",
     )
 
 
@@ -96,7 +99,31 @@ class PredictSalesOutput(serializers.Serializer):
     model_id = serializers.UUIDField()
     model_version = serializers.IntegerField()
     algorithm = serializers.CharField()
+    levels_served = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Levels the active model answers; the others are a 400 naming `level`.")
     prediction_id = serializers.UUIDField()
+
+
+class LevelDatesSerializer(serializers.Serializer):
+    last_data_date = serializers.DateField()
+    forecast_start = serializers.DateField()
+
+
+class TrainSalesForecastResult(TrainingResultSerializer):
+    """The spec's train response plus the levels this version fitted, carried over and serves."""
+
+    levels = serializers.ListField(child=serializers.CharField(),
+                                   help_text="Levels fitted by this training.")
+    levels_served = serializers.ListField(child=serializers.CharField(),
+                                          help_text="Levels the new version answers.")
+    levels_carried = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Levels kept unchanged from the version this one replaced (a one-level training).")
+    forecast_start = serializers.DateField()
+    max_horizon_days = serializers.IntegerField()
+    summary = serializers.CharField(help_text="One sentence: the error against repeating last week, MASE, "
+                                              "and how often the interval held.")
 
 
 TRAIN_EXAMPLE = {
@@ -107,15 +134,22 @@ TRAIN_EXAMPLE = {
     "metrics": {
         "model": "random_forest", "test_r2": 0.41, "test_rmse": 812.5, "train_r2": 0.82, "cv_r2_mean": 0.12,
         "test_mae": 640.2, "smape": 31.4, "mase": 0.83, "relative_mae": 0.74, "interval_level": 0.95,
-        "interval_coverage": 0.93, "beats_baseline": True,
+        "interval_coverage": 0.93, "beats_baseline": True, "beats_baseline_by": "relative_mae",
+        "summary": "30-day error 26 % below repeating last week (on the last 30 days); MASE 0.83 (smaller than "
+                   "the in-sample error of repeating the previous week); the 95 % band held 93 % of days.",
         "baseline": {"model": "seasonal_naive_weekly", "test_mae": 865.0, "mase": 1.12},
         "levels": {"total": {"revenue": {"...": "..."}, "units": {"...": "..."}}},
     },
     "duration_seconds": 6.8,
     "training_log_id": "0b8e3c0e-6a43-4b57-9f6a-7b1b6a8e2f11",
     "levels": ["total", "category", "product"],
+    "levels_served": ["total", "category", "product"],
+    "levels_carried": [],
     "forecast_start": "2026-07-01",
     "max_horizon_days": 365,
+    "summary": "30-day error 26 % below repeating last week (on the last 30 days); MASE 0.83 (smaller than "
+               "the in-sample error of repeating the previous week); the 95 % band held 93 % of days.",
+    "activated": True,
 }
 
 PREDICT_EXAMPLE = {
@@ -128,6 +162,7 @@ PREDICT_EXAMPLE = {
     "level": "total", "id": None, "start_date": "2026-07-01", "end_date": "2026-07-30",
     "last_data_date": "2026-06-30", "interval_level": 0.95,
     "model_id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10", "model_version": 1, "algorithm": "random_forest",
+    "levels_served": ["total", "category", "product"],
     "prediction_id": "1d2e3f40-1111-4a2b-9c3d-5e6f7a8b9c0d",
 }
 
@@ -136,9 +171,9 @@ class TrainSalesForecastView(MLAPIView):
     @extend_schema(
         summary="Train the sales forecast (total, category and product level in one model)",
         request=TrainSalesForecastInput,
-        responses=TRAIN_RESPONSES,
+        responses=train_responses(TrainSalesForecastResult),
         examples=[
-            OpenApiExample("Random forest (seed 004)", value={"model_type": "random_forest"}, request_only=True),
+            OpenApiExample("Random forest (the spec)", value={"model_type": "random_forest"}, request_only=True),
             OpenApiExample("Auto, total level only", value={"model_type": "auto", "level": "total"},
                            request_only=True),
             OpenApiExample("Trained", value=TRAIN_EXAMPLE, response_only=True, status_codes=["200"]),
@@ -159,10 +194,9 @@ class PredictSalesView(MLAPIView):
     @extend_schema(
         summary="Daily sales forecast with confidence band (stored as a Prediction)",
         request=ForecastQueryInput,
-        responses={200: PredictSalesOutput, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT},
+        responses={200: PredictSalesOutput, **error_responses(400, 404, 409)},
         examples=[
-            OpenApiExample("Next 30 days (seed 004)", value={"days_ahead": 30}, request_only=True),
+            OpenApiExample("Next 30 days (the spec)", value={"days_ahead": 30}, request_only=True),
             OpenApiExample("One product, 7 days", value={"days_ahead": 7, "level": "product",
                                                          "id": "0ca0f1b37c89439cbb45eaf440135843"},
                            request_only=True),
@@ -189,24 +223,21 @@ class SalesForecastPlotView(MLAPIView):
             OpenApiParameter("id", str, description="category name or product id for those levels"),
             OpenApiParameter("start_date", OpenApiTypes.DATE, description="default: day after the last data day"),
         ],
-        responses={(200, "image/png"): OpenApiResponse(description="PNG image"), 400: OpenApiTypes.OBJECT,
-                   409: OpenApiTypes.OBJECT},
+        responses={(200, "image/png"): OpenApiResponse(description="PNG image"),
+                   **error_responses(400, 404, 409)},
         examples=[ERROR_EXAMPLES[1]],
         tags=["forecasting"],
     )
     def get(self, request: Request) -> Any:
         data = ForecastQueryInput(data=request.query_params)
         data.is_valid(raise_exception=True)
-        params = data.validated_data
-        model, forecaster, frame = sales_forecast_frame(**params)
-        history = forecaster.history(params["level"], params.get("id")).tail(120)
+        chart = sales_forecast_plot_data(**data.validated_data)
         fig, ax = new_figure()
-        ax.plot(history["date"], history["sales"], color="#555555", linewidth=1, label="history")
-        ax.plot(frame["date"], frame["predicted_sales"], color="#1f77b4", linewidth=2, label="forecast")
-        ax.fill_between(frame["date"], frame["confidence_lower"], frame["confidence_upper"], color="#1f77b4",
-                        alpha=0.2, label=f"{forecaster.interval_level:.0%} interval")
-        title = "total" if params["level"] == "total" else f"{params['level']} {params.get('id')}"
-        ax.set_title(f"Sales forecast ({title}), {model.algorithm} v{model.version}")
+        ax.plot(chart["history_dates"], chart["history_sales"], color="#555555", linewidth=1, label="history")
+        ax.plot(chart["dates"], chart["predicted"], color="#1f77b4", linewidth=2, label="forecast")
+        ax.fill_between(chart["dates"], chart["lower"], chart["upper"], color="#1f77b4",
+                        alpha=0.2, label=f"{chart['interval_level']:.0%} interval")
+        ax.set_title(chart["title"])
         ax.set_ylabel("sales")
         ax.legend(loc="upper left")
         fig.autofmt_xdate()

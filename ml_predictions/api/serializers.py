@@ -98,6 +98,8 @@ class ErrorDetailSerializer(serializers.Serializer):
         help_text="Per request field, what is wrong with it (validation errors).",
     )
     details = serializers.DictField(required=False, help_text="Facts behind the error (e.g. training_log_id).")
+    request_id = serializers.CharField(
+        required=False, help_text="On a 500: the correlation id of the logged traceback (also the X-Request-ID header).")
 
 
 class ErrorSerializer(serializers.Serializer):

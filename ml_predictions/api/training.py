@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ml_predictions.api.serializers import TrainingQueuedSerializer, TrainingResultSerializer, error_responses
+from ml_predictions.exceptions import REQUEST_ID_HEADER
 from ml_predictions.models import MLTrainingLog
 from ml_predictions.training.services import training_queue
 
@@ -52,7 +53,11 @@ def training_response(
     if log.status == MLTrainingLog.Status.FAILED:
         body = log.result or {"success": False, "error": {"code": "training_failed", "message": log.error}}
         code = body.get("error", {}).get("status", 500)
-        return Response(body, status=code)
+        response = Response(body, status=code)
+        rid = body.get("error", {}).get("request_id")
+        if rid:
+            response[REQUEST_ID_HEADER] = rid
+        return response
     status_url = request.build_absolute_uri(reverse("ml_predictions:traininglog-detail", args=[log.pk]))
     body = TrainingQueuedSerializer({
         "success": True,

@@ -1,9 +1,10 @@
 """Routes of /api/ml/. Each capability keeps its own routes in its own module (listed here)."""
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
 from ml_predictions.api import forecasting, inventory, monitoring, operations, recommendations, segmentation
 from ml_predictions.api.base import MLAPIRootView
+from ml_predictions.api.fallback import api_not_found
 from ml_predictions.api.views import (
     InventoryAlertViewSet,
     MLModelViewSet,
@@ -30,4 +31,5 @@ urlpatterns = [
     *operations.urlpatterns,
     *monitoring.urlpatterns,
     path("", include(router.urls)),
+    re_path(r"", api_not_found),  # last: an unknown path under the prefix is a JSON 404, not an HTML page
 ]

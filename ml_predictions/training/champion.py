@@ -35,12 +35,15 @@ class ScoreRule:
 
     metric: str
     higher_is_better: bool
+    # A metrics key naming the scope the score belongs to ("category/revenue"); both scores are then read
+    # from metrics["levels"][level][target], so a one-level training is judged within its level.
+    scoped_by: str | None = None
 
 
 # One table for every model type. None: always accept (inventory's policy has no holdout score: it is
 # a rule over current stock, re-derived from the latest data every time).
 SCORE_RULES: dict[str, ScoreRule | None] = {
-    ModelType.SALES_FORECAST: ScoreRule("mase", higher_is_better=False),
+    ModelType.SALES_FORECAST: ScoreRule("mase", higher_is_better=False, scoped_by="primary"),
     ModelType.PRODUCT_RECOMMENDATION: ScoreRule("recall_at_10", higher_is_better=True),
     ModelType.CUSTOMER_SEGMENTATION: ScoreRule("silhouette_score", higher_is_better=True),
     ModelType.INVENTORY: None,
@@ -71,6 +74,16 @@ def _score(metrics: dict[str, Any] | None, metric: str) -> float | None:
     return float(value)
 
 
+def _scoped(metrics: dict[str, Any] | None, scope: str, metric: str) -> tuple[bool, float | None]:
+    """(whether `metrics` has the scope at all, the score there)."""
+    level, _sep, target = scope.partition("/")
+    node = ((metrics or {}).get("levels") or {}).get(level)
+    if not isinstance(node, dict):
+        return False, None
+    node = node.get(target) if target else node
+    return isinstance(node, dict), _score(node if isinstance(node, dict) else None, metric)
+
+
 def is_worse(challenger: float, champion: float, *, higher_is_better: bool, tolerance: float) -> bool:
     """Worse by more than `tolerance` relative to the champion's score (absolute when it is 0)."""
     margin = tolerance * abs(champion) if champion else tolerance
@@ -97,13 +110,24 @@ def judge(
     tolerance = float(ml_settings.CHAMPION_TOLERANCE)
     base = {"metric": rule.metric, "higher_is_better": rule.higher_is_better, "champion_id": str(champion.pk),
             "champion_version": champion.version, "tolerance": tolerance}
+    scope = challenger_metrics.get(rule.scoped_by) if rule.scoped_by else None
     challenger_score = _score(challenger_metrics, rule.metric)
     champion_score, same = None, False
-    if score_artifact is not None and load_champion is not None:
+    if isinstance(scope, str) and scope:
+        scoped_challenger = _scoped(challenger_metrics, scope, rule.metric)[1]
+        challenger_score = challenger_score if scoped_challenger is None else scoped_challenger
+        served, champion_score = _scoped(champion.metrics, scope, rule.metric)
+        if not served and not (champion.metrics or {}).get("levels"):  # a champion without per-level figures
+            served, champion_score = True, _score(champion.metrics, rule.metric)
+        if not served:
+            return Verdict(True, f"the active v{champion.version} does not serve {scope}: nothing to beat",
+                           challenger_score=challenger_score, **base)
+        base["metric"] = f"{rule.metric} ({scope})"
+    elif score_artifact is not None and load_champion is not None:
         champion_score = score_artifact(load_champion(champion))  # an error here is a bug: it fails the training
         champion_score = None if champion_score is None or not math.isfinite(champion_score) else float(champion_score)
         same = champion_score is not None
-    if champion_score is None:
+    if champion_score is None and not scope:
         champion_score = _score(champion.metrics, rule.metric)
     if challenger_score is None or champion_score is None:
         which = "challenger" if challenger_score is None else "champion"

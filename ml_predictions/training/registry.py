@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from ml_predictions.conf import ml_settings
 from ml_predictions.errors import ArtifactError, ConflictError, NoActiveModelError, NotFoundError
 from ml_predictions.models import MLModel, ModelType
+from ml_predictions.training.dbretry import retry_on_lock
 from ml_predictions.training.logs import training_in_flight
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def register_model(
         next_version = (MLModel.objects.filter(model_type=model_type).aggregate(v=Max("version"))["v"] or 0) + 1
         name = f"{ARTIFACT_BASENAMES[ModelType(model_type)]}_v{next_version}.pkl"
         saved_name = storage.save(name, ContentFile(payload))  # fully written before any row exists
-        try:
+        def write_rows(next_version: int = next_version, saved_name: str = saved_name) -> MLModel:
             with transaction.atomic():
                 if activate:
                     # Lock the type's rows so two activations serialize; the partial unique index is the backstop.
@@ -123,6 +124,11 @@ def register_model(
                 )
                 if on_registered is not None:
                     on_registered(model)
+            return model
+
+        try:
+            # The one short write transaction of a training: a momentary lock must not lose the work.
+            model = retry_on_lock(write_rows, what=f"registering {model_type} v{next_version}")
         except IntegrityError:
             # another writer took this version number (or the hook failed on a constraint): retry
             storage.delete(saved_name)  # another writer took this version number; try the next one
@@ -133,7 +139,10 @@ def register_model(
         with _cache_lock:
             _cache[(str(model.pk), digest)] = artifact
         logger.info("registered %s v%s (%s bytes, active=%s)", model_type, next_version, len(payload), activate)
-        prune_versions(model_type)
+        try:
+            retry_on_lock(lambda: prune_versions(model_type), what=f"pruning old {model_type} versions")
+        except Exception:  # noqa: BLE001 — the new version is registered; housekeeping retries next time
+            logger.exception("could not prune old %s versions; the next training will try again", model_type)
         return model
     raise ArtifactError(f"could not register a new {model_type} version after 5 attempts")
 
@@ -218,11 +227,17 @@ def model_activate(*, model_id: Any) -> Activation:
             details={"training_log_id": str(in_flight.pk)},
         )
     load_artifact(model)  # refuse to activate something that cannot be served
-    with transaction.atomic():
-        list(MLModel.objects.select_for_update().filter(model_type=model.model_type).values_list("id"))
-        previous = MLModel.objects.filter(model_type=model.model_type, is_active=True).first()
-        MLModel.objects.filter(model_type=model.model_type, is_active=True).exclude(pk=model.pk).update(is_active=False)
-        MLModel.objects.filter(pk=model.pk).update(is_active=True)
+
+    def switch() -> MLModel | None:
+        with transaction.atomic():
+            list(MLModel.objects.select_for_update().filter(model_type=model.model_type).values_list("id"))
+            previous = MLModel.objects.filter(model_type=model.model_type, is_active=True).first()
+            MLModel.objects.filter(model_type=model.model_type, is_active=True).exclude(pk=model.pk).update(
+                is_active=False)
+            MLModel.objects.filter(pk=model.pk).update(is_active=True)
+        return previous
+
+    previous = retry_on_lock(switch, what=f"activating {model}")
     model.refresh_from_db()
     logger.info("activated %s v%s (previous: %s)", model.model_type, model.version,
                 f"v{previous.version}" if previous else "none")

@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from ml_predictions.errors import InvalidParameterError, MLError, TrainingInProg
 from ml_predictions.exceptions import http_status
 from ml_predictions.models import MLModel, MLTrainingLog, ModelType
 from ml_predictions.training.champion import ACTIVATION_POLICIES, ALWAYS, FORCE, Verdict, judge
+from ml_predictions.training.dbretry import retry_on_lock
 from ml_predictions.training.logs import STALE_ERROR, fail_stale_trainings  # noqa: F401  (STALE_ERROR: re-exported)
 from ml_predictions.training.registry import load_artifact, register_model
 from ml_predictions.training.trainers import trainer_table
@@ -137,8 +139,9 @@ def start_training(
 ) -> MLTrainingLog:
     """Create the queued log, or raise TrainingInProgressError if this type is already training."""
     resolve_trainer(model_type)
-    fail_stale_trainings(model_type)
-    try:
+    retry_on_lock(lambda: fail_stale_trainings(model_type), what="freeing stale trainings")
+
+    def create() -> MLTrainingLog:
         with transaction.atomic():
             return MLTrainingLog.objects.create(
                 model_type=model_type,
@@ -148,6 +151,9 @@ def start_training(
                 triggered_by=user if getattr(user, "pk", None) else None,
                 trigger=trigger,
             )
+
+    try:
+        return retry_on_lock(create, what=f"queueing a {model_type} training")
     except IntegrityError as exc:
         running = MLTrainingLog.objects.filter(
             model_type=model_type, status__in=[MLTrainingLog.Status.QUEUED, MLTrainingLog.Status.RUNNING]
@@ -163,7 +169,11 @@ def start_training(
 def _progress_writer(log_id: Any, on_progress: ProgressCallback | None) -> ProgressCallback:
     def progress(percent: int, message: str = "") -> None:
         percent = max(0, min(100, int(percent)))
-        MLTrainingLog.objects.filter(pk=log_id).update(progress=percent, message=message[:255], updated_at=timezone.now())
+        retry_on_lock(
+            lambda: MLTrainingLog.objects.filter(pk=log_id).update(
+                progress=percent, message=message[:255], updated_at=timezone.now()),
+            what=f"training {log_id} progress",
+        )
         logger.info("training %s: %s%% %s", log_id, percent, message)
         if on_progress is not None:
             on_progress(percent, message)
@@ -187,7 +197,8 @@ def run_training(
     log.status = MLTrainingLog.Status.RUNNING
     log.started_at = timezone.now()
     log.message = "Starting"
-    log.save(update_fields=["status", "started_at", "message", "updated_at"])
+    retry_on_lock(lambda: log.save(update_fields=["status", "started_at", "message", "updated_at"]),
+                  what=f"starting training {log.pk}")
     progress = _progress_writer(log.pk, on_progress)
     try:
         trainer = resolve_trainer(log.model_type)
@@ -222,22 +233,29 @@ def run_training(
     except Exception as exc:  # noqa: BLE001 — every failure must end in the log, not in a dead worker
         duration = round(time.perf_counter() - started, 3)
         is_domain = isinstance(exc, MLError)
-        MLTrainingLog.objects.filter(pk=log.pk).update(
+        error: dict[str, Any] = {"code": getattr(exc, "code", "training_failed"), "message": str(exc),
+                                 "status": http_status(exc)}
+        if is_domain:
+            text = str(exc)
+        else:
+            # A bug: the stored answer names it only by a correlation id (its text may hold connection
+            # details); the log row and the logged traceback carry the same id.
+            rid = uuid.uuid4().hex
+            error.update(message=f"Training failed unexpectedly; quote request id {rid} to the operator.",
+                         request_id=rid)
+            text = f"[request_id={rid}] {exc.__class__.__name__}: {exc}\n{traceback.format_exc()}"
+        retry_on_lock(lambda: MLTrainingLog.objects.filter(pk=log.pk).update(
             status=MLTrainingLog.Status.FAILED,
-            error=str(exc) if is_domain else f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}",
+            error=text,
             message="Failed",
             finished_at=timezone.now(),
             duration_seconds=duration,
-            result={
-                "success": False,
-                "error": {
-                    "code": getattr(exc, "code", "training_failed"),
-                    "message": str(exc),
-                    "status": http_status(exc),
-                },
-            },
-        )
-        (logger.warning if is_domain else logger.exception)("training %s failed: %s", log.pk, exc)
+            result={"success": False, "error": error},
+        ), what=f"recording training {log.pk}'s failure")
+        if is_domain:
+            logger.warning("training %s failed: %s", log.pk, exc)
+        else:
+            logger.exception("training %s failed [request_id=%s]: %s", log.pk, error["request_id"], exc)
         log.refresh_from_db()
         log.exception = exc  # type: ignore[attr-defined]  # lets a synchronous caller re-raise it
         return log
@@ -257,7 +275,7 @@ def run_training(
         if not verdict.accepted:
             result["message"] = (f"Challenger v{model.version} rejected, v{verdict.champion_version} stays active: "
                                  f"{verdict.reason}")
-    MLTrainingLog.objects.filter(pk=log.pk).update(
+    retry_on_lock(lambda: MLTrainingLog.objects.filter(pk=log.pk).update(
         status=MLTrainingLog.Status.SUCCEEDED,
         progress=100,
         message="Done",
@@ -266,7 +284,7 @@ def run_training(
         metrics=metrics,
         result=result,
         ml_model=model,
-    )
+    ), what=f"recording training {log.pk}'s success")
     log.refresh_from_db()
     return log
 

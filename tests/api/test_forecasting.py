@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ml_predictions.capabilities.forecasting.services import forecast_product_demand
+from ml_predictions.capabilities.forecasting.selectors import forecast_product_demand
 from ml_predictions.models import MLModel, Prediction
 from ml_predictions.training.registry import register_model
 from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
@@ -224,9 +224,68 @@ def test_foreign_artifact_is_a_clear_409(db, staff_client):
 
 
 def test_management_command_trains_the_forecast(small_shop):
+    from io import StringIO
+
     from django.core.management import call_command
 
-    call_command("train", "sales_forecast", "--params", '{"model_type": "linear", "level": "total"}', "--no-progress")
+    out = StringIO()
+    call_command("train", "sales_forecast", "--params", '{"model_type": "linear", "level": "total"}', "--no-progress",
+                 stdout=out)
     model = MLModel.objects.get(model_type="sales_forecast", is_active=True)
+    m = model.metrics
+    head, sentence = out.getvalue().splitlines()[:2]
+    assert (f"(mase={m['mase']}, relative_mae={m['relative_mae']}, interval_coverage={m['interval_coverage']}, "
+            f"beats_baseline={m['beats_baseline']}, beats_baseline_by=relative_mae)") in head
+    assert m["beats_baseline"] is (m["relative_mae"] < 1)
+    assert sentence.strip() == m["summary"] and "repeating last week" in sentence and "% band held" in sentence
     assert model.algorithm == "linear" and model.parameters["levels"] == ["total"]
     assert model.metrics["levels"]["total"]["revenue"]["history_days"] == model.n_samples
+
+
+def test_one_level_training_keeps_the_other_levels(small_shop, staff_client):
+    """Training the category level alone must not take the total forecast away (issue: levels clobbered)."""
+    first = staff_client.post(TRAIN_URL, {"model_type": "linear", "level": "total"}, format="json").json()
+    assert first["levels"] == ["total"] and first["levels_served"] == ["total"] and first["levels_carried"] == []
+    total_before = staff_client.post(PREDICT_URL, {"days_ahead": 7}, format="json").json()
+    second = staff_client.post(TRAIN_URL, {"model_type": "linear", "level": "category"}, format="json")
+    assert second.status_code == 200, second.content[:300]
+    body = second.json()
+    assert body["levels"] == ["category"] and body["levels_carried"] == ["total"]
+    assert body["levels_served"] == ["category", "total"]
+    model = MLModel.objects.get(pk=body["model_id"])
+    assert model.is_active and model.version == first["version"] + 1
+    assert model.metrics["level_versions"] == {"total": first["version"]}
+    assert model.metrics["primary"] == "category/revenue"
+    res = staff_client.post(PREDICT_URL, {"days_ahead": 7}, format="json")
+    assert res.status_code == 200, res.content[:300]
+    after = res.json()
+    assert after["model_version"] == model.version and sorted(after["levels_served"]) == ["category", "total"]
+    # the carried total level answers exactly as before
+    assert [r["predicted_sales"] for r in after["predictions"]] == [
+        r["predicted_sales"] for r in total_before["predictions"]]
+    assert staff_client.get(PLOT_URL, {"days_ahead": 7}).status_code == 200
+    used = small_shop.products.merge(small_shop.categories, left_on="category_id", right_on="id")
+    category = str(used["name_y"].value_counts().index[0])
+    assert staff_client.post(PREDICT_URL, {"days_ahead": 7, "level": "category", "id": category},
+                             format="json").status_code == 200
+    # a level neither version trained: a 400 naming the field, never a 500
+    assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7, "level": "product", "id": "x"}, format="json"),
+                 400, "level")
+    assert forecast_product_demand(7) is None
+
+
+def test_training_all_levels_replaces_every_level(trained, staff_client):
+    again = staff_client.post(TRAIN_URL, {"model_type": "linear", "level": "all"}, format="json").json()
+    assert again["levels_carried"] == [] and again["levels_served"] == ["total", "category", "product"]
+    assert MLModel.objects.get(pk=again["model_id"]).metrics["level_versions"] == {}
+
+
+def test_train_reports_honest_figures(trained):
+    metrics = trained["metrics"]
+    relative = metrics["relative_mae"]
+    assert metrics["beats_baseline_by"] in ("relative_mae", "backtest.relative_mae")
+    assert metrics["beats_baseline"] is (relative < 1)
+    assert metrics["relative_mae"] == pytest.approx(metrics["test_mae"] / metrics["baseline"]["test_mae"], rel=1e-3)
+    word = "below" if relative <= 1 else "above"
+    assert f"30-day error {abs(round(100 * (1 - relative)))} % {word} repeating last week" in trained["summary"]
+    assert f"MASE {metrics['mase']:.2f}" in trained["summary"] and trained["summary"] == metrics["summary"]

@@ -166,12 +166,12 @@ def fake_forecast(monkeypatch, small_shop):
         return frame
 
     try:
-        import ml_predictions.capabilities.forecasting.services as module
+        import ml_predictions.capabilities.forecasting.selectors as module
         monkeypatch.setattr(module, "forecast_product_demand", forecast_product_demand)
     except ImportError:
-        module = types.ModuleType("ml_predictions.capabilities.forecasting.services")
+        module = types.ModuleType("ml_predictions.capabilities.forecasting.selectors")
         module.forecast_product_demand = forecast_product_demand
-        monkeypatch.setitem(sys.modules, "ml_predictions.capabilities.forecasting.services", module)
+        monkeypatch.setitem(sys.modules, "ml_predictions.capabilities.forecasting.selectors", module)
     return calls
 
 
@@ -189,9 +189,9 @@ def test_forecast_is_the_demand_source_when_available(staff_client, fake_forecas
 
 @pytest.mark.django_db
 def test_forecast_returning_none_falls_back_to_history(staff_client, small_shop, monkeypatch):
-    module = types.ModuleType("ml_predictions.capabilities.forecasting.services")
+    module = types.ModuleType("ml_predictions.capabilities.forecasting.selectors")
     module.forecast_product_demand = lambda horizon_days: None
-    monkeypatch.setitem(sys.modules, "ml_predictions.capabilities.forecasting.services", module)
+    monkeypatch.setitem(sys.modules, "ml_predictions.capabilities.forecasting.selectors", module)
     body = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
     assert body["demand_source"] == "history"
 

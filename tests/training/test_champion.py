@@ -132,3 +132,31 @@ def test_api_retrain_is_a_challenge_and_force_overrides(fake_recommender, staff_
     assert res.json()["activated"] is True and active_score() == 0.10
     bad = staff_client.post("/api/ml/retrain/", {"model_type": "recommendation", "force": "maybe"}, format="json")
     assert bad.status_code == 400 and "force" in bad.json()["error"]["fields"]
+
+
+def _forecast_metrics(mase_by_level: dict[str, float], primary: str) -> dict:
+    levels = {lvl: {"revenue": {"mase": m}, "units": {"mase": m}} for lvl, m in mase_by_level.items()}
+    return {"primary": f"{primary}/revenue", "mase": mase_by_level[primary], "levels": levels}
+
+
+def test_forecast_challenger_is_judged_within_its_level():
+    champion = MLModel(version=3, metrics=_forecast_metrics({"total": 0.80, "category": 1.40}, "total"))
+    # a category-only challenger: its 1.30 beats the champion's category 1.40, not its total 0.80
+    better = judge(model_type="sales_forecast", champion=champion,
+                   challenger_metrics=_forecast_metrics({"category": 1.30, "total": 0.80}, "category"))
+    assert better.accepted and better.champion_score == 1.40 and better.challenger_score == 1.30
+    assert better.metric == "mase (category/revenue)"
+    worse = judge(model_type="sales_forecast", champion=champion,
+                  challenger_metrics=_forecast_metrics({"category": 1.70, "total": 0.80}, "category"))
+    assert not worse.accepted and worse.champion_score == 1.40
+    # a total challenger compared with the champion's total, whatever its category figures
+    total = judge(model_type="sales_forecast", champion=champion,
+                  challenger_metrics=_forecast_metrics({"total": 0.95}, "total"))
+    assert not total.accepted and total.champion_score == 0.80
+
+
+def test_forecast_level_the_champion_lacks_has_nothing_to_beat():
+    champion = MLModel(version=2, metrics=_forecast_metrics({"total": 0.80}, "total"))
+    verdict = judge(model_type="sales_forecast", champion=champion,
+                    challenger_metrics=_forecast_metrics({"product": 9.0}, "product"))
+    assert verdict.accepted and "does not serve product/revenue" in verdict.reason

@@ -115,3 +115,26 @@ def test_a_broken_trainer_module_surfaces_its_import_error(monkeypatch, tmp_path
 
     with pytest.raises(InvalidParameterError, match="not available"):
         training.resolve_trainer("inventory")
+
+
+@pytest.mark.django_db(transaction=True)  # a retry happens only outside any enclosing transaction
+def test_a_momentary_lock_on_the_registry_write_does_not_lose_the_training(fake, monkeypatch):
+    """The failure the demo showed under web load: "database is locked" at the registry write."""
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    monkeypatch.setattr("ml_predictions.training.dbretry.time.sleep", lambda _s: None)
+    real_create = QuerySet.create
+    failures = {"left": 2}
+
+    def create(self, **kwargs):
+        if self.model is MLModel and failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("database is locked")
+        return real_create(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "create", create)
+    log = training.train_now("inventory", {"coef": 2})
+    assert failures["left"] == 0
+    assert log.status == "succeeded", log.error
+    assert MLModel.objects.filter(model_type="inventory", is_active=True).count() == 1

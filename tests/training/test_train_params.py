@@ -15,7 +15,7 @@ from tests.operations_fakes import quick_trainer
 
 ALL_TYPES = ["sales_forecast", "product_recommendation", "customer_segmentation", "inventory"]
 WORKFLOWS = {
-    "sales_forecast": "ml_predictions.capabilities.forecasting.services",
+    "sales_forecast": "ml_predictions.capabilities.forecasting.trainer",
     "product_recommendation": "ml_predictions.capabilities.recommendations.trainer",
     "customer_segmentation": "ml_predictions.capabilities.segmentation.trainer",
     "inventory": "ml_predictions.capabilities.inventory.trainer",

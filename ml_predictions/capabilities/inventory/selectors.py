@@ -88,7 +88,7 @@ def product_demand_forecast(horizon_days: int = FORECAST_HORIZON_DAYS) -> pd.Dat
     if not ml_settings.INVENTORY_USE_FORECAST:
         return None
     try:
-        from ml_predictions.capabilities.forecasting.services import (
+        from ml_predictions.capabilities.forecasting.selectors import (
             forecast_product_demand,  # lazy: the capability may not be installed
         )
     except ImportError:

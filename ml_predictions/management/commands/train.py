@@ -28,6 +28,11 @@ ALIASES = {
     "recommendation": ModelType.PRODUCT_RECOMMENDATION,
     "inventory": ModelType.INVENTORY,
 }
+# The figures printed first for a type (the rest of its metrics are in the log and the API), so the
+# line a user reads holds the ones that say whether the model is any good.
+HEADLINE_METRICS = {
+    ModelType.SALES_FORECAST: ("mase", "relative_mae", "interval_coverage", "beats_baseline", "beats_baseline_by"),
+}
 # forecast before inventory: the inventory policy uses the product-level forecast when there is one
 ORDER = ["forecast", "recommendation", "segmentation", "inventory"]
 
@@ -89,10 +94,23 @@ class Command(BaseCommand):
             return False
         bar.close()
         if log.status == MLTrainingLog.Status.SUCCEEDED:
-            metrics = ", ".join(f"{k}={v}" for k, v in list(log.metrics.items())[:6] if not isinstance(v, dict | list))
             self.stdout.write(self.style.SUCCESS(
-                f"{model_type}: v{log.ml_model.version} trained in {log.duration_seconds:.1f} s ({metrics})"
+                f"{model_type}: v{log.ml_model.version} trained in {log.duration_seconds:.1f} s "
+                f"({_headline(model_type, log.metrics)})"
             ))
+            summary = log.metrics.get("summary")
+            if isinstance(summary, str) and summary:
+                self.stdout.write(f"  {summary}")
+            verdict = (log.result or {}).get("challenger") or {}
+            if verdict and not verdict.get("accepted", True):
+                self.stdout.write(f"  {log.result.get('message', '')}")
             return True
         self.stderr.write(self.style.ERROR(f"{model_type}: failed: {log.error.splitlines()[0] if log.error else ''}"))
         return False
+
+
+def _headline(model_type: str, metrics: dict[str, Any]) -> str:
+    keys = HEADLINE_METRICS.get(model_type)
+    if keys is None:
+        keys = [k for k, v in metrics.items() if not isinstance(v, dict | list)][:6]
+    return ", ".join(f"{k}={metrics[k]}" for k in keys if k in metrics)
