@@ -28,15 +28,11 @@ from ml_predictions.estimators.forecasting.backtest import (
     rolling_origins,
     window_mase,
 )
+from ml_predictions.estimators.forecasting.baselines import _clean, _metrics
 from ml_predictions.estimators.forecasting.calendar import OpenCalendar, day_range, detect_calendar
-from ml_predictions.estimators.forecasting.forecaster import (
-    MODEL_TYPES,
-    SeriesForecaster,
-    _clean,
-    _metrics,
-    insufficient_history,
-)
 from ml_predictions.estimators.forecasting.intervals import leave_one_origin_out_coverage, step_quantiles
+from ml_predictions.estimators.forecasting.series import MODEL_TYPES, insufficient_history
+from ml_predictions.estimators.forecasting.series_forecaster import SeriesForecaster
 from ml_predictions.estimators.forecasting.statistical import STATISTICAL_MODELS, calendar_forecast
 from ml_predictions.estimators.forecasting.stored import StoredForecastMixin
 
