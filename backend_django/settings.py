@@ -241,7 +241,9 @@ ML_PREDICTIONS = {
     "EXCLUDED_ORDER_STATUSES": ["cancelled", "refunded"],
     # the suite logs in and calls the API far more often than a person; tests/api/test_throttling.py
     # sets low rates itself
-    **({"THROTTLE_RATES": {"api": None, "token_ip": None, "token_username": None}} if TESTING else {}),
+    # (DISABLE_THROTTLING=1 does the same for a fuzz run against a live server, .ci/schemathesis.sh)
+    **({"THROTTLE_RATES": {"api": None, "token_ip": None, "token_username": None}}
+       if TESTING or os.environ.get("DISABLE_THROTTLING") == "1" else {}),
     "MODEL_DIR": os.environ.get("ML_MODEL_DIR", str(BASE_DIR / "ml_models")),
 }
 

@@ -6,7 +6,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ml_predictions.api.fields import BoundedDateField, StrictInputSerializer
+from ml_predictions.api.fields import (
+    MAX_REQUEST_DATE,
+    MIN_REQUEST_DATE,
+    BoundedDateField,
+    StrictInputSerializer,
+)
 from ml_predictions.estimators.segmentation.segmenter import SELECTION_METRICS
 
 PLOT_TYPES = ("pca", "frequency_monetary", "recency_frequency", "recency_monetary")
@@ -166,6 +171,13 @@ class SaleRow(serializers.Serializer):
     amount = serializers.FloatField(min_value=0)
     product = serializers.CharField(required=False, allow_blank=True, max_length=200)
     channel = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def validate_date(self, value: Any) -> Any:
+        # a sale dated 0101 or 7353 would overflow the day arithmetic into a 500 (found by the API fuzz)
+        if not MIN_REQUEST_DATE <= value.date() <= MAX_REQUEST_DATE:
+            raise serializers.ValidationError(
+                f"must be between {MIN_REQUEST_DATE.isoformat()} and {MAX_REQUEST_DATE.isoformat()}.")
+        return value
 
 
 class ApplyRFM(serializers.Serializer):

@@ -260,6 +260,8 @@ def test_apply_is_stateless_with_rfm_and_sales(staff_client, small_shop):
     ({"rfm": RFM_ROWS[:2]}, 422, "too few"),
     ({"rfm": RFM_ROWS, "n_clusters": 20}, 422, "fewer than n_clusters"),
     ({"sales": [{"customer_id": 1, "date": "not a date", "amount": 1}]}, 400, "date"),
+    ({"sales": [{"customer_id": 1, "date": "0101-07-15T10:40:07-21:46", "amount": 1}]}, 400, "between"),
+    ({"sales": [{"customer_id": 1, "date": "7353-04-19T16:11:03Z", "amount": 1}]}, 400, "between"),
 ])
 def test_apply_errors(staff_client, body, status, word):
     assert_error(staff_client.post("/api/ml/segments/apply/", body, format="json"), status, word)
