@@ -78,15 +78,23 @@ class ActiveModelSummarySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     version = serializers.IntegerField()
     trained_at = serializers.DateTimeField()
+    artifact = serializers.ChoiceField(
+        choices=["ok", "missing", "corrupt", "unverified"],
+        help_text="The stored file: ok (it matches its recorded SHA-256), missing, corrupt (another hash or size) "
+                  "or unverified (no hash recorded, so it is not served).")
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "error"])
-    database = HealthDatabaseSerializer()
-    versions = serializers.DictField(child=serializers.CharField())
+    status = serializers.ChoiceField(
+        choices=["ok", "degraded", "error"],
+        help_text="error (503): the database or the plugin's tables cannot be used. degraded (200): an active "
+                  "model's artifact is missing, corrupt or unverified. ok (200).")
+    database = HealthDatabaseSerializer(required=False, help_text="Staff only.")
+    versions = serializers.DictField(child=serializers.CharField(), required=False, help_text="Staff only.")
     active_models = serializers.DictField(
-        child=ActiveModelSummarySerializer(allow_null=True),
-        help_text="Per model type, its active version, or null when none is active.",
+        child=ActiveModelSummarySerializer(allow_null=True), required=False,
+        help_text="Staff only. Per model type, its active version and the state of its file, or null when none "
+                  "is active.",
     )
 
 

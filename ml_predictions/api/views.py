@@ -9,7 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ml_predictions.api.base import MLReadOnlyViewSet
+from ml_predictions.api.base import MLReadOnlyViewSet, SettingClasses
+from ml_predictions.api.permissions import MLAPIPermission
 from ml_predictions.api.serializers import (
     ActivateModelOutputSerializer,
     HealthSerializer,
@@ -202,29 +203,49 @@ class MLTrainingLogViewSet(MLReadOnlyViewSet):
 
 
 class HealthView(APIView):
-    """Public liveness/readiness probe: database reachable, versions, active model per type."""
+    """Public liveness/readiness probe: the status for anyone, the details for the API's staff."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list = []
+    authentication_classes = SettingClasses("AUTHENTICATION_CLASSES")
+
+    def perform_authentication(self, request):
+        # A probe never answers 401: a missing, expired or forged token (or a database too broken to
+        # look the user up) simply means "not staff", and the caller gets the status alone.
+        pass
+
+    def _is_staff(self, request) -> bool:
+        try:
+            return MLAPIPermission().has_permission(request, self)
+        except Exception:  # noqa: BLE001 — see perform_authentication
+            return False
 
     @extend_schema(
         summary="Health check",
+        description=(
+            "`status` for anyone: ok, degraded (200: an active model's artifact is missing, corrupt or unverified; "
+            "the other capabilities serve) or error (503: the database or the plugin's tables cannot be used). "
+            "Staff callers (a staff JWT or session) also get the database, the library versions and each active "
+            "model with the state of its file."
+        ),
         responses={200: HealthSerializer, 503: HealthSerializer},
         examples=[
+            OpenApiExample("Anonymous", value={"status": "ok"}, response_only=True),
             OpenApiExample(
-                "Healthy",
+                "Staff, one artifact corrupt",
                 value={
-                    "status": "ok",
+                    "status": "degraded",
                     "database": {"ok": True, "vendor": "postgresql"},
                     "versions": {"ml_predictions": "0.1.0", "django": "5.2.19", "scikit-learn": "1.9.1"},
-                    "active_models": {"sales_forecast": {"version": 3, "trained_at": "2026-11-23T10:00:00Z"},
-                                      "product_recommendation": None},
+                    "active_models": {
+                        "sales_forecast": {"id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10", "version": 3,
+                                           "trained_at": "2026-11-23T10:00:00Z", "artifact": "corrupt"},
+                        "product_recommendation": None},
                 },
                 response_only=True,
-            )
+            ),
         ],
     )
     def get(self, request):
-        report = health_report()
-        code = status.HTTP_200_OK if report["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        report = health_report(detailed=self._is_staff(request))
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if report["status"] == "error" else status.HTTP_200_OK
         return Response(HealthSerializer(report).data, status=code)

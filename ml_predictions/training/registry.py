@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -66,6 +67,7 @@ def get_storage() -> Storage:
 def clear_artifact_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _integrity.clear()
 
 
 def _serialize(artifact: Any) -> bytes:
@@ -178,6 +180,55 @@ def load_artifact(model: MLModel) -> Any:
     with _cache_lock:
         _cache[key] = artifact
     return artifact
+
+
+# model id -> (what the verdict was computed from, the verdict, when); see artifact_integrity
+_integrity: dict[str, tuple[tuple, str, float]] = {}
+_INTEGRITY_TTL = 60.0  # seconds a verdict lasts on a storage that cannot tell modification times
+
+
+def artifact_integrity(model: MLModel) -> str:
+    """Whether the stored file of `model` is the one registered: ok, missing, corrupt or unverified.
+
+    "unverified" is a row without a recorded SHA-256 (no registration path writes one today, but a
+    hand-made or legacy row can): nothing proves the file is the one trained, so `load_artifact`
+    refuses it like a corrupt one. A probe calls this often, so a verdict is kept while the file's
+    size and modification time stay the same; a storage that cannot tell the time re-hashes at most
+    once a minute.
+    """
+    if not model.artifact_sha256:
+        return "unverified"
+    storage = get_storage()
+    try:
+        if not model.artifact_path or not storage.exists(model.artifact_path):
+            return "missing"
+        size = storage.size(model.artifact_path)
+        try:
+            stamp: Any = storage.get_modified_time(model.artifact_path).timestamp()
+        except (NotImplementedError, AttributeError):
+            stamp = None
+    except OSError:
+        return "missing"
+    identity = (model.artifact_sha256, model.artifact_path, size, stamp)
+    now = time.monotonic()
+    with _cache_lock:
+        known = _integrity.get(str(model.pk))
+    if known and known[0] == identity and (stamp is not None or now - known[2] < _INTEGRITY_TTL):
+        return known[1]
+    if model.artifact_size and size != model.artifact_size:
+        verdict = "corrupt"
+    else:
+        digest = hashlib.sha256()
+        try:
+            with storage.open(model.artifact_path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return "missing"
+        verdict = "ok" if digest.hexdigest() == model.artifact_sha256 else "corrupt"
+    with _cache_lock:
+        _integrity[str(model.pk)] = (identity, verdict, now)
+    return verdict
 
 
 def get_active_model(model_type: str) -> MLModel:

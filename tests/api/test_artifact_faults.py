@@ -73,4 +73,6 @@ def test_broken_artifacts_are_409_or_503_never_500(trained_all, staff_client, ho
         assert refused or model_type == "inventory", f"no {model_type} endpoint noticed the {how} artifact"
     for path in ("/api/ml/dashboard-summary/", "/api/ml/models/"):
         assert staff_client.get(path).status_code < 500, path
-    assert staff_client.get("/health").status_code in (200, 503)  # its artifact check is /health's own test
+    health = staff_client.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert {m["artifact"] for m in health.json()["active_models"].values()} == {how}

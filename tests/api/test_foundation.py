@@ -135,34 +135,6 @@ def test_predictions_and_logs_are_listed(staff_client):
 
 
 @pytest.mark.django_db
-def test_health_reports_database_and_active_models(client):
-    register_model(model_type="inventory", artifact={}, algorithm="policy")
-    res = client.get("/health")
-    assert res.status_code == 200
-    body = res.json()
-    assert body["status"] == "ok" and body["database"]["ok"] is True
-    assert body["active_models"]["inventory"]["version"] == 1
-    assert body["active_models"]["sales_forecast"] is None
-    assert "scikit-learn" in body["versions"]
-
-
-@pytest.mark.django_db
-def test_health_says_503_with_a_hint_when_tables_are_missing(client):
-    from unittest import mock
-
-    from django.db import ProgrammingError
-
-    from ml_predictions.models import MLModel
-
-    with mock.patch.object(MLModel.objects, "filter", side_effect=ProgrammingError("no such table: x")):
-        res = client.get("/health")
-    assert res.status_code == 503
-    body = res.json()
-    assert body["status"] == "error" and body["database"]["ok"] is False
-    assert "migrate" in body["database"]["error"]
-
-
-@pytest.mark.django_db
 def test_openapi_schema_lists_every_ml_endpoint(staff_client):
     res = staff_client.get(reverse("schema") + "?format=json")
     assert res.status_code == 200
