@@ -15,7 +15,13 @@ import re
 import uuid
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -137,6 +143,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("request_too_large", "The request body is larger than this endpoint accepts."),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS/FILES guard a form body; long lists belong in a JSON body
+        return Response(error_body("too_many_fields", "The form body has more fields than the server accepts "
+                                   "(DATA_UPLOAD_MAX_NUMBER_FIELDS); send the lists as a JSON body."),
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, SuspiciousOperation):
+        # Django answers these 400 outside DRF (a malformed multipart body, an invalid Host): a client's doing
+        return Response(error_body("bad_request", "The request is malformed."), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from ml_predictions.api import segment_diagnostics, segment_history
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.pagination import StandardPagination
-from ml_predictions.api.parsers import LargeJSONParser
+from ml_predictions.api.parsers import LargeJSONParser, SafeJSONParser
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.segmentation_serializers import (  # noqa: F401  (TrainInput is imported from here)
     CUSTOMER_EXAMPLE,
@@ -221,6 +221,10 @@ class SegmentExportView(MLAPIView):
         return response
 
 class SegmentPredictView(MLAPIView):
+    # JSON only (415 for a form): raw RFM rows are nested objects a form cannot carry, and up to 10,000
+    # ids are over Django's 1,000-field cap for form bodies.
+    parser_classes = [SafeJSONParser]
+
     @extend_schema(
         summary="Segment of stored customers or of raw RFM values, from the active model",
         request=PredictInput,

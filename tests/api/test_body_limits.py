@@ -45,3 +45,21 @@ def test_json_depth_limit_is_a_plugin_setting_independent_of_rest_framework(staf
     deep = '{"a": ' + "[" * 3000 + "]" * 3000 + "}"
     res = staff_client.post("/api/ml/segments/apply/", deep, content_type="application/json")
     assert_error(res, 400, "nested deeper than 3")
+
+
+def test_segment_predict_takes_json_only_and_a_form_is_a_json_415(staff_client):
+    # the fuzzer's 500: a form body of more than DATA_UPLOAD_MAX_NUMBER_FIELDS ids
+    body = "&".join(["customer_ids=0"] * 1001)
+    for content in (body, "customer_ids=0"):
+        res = staff_client.generic("POST", "/api/ml/segments/predict/", content,
+                                   content_type="application/x-www-form-urlencoded")
+        assert res.status_code == 415 and res.json()["error"]["code"] == "unsupported_media_type"
+    res = staff_client.post("/api/ml/segments/predict/", {"customer_ids": "0"}, format="multipart")
+    assert res.status_code == 415
+
+
+def test_a_form_body_over_djangos_field_cap_is_a_json_400_on_any_form_route(staff_client):
+    body = "&".join(f"f{i}=0" for i in range(1001))
+    res = staff_client.generic("POST", "/api/ml/predict-sales/", body, content_type="application/x-www-form-urlencoded")
+    assert_error(res, 400)
+    assert res.json()["error"]["code"] == "too_many_fields" and "JSON" in res.json()["error"]["message"]
