@@ -14,6 +14,12 @@ DEADLINE_SECONDS = 300
 
 
 def call(method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    status, body, _headers = call_with_headers(method, path, body, token)
+    return status, body
+
+
+def call_with_headers(method: str, path: str, body: dict | None = None,
+                      token: str | None = None) -> tuple[int, dict, dict]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(BASE + path, data=data, method=method)
     request.add_header("Accept", "application/json")
@@ -23,13 +29,13 @@ def call(method: str, path: str, body: dict | None = None, token: str | None = N
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"{}")
+            return response.status, json.loads(response.read() or b"{}"), dict(response.headers)
     except urllib.error.HTTPError as error:
         raw = error.read()
         try:
-            return error.code, json.loads(raw or b"{}")
+            return error.code, json.loads(raw or b"{}"), dict(error.headers)
         except json.JSONDecodeError:
-            return error.code, {"raw": raw[:300].decode(errors="replace")}
+            return error.code, {"raw": raw[:300].decode(errors="replace")}, dict(error.headers)
 
 
 def check(name: str, condition: bool, detail: object = "") -> None:
@@ -42,6 +48,18 @@ def token(username: str, password: str) -> str:
     status, body = call("POST", "/api/token/", {"username": username, "password": password})
     check(f"JWT for {username}", status == 200 and "access" in body, (status, body))
     return body["access"]
+
+
+def token_guessing_is_throttled() -> None:
+    """Last, since it spends the client IP's token budget (THROTTLE_RATES token_ip, 10/min by default)."""
+    for attempt in range(1, 13):
+        status, body, headers = call_with_headers("POST", "/api/token/", {"username": "boss", "password": f"guess{attempt}"})
+        if status != 401:
+            break
+    check("wrong passwords are throttled: 429 in the error shape with Retry-After",
+          status == 429 and error_shape(body, "throttled") and int(headers.get("Retry-After", 0)) > 0,
+          (attempt, status, body, headers.get("Retry-After")))
+    print(f"     (429 at wrong password {attempt})")
 
 
 def error_shape(body: dict, code: str) -> bool:
@@ -61,6 +79,9 @@ def wait_for(log_id: str, boss: str) -> dict:
 
 def main() -> None:
     boss, clerk = token("boss", "boss-pw-123"), token("clerk", "clerk-pw-123")
+    status, pair = call("POST", "/api/token/", {"username": "boss", "password": "boss-pw-123"})
+    status, body = call("POST", "/api/token/refresh/", {"refresh": pair.get("refresh", "")})
+    check("the refresh view gives a new access token", status == 200 and "access" in body, (status, body))
 
     status, body = call("GET", "/api/ml/models/", token=boss)
     check("staff JWT lists models (200, paginated)", status == 200 and body.get("results") == [], (status, body))
@@ -104,6 +125,7 @@ def main() -> None:
     status, body = call("GET", "/api/ml/dashboard/segment-points/?limit=50", token=boss)
     check("segment points for the interactive views", status == 200 and 0 < len(body.get("points", [])) <= 50,
           (status, body))
+    token_guessing_is_throttled()
     print("second host: all checks passed")
 
 
