@@ -192,7 +192,10 @@ DEFAULTS: dict[str, Any] = {
     # A drift alert when the active forecast's realised MASE exceeds its backtest MASE by this fraction.
     "FORECAST_DRIFT_TOLERANCE": 0.25,
     "FORECAST_DRIFT_MIN_DAYS": 14,  # realised days needed before a drift is judged
-    "RECOMMENDATION_OUTCOME_DAYS": 30,  # a list counts as followed by a purchase within this many days
+    "RECOMMENDATION_OUTCOME_DAYS": 30,
+    # A CLV drift alert at a segmentation retrain when an earlier run's lifetime values missed the revenue
+    # that followed (per-customer MAE over its holdout days) by more than this fraction of its holdout MAE.
+    "CLV_DRIFT_TOLERANCE": 0.25,  # a list counts as followed by a purchase within this many days
 }
 
 

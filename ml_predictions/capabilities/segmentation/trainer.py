@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from django.utils.translation import gettext_noop
 
+from ml_predictions.capabilities.segmentation.drift import clv_drift_alert, retrain_drift
 from ml_predictions.capabilities.segmentation.selectors import marketing_actions
 from ml_predictions.capabilities.segmentation.services import write_assignments
 from ml_predictions.conf import ml_settings
@@ -114,11 +115,13 @@ def lifetime_value(lines: pd.DataFrame, calc_ts: pd.Timestamp, params: dict[str,
                            min_repeat_customers=min_repeat)
     horizon_days = _positive_int(params, "clv_purchase_horizon_days", ml_settings.CLV_PURCHASE_HORIZON_DAYS)
     horizon_months = _positive_int(params, "clv_horizon_months", ml_settings.CLV_HORIZON_MONTHS)
+    monthly_discount = float(params.get("clv_monthly_discount_rate", ml_settings.CLV_MONTHLY_DISCOUNT_RATE))
     predictions, details = predict_lifetime_value(
         history, selection.chosen, horizon_days=horizon_days, horizon_months=horizon_months,
-        monthly_discount=float(params.get("clv_monthly_discount_rate", ml_settings.CLV_MONTHLY_DISCOUNT_RATE)),
+        monthly_discount=monthly_discount,
         holdout_days=selection.holdout_days, random_state=random_state, min_repeat_customers=min_repeat)
     details.update({"n_customers": history.n_customers, "horizon_days": horizon_days,
+                    "monthly_discount_rate": monthly_discount,
                     "horizon_months": horizon_months, "time_unit": "days", "selection": selection.as_dict()})
     diagnostics = purchase_diagnostics(history, selection.calibration_end, min_repeat_customers=min_repeat)
     return {"predictions": predictions, "method": details["method"], "details": details,
@@ -259,6 +262,8 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     result = segment_frame(lines, customers, {**params, "_init_centroids": previous_centroids(params)}, progress)
     result["timings"] = {"read_seconds": read_seconds, **result["timings"]}
     metrics = _metrics(result)
+    progress(85, "Comparing with earlier runs")
+    metrics["drift"] = _plain(retrain_drift(frame=result["frame"], lines=lines, calc_date=result["calc_date"]))
     seg: CustomerSegmenter = result["segmenter"]
     frame: pd.DataFrame = result["frame"]
     artifact = {
@@ -273,9 +278,11 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
 
     def store(model: MLModel) -> None:
         write_assignments(model, frame, result["calc_date"])
+        clv_drift_alert(model, metrics["drift"])
 
     ordered = pd.to_datetime(lines["ordered_at"], utc=True)
     response = {"k_selection": metrics["k_selection"], "clv_selection": metrics["clv"]["selection"],
+                "drift": metrics["drift"],
                 "segment_recommendations": {
         t: marketing_actions(t) for t in sorted(set(seg.segment_types_.values()))}}
     return TrainingOutcome(
