@@ -36,7 +36,8 @@ from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
 MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
 
-CLV_ALGORITHM = {"bgnbd_gamma_gamma": "bgnbd", "mbgnbd_gamma_gamma": "mbgnbd", "naive_rate_x_spend": "naive_clv",
+CLV_ALGORITHM = {"bgnbd_gamma_gamma": "bgnbd", "mbgnbd_gamma_gamma": "mbgnbd", "pnbd_gamma_gamma": "pnbd",
+                 "naive_rate_x_spend": "naive_clv",
                  "bgnbd_gbm_mean": "bgnbd+gbm_clv", "rank_ensemble": "rank_ensemble_clv",
                  "gradient_boosting": "gbm_clv", "simple_fallback": "simple_clv"}
 
@@ -119,7 +120,8 @@ def lifetime_value(lines: pd.DataFrame, calc_ts: pd.Timestamp, params: dict[str,
     predictions, details = predict_lifetime_value(
         history, selection.chosen, horizon_days=horizon_days, horizon_months=horizon_months,
         monthly_discount=monthly_discount,
-        holdout_days=selection.holdout_days, random_state=random_state, min_repeat_customers=min_repeat)
+        holdout_days=selection.holdout_days, random_state=random_state, min_repeat_customers=min_repeat,
+        calibration=selection.calibration if ml_settings.CLV_CALIBRATE_TOTALS else 1.0)
     details.update({"n_customers": history.n_customers, "horizon_days": horizon_days,
                     "monthly_discount_rate": monthly_discount,
                     "horizon_months": horizon_months, "time_unit": "days", "selection": selection.as_dict()})

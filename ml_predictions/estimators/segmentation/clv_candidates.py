@@ -4,8 +4,9 @@ Pure numpy/scipy/pandas/scikit-learn. Every candidate takes a PurchaseHistory an
 from days before the cut, and returns one predicted revenue per customer first seen before the cut
 (indexed by customer code), so the selector scores all of them with the same code on the same holdout.
 
-Why these four: BG/NBD x Gamma-Gamma is the textbook model; MBG/NBD (Batislam et al. 2007) lets
-one-time buyers drop out too, which fits shops where most customers buy once; the naive "purchase rate
+Why these: BG/NBD x Gamma-Gamma is the textbook model; MBG/NBD (Batislam et al. 2007) lets
+one-time buyers drop out too, which fits shops where most customers buy once; Pareto/NBD lets them
+drop out at any moment, not only after a purchase (pareto_nbd.py); the naive "purchase rate
 x mean spend" is the arithmetic a real retailer's history preferred over the textbook model; and a
 gradient-boosted regressor learns the shop's own mapping from recent behaviour (RFM, tenure, gaps, spend
 trend, breadth of products) to next-period revenue, trained on an earlier window of the same history.
@@ -31,9 +32,12 @@ from ml_predictions.estimators.segmentation.clv_data import (
     summary_at,
 )
 from ml_predictions.estimators.segmentation.lifetime_value import BetaGeoModel, GammaGammaModel
+from ml_predictions.estimators.segmentation.pareto_nbd import ParetoNBDModel
 
-CANDIDATES: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "naive_rate_x_spend", "gradient_boosting",
-                               "bgnbd_gbm_mean", "rank_ensemble")
+CANDIDATES: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
+                               "gradient_boosting", "bgnbd_gbm_mean", "rank_ensemble")
+# purchase models by the prefix of their candidate name
+PROBABILISTIC: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma")
 # The combination candidate: the mean of these two predictions (the M4/M5 lesson: averages of
 # different models beat each one; on CDNOW and the generator it ranked best or level in 4 of 4 windows).
 COMBINED: tuple[str, str] = ("bgnbd_gamma_gamma", "gradient_boosting")
@@ -135,7 +139,7 @@ def _fit_probabilistic(history: PurchaseHistory, cut: int, *, kind: str, penaliz
     if repeaters < max(min_repeat_customers, 2):
         raise InsufficientDataError(
             f"only {repeaters} repeat customers (at least {max(min_repeat_customers, 2)} needed).")
-    model = BetaGeoModel(penalizer=penalizer) if kind == "bgnbd" else ModifiedBetaGeoModel(penalizer=penalizer)
+    model = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel, "pnbd": ParetoNBDModel}[kind](penalizer=penalizer)
     model.fit(s["x"], s["t_x"], s["T"])
     gg = GammaGammaModel(penalizer=penalizer).fit(s["x"], s["monetary_value"])
     if not (model.converged_ and gg.converged_):
@@ -307,7 +311,7 @@ def predict_candidate(name: str, history: PurchaseHistory, cut: int, horizon: in
         booster = RevenueBooster(horizon, random_state=random_state).fit(history, cut)
         return booster.predict(history, cut), {"n_training_rows": booster.n_training_rows_,
                                                "window_days": booster.window_}
-    if name in ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma"):
+    if name in PROBABILISTIC:
         model, gg, s = fit_probabilistic(history, cut, kind=name.split("_")[0],
                                          min_repeat_customers=min_repeat_customers)
         return predict_probabilistic(model, gg, s, horizon), {**model.params_, **gg.params_}
