@@ -32,7 +32,7 @@ from ml_predictions.estimators.segmentation.clv_data import (
     summary_at,
 )
 from ml_predictions.estimators.segmentation.lifetime_value import BetaGeoModel, GammaGammaModel
-from ml_predictions.estimators.segmentation.pareto_nbd import ParetoNBDModel
+from ml_predictions.estimators.segmentation.pareto_nbd import ParetoNBDModel, sample_customers
 
 CANDIDATES: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
                                "gradient_boosting", "bgnbd_gbm_mean", "rank_ensemble")
@@ -63,14 +63,19 @@ def _mbg_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -
 class ModifiedBetaGeoModel(BaseEstimator):
     """MBG/NBD: like BG/NBD, but a customer may also drop out right after the first purchase."""
 
-    def __init__(self, penalizer: float = 1e-6, max_iter: int = 2000) -> None:
+    def __init__(self, penalizer: float = 1e-6, max_iter: int = 2000, max_customers: int | None = 20_000,
+                 random_state: int | None = 0) -> None:
         self.penalizer = penalizer
         self.max_iter = max_iter
+        self.max_customers = max_customers
+        self.random_state = random_state
 
     def fit(self, x: Any, t_x: Any, T: Any) -> ModifiedBetaGeoModel:
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         if len(x) == 0:
             raise InsufficientDataError("no customers to fit MBG/NBD on.")
+        # numerical gradient: fitted on a seeded sample, as Pareto/NBD is (see sample_customers)
+        x, t_x, T = sample_customers(x, t_x, T, self.max_customers, self.random_state)
         rows = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
         xu, tu, Tu, w = (rows[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
 

@@ -25,6 +25,20 @@ from sklearn.base import BaseEstimator
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
 
 
+def sample_customers(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, max_customers: int | None,
+                     random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded sample of at most `max_customers` customers to fit on.
+
+    Why: the four population parameters are pinned down by a few thousand customers, and each
+    likelihood evaluation calls hyp2f1 twice per distinct (x, t_x, T) row with a numerical gradient;
+    on 100k customers in days the full fit took 4.9 s, on a 20k sample about a fifth of that.
+    """
+    if max_customers is None or len(x) <= max_customers:
+        return x, t_x, T
+    keep = np.random.default_rng(random_state).choice(len(x), size=int(max_customers), replace=False)
+    return x[keep], t_x[keep], T[keep]
+
+
 def _log_a0(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """log A0 (the alive-until-T-not-guaranteed part of the likelihood, without the s/(r+s+x) factor)."""
     r, alpha, s, beta = params
@@ -51,9 +65,12 @@ def _pnbd_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) 
 class ParetoNBDModel(BaseEstimator):
     """Pareto/NBD purchase-and-lifetime model: parameters r, alpha (purchase rates), s, beta (death rates)."""
 
-    def __init__(self, penalizer: float = 1e-6, max_iter: int = 2000) -> None:
+    def __init__(self, penalizer: float = 1e-6, max_iter: int = 2000, max_customers: int | None = 20_000,
+                 random_state: int | None = 0) -> None:
         self.penalizer = penalizer
         self.max_iter = max_iter
+        self.max_customers = max_customers
+        self.random_state = random_state
 
     def fit(self, x: Any, t_x: Any, T: Any) -> ParetoNBDModel:
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
@@ -61,6 +78,7 @@ class ParetoNBDModel(BaseEstimator):
             raise InsufficientDataError("no customers to fit Pareto/NBD on.")
         if (x < 0).any() or (t_x < 0).any() or (T <= 0).any() or (t_x > T + 1e-9).any():
             raise InvalidParameterError("Pareto/NBD needs x >= 0, 0 <= t_x <= T and T > 0.")
+        x, t_x, T = sample_customers(x, t_x, T, self.max_customers, self.random_state)
         rows = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
         xu, tu, Tu, w = (rows[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
         total_w = w.sum()
