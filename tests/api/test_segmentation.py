@@ -71,7 +71,7 @@ def test_train_reports_every_clv_candidate_and_serves_the_chosen_models_value(tr
     selection = trained["clv_selection"]
     assert selection == trained["metrics"]["clv"]["selection"]
     assert set(selection["candidates"]) == {"bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
-                                            "bgnbd_gbm_mean", "gradient_boosting", "rank_ensemble"}
+                                            "pnbd_gbm_mean", "gradient_boosting", "rank_ensemble"}
     fitted = {n: c for n, c in selection["candidates"].items() if "skipped" not in c}
     assert fitted and selection["chosen"] == max(fitted, key=lambda n: fitted[n]["spearman"])
     for c in fitted.values():

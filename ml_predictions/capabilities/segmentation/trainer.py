@@ -38,7 +38,7 @@ MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
 
 CLV_ALGORITHM = {"bgnbd_gamma_gamma": "bgnbd", "mbgnbd_gamma_gamma": "mbgnbd", "pnbd_gamma_gamma": "pnbd",
                  "naive_rate_x_spend": "naive_clv",
-                 "bgnbd_gbm_mean": "bgnbd+gbm_clv", "rank_ensemble": "rank_ensemble_clv",
+                 "pnbd_gbm_mean": "pnbd+gbm_clv", "rank_ensemble": "rank_ensemble_clv",
                  "gradient_boosting": "gbm_clv", "simple_fallback": "simple_clv"}
 
 

@@ -113,7 +113,7 @@ def select_clv(history: PurchaseHistory, *, holdout_days: int = 90, candidates: 
         predictions: dict[str, pd.Series] = {}
         for name in candidates:
             try:
-                if name == "bgnbd_gbm_mean" and all(part in predictions for part in COMBINED):
+                if name == "pnbd_gbm_mean" and all(part in predictions for part in COMBINED):
                     pred, details = combine([predictions[p] for p in COMBINED]), {"of": list(COMBINED)}
                 elif name == "rank_ensemble" and all(part in scores for part in RANKED):
                     parts = [p for p in RANKED if p in predictions]  # reuse the parts' holdout fits
@@ -175,7 +175,7 @@ def _value(method: str, history: PurchaseHistory, s: pd.DataFrame, bg: Any, gg: 
         if len(good) >= 2:
             return combine_ranks(good).to_numpy(), method
         method = "naive_rate_x_spend"  # parts fell back (details["method_fallback"] says why)
-    if method == "bgnbd_gbm_mean":
+    if method == "pnbd_gbm_mean":
         parts = [_value(part, history, s, bg, gg, **kwargs) for part in COMBINED]
         if [used for _, used in parts] == list(COMBINED):
             return (parts[0][0] + parts[1][0]) / 2, method
