@@ -145,7 +145,7 @@ DEFAULTS: dict[str, Any] = {
     "CLV_HOLDOUT_DAYS": 90,
     # Multiply the chosen CLV by the holdout's total actual / total predicted (reported either way as
     # clv.selection.calibration). Off by default: on four CDNOW windows it moved the six-month totals
-    # from 0.77-1.17x to 0.52-1.23x the actual (a 90-day holdout's ratio does not carry to a year).
+    # from 0.72-1.37x to 0.48-1.34x the actual (a 90-day holdout's ratio does not carry to a year).
     "CLV_CALIBRATE_TOTALS": False,
     # Record one of every N GET /customer-segment/{id}/ calls as a Prediction row (per process);
     # 1 = every call, 0 = none. POST /segments/predict/ and /segments/apply/ always record one row per call.

@@ -137,3 +137,16 @@ def test_drift_errors(db, staff_client):
     assert_error(staff_client.get(URL, {"model_id": "nope"}), 400, "model_id")
     MLModel.objects.all().delete()
     assert_error(staff_client.get(URL, {"model_id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10"}), 404, "model_id")
+
+
+def test_a_failing_comparison_never_fails_the_training(small_shop, staff_client, monkeypatch, caplog):
+    _train(staff_client, calc_date="2026-03-01")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("history unreadable")
+
+    monkeypatch.setattr("ml_predictions.capabilities.segmentation.drift._clv_part", broken)
+    second = _train(staff_client)
+    assert second["metrics"]["drift"]["clv"] == {"status": "not_computed"} and "error" in second["metrics"]["drift"]
+    assert any("segment drift could not be computed" in r.getMessage() for r in caplog.records)
+    assert staff_client.get(URL).json()["clv"]["status"] == "not_computed"

@@ -102,9 +102,19 @@ def _clv_part(lines: pd.DataFrame, calc_date: date) -> dict[str, Any]:
 
 
 def retrain_drift(*, frame: pd.DataFrame, lines: pd.DataFrame, calc_date: date) -> dict[str, Any]:
-    """Segment changes against the active run and the newest checkable earlier run's realised CLV."""
-    previous = MLModel.objects.filter(model_type=MODEL_TYPE, is_active=True).only("id", "version", "metrics").first()
-    return {"segments": _segments_part(previous, frame), "clv": _clv_part(lines, calc_date)}
+    """Segment changes against the active run and the newest checkable earlier run's realised CLV.
+
+    A failure here is logged with its traceback and recorded as `error`, never allowed to fail the
+    training: the new segments are sound whether or not the comparison with older runs could be made.
+    """
+    try:
+        previous = MLModel.objects.filter(model_type=MODEL_TYPE, is_active=True).only(
+            "id", "version", "metrics").first()
+        return {"segments": _segments_part(previous, frame), "clv": _clv_part(lines, calc_date)}
+    except Exception:  # noqa: BLE001 — monitoring must not take the training down with it
+        logger.exception("segment drift could not be computed")
+        return {"segments": None, "clv": {"status": "not_computed"},
+                "error": "the comparison with earlier runs failed; see the server log"}
 
 
 def clv_drift_alert(model: MLModel, drift: dict[str, Any]) -> None:
