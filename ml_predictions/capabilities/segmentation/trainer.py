@@ -265,7 +265,9 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     result["timings"] = {"read_seconds": read_seconds, **result["timings"]}
     metrics = _metrics(result)
     progress(85, "Comparing with earlier runs")
+    t0 = time.perf_counter()
     metrics["drift"] = _plain(retrain_drift(frame=result["frame"], lines=lines, calc_date=result["calc_date"]))
+    metrics["timings"]["drift_seconds"] = round(time.perf_counter() - t0, 3)
     seg: CustomerSegmenter = result["segmenter"]
     frame: pd.DataFrame = result["frame"]
     artifact = {
