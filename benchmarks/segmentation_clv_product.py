@@ -38,6 +38,7 @@ from ml_predictions.capabilities.segmentation.trainer import lifetime_value  # n
 from ml_predictions.estimators.segmentation.clv_candidates import predict_naive  # noqa: E402
 from ml_predictions.estimators.segmentation.clv_data import day_number, purchase_history, summary_at  # noqa: E402
 from ml_predictions.estimators.segmentation.clv_selection import score_prediction  # noqa: E402
+from ml_predictions.estimators.segmentation.drift import window_factor  # noqa: E402
 
 # (calibration start, calibration end, holdout end): 6+6 months as the held-out retailer, then later windows
 WINDOWS = (("1997-01-01", "1997-07-01", "1998-01-01"),
@@ -63,6 +64,10 @@ def run_window(lines: pd.DataFrame, start: str, cal_end: str, stop: str, params:
     ids = out["predictions"].index
     actual = (later["quantity"] * later["unit_price"]).groupby(later["customer_id"]).sum().reindex(ids).fillna(0)
     rows = {"api_clv": score_prediction(out["predictions"]["clv"].to_numpy(), actual.to_numpy())}
+    # the 12-month clv brought to the holdout's length at its own average monthly rate (what drift checks)
+    factor = window_factor(day_number(stop) - day_number(cal_end), out["details"]["horizon_months"],
+                           out["details"]["monthly_discount_rate"])
+    rows["api_clv_window"] = score_prediction(out["predictions"]["clv"].to_numpy() * factor, actual.to_numpy())
     amounts = calib.assign(amount=calib["quantity"] * calib["unit_price"])
     hist = purchase_history(amounts, end=cal_end)
     horizon = day_number(stop) - day_number(cal_end)
@@ -76,6 +81,7 @@ def run_window(lines: pd.DataFrame, start: str, cal_end: str, stop: str, params:
         rows["lifetimes_bgnbd_gg"] = score_prediction(lt_s.reindex(ids).fillna(0).to_numpy(), actual.to_numpy())
     sel = out["selection"]
     inner = {k: round(v["spearman"], 4) if "spearman" in v else "skipped" for k, v in sel["candidates"].items()}
+    inner["calibration"] = out["details"].get("calibration_scale")
     return {"window": f"{start}..{cal_end} -> {stop}", "customers": len(ids), "chosen": out["method"],
             "inner": inner, "rows": rows, "seconds": round(seconds, 2)}
 

@@ -1,4 +1,4 @@
-"""Segment history endpoints: transitions between two segmentation runs, and their CSV export.
+"""Segment history endpoints: transitions between two runs, their CSV export, and the drift per retrain.
 
 Thin views: input serializer -> one selector (capabilities.segmentation.transitions) -> output serializer.
 """
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.fields import BoundedDateField
 from ml_predictions.api.pagination import StandardPagination
+from ml_predictions.capabilities.segmentation.drift import segment_drift
 from ml_predictions.capabilities.segmentation.transitions import (
     GROUPINGS,
     MOVED_COLUMNS,
@@ -145,7 +146,111 @@ class SegmentTransitionsExportView(MLAPIView):
         return response
 
 
+class DriftQuery(serializers.Serializer):
+    model_id = serializers.UUIDField(required=False, help_text="a segmentation version (default: the active one)")
+
+
+class DriftTransition(serializers.Serializer):
+    customers = serializers.IntegerField()
+
+
+DriftTransition._declared_fields["from"] = serializers.CharField(help_text="segment type in the previous run")
+DriftTransition._declared_fields["to"] = serializers.CharField(help_text="segment type in this run")
+
+
+class SegmentChanges(serializers.Serializer):
+    previous_model_id = serializers.CharField()
+    previous_version = serializers.IntegerField()
+    previous_calc_date = serializers.CharField(allow_null=True)
+    n_previous = serializers.IntegerField()
+    n_current = serializers.IntegerField()
+    n_common = serializers.IntegerField(help_text="customers in both runs")
+    n_new = serializers.IntegerField()
+    n_gone = serializers.IntegerField()
+    n_changed_segment_type = serializers.IntegerField()
+    n_changed_cluster_name = serializers.IntegerField()
+    changed_share = serializers.FloatField(allow_null=True, help_text="of the customers in both runs")
+    transitions = DriftTransition(many=True)
+
+
+class CLVRealised(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "drifting", "pending", "no_earlier_run", "not_computed"])
+    model_id = serializers.CharField(required=False, help_text="the earlier run whose CLV is checked")
+    version = serializers.IntegerField(required=False)
+    calc_date = serializers.CharField(required=False)
+    window_days = serializers.IntegerField(required=False, help_text="that run's CLV holdout days")
+    window_end = serializers.CharField(required=False)
+    available_from = serializers.CharField(required=False, help_text="pending: the day the window is over")
+    n_customers = serializers.IntegerField(required=False)
+    n_buyers = serializers.IntegerField(required=False, help_text="customers who bought in the window")
+    window_factor = serializers.FloatField(required=False, help_text="CLV x this = predicted window revenue")
+    spearman = serializers.FloatField(required=False, allow_null=True)
+    mae = serializers.FloatField(required=False, allow_null=True)
+    total_predicted = serializers.FloatField(required=False)
+    total_actual = serializers.FloatField(required=False)
+    holdout_spearman = serializers.FloatField(required=False, allow_null=True, help_text="what training promised")
+    holdout_mae = serializers.FloatField(required=False, allow_null=True)
+    tolerance = serializers.FloatField(required=False)
+    drifting = serializers.BooleanField(required=False)
+
+
+class DriftVersion(serializers.Serializer):
+    model_id = serializers.CharField()
+    version = serializers.IntegerField()
+    is_active = serializers.BooleanField()
+    calc_date = serializers.CharField(allow_null=True)
+    changed_share = serializers.FloatField(allow_null=True)
+    n_changed_segment_type = serializers.IntegerField(allow_null=True)
+    clv_status = serializers.CharField(allow_null=True)
+    clv_spearman = serializers.FloatField(allow_null=True)
+    clv_mae = serializers.FloatField(allow_null=True)
+    clv_drifting = serializers.BooleanField()
+
+
+class DriftResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    model_id = serializers.CharField()
+    version = serializers.IntegerField()
+    calc_date = serializers.CharField(allow_null=True)
+    segments = SegmentChanges(allow_null=True, help_text="null: no earlier active run to compare with")
+    clv = CLVRealised()
+    history = DriftVersion(many=True, help_text="every stored version, newest first")
+
+
+DRIFT_EXAMPLE = {
+    "success": True, "model_id": "8a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8", "version": 4, "calc_date": "2026-07-01",
+    "segments": {"previous_model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88", "previous_version": 3,
+                 "previous_calc_date": "2026-03-01", "n_previous": 300, "n_current": 310, "n_common": 300,
+                 "n_new": 10, "n_gone": 0, "n_changed_segment_type": 42, "n_changed_cluster_name": 45,
+                 "changed_share": 0.14, "transitions": [{"from": "vip", "to": "at_risk", "customers": 6}]},
+    "clv": {"status": "ok", "model_id": "3c32ac02-6db0-4d6f-9152-deff00ebba88", "version": 3,
+            "calc_date": "2026-03-01", "window_days": 90, "window_end": "2026-05-30", "n_customers": 290,
+            "n_buyers": 140, "window_factor": 0.2626, "spearman": 0.58, "mae": 61.2, "total_predicted": 20400.0,
+            "total_actual": 18950.0, "holdout_spearman": 0.61, "holdout_mae": 58.0, "tolerance": 0.25,
+            "drifting": False},
+    "history": [{"model_id": "8a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8", "version": 4, "is_active": True,
+                 "calc_date": "2026-07-01", "changed_share": 0.14, "n_changed_segment_type": 42, "clv_status": "ok",
+                 "clv_spearman": 0.58, "clv_mae": 61.2, "clv_drifting": False}],
+}
+
+
+class SegmentDriftView(MLAPIView):
+    @extend_schema(
+        summary="Segment and CLV drift of a segmentation retrain: who changed segment, how earlier CLV fared",
+        parameters=[DriftQuery],
+        responses={200: DriftResponse, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("Drift", value=DRIFT_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request) -> Response:
+        query = DriftQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        model_id = query.validated_data.get("model_id")
+        body = segment_drift(model_id=str(model_id) if model_id else None)
+        return Response(DriftResponse({"success": True, **body}).data)
+
+
 urlpatterns: list[URLPattern] = [
+    path("segment-drift/", SegmentDriftView.as_view(), name="segment-drift"),
     path("segments/transitions/", SegmentTransitionsView.as_view(), name="segment-transitions"),
     path("segments/transitions/export/", SegmentTransitionsExportView.as_view(), name="segment-transitions-export"),
 ]

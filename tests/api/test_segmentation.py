@@ -70,8 +70,8 @@ def test_train_reports_every_clv_candidate_and_serves_the_chosen_models_value(tr
     """The lifetime value a customer lookup returns is the selected model's prediction, refitted on all history."""
     selection = trained["clv_selection"]
     assert selection == trained["metrics"]["clv"]["selection"]
-    assert set(selection["candidates"]) == {"bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "naive_rate_x_spend", "bgnbd_gbm_mean",
-                                            "gradient_boosting", "rank_ensemble"}
+    assert set(selection["candidates"]) == {"bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
+                                            "pnbd_gbm_mean", "gradient_boosting", "rank_ensemble"}
     fitted = {n: c for n, c in selection["candidates"].items() if "skipped" not in c}
     assert fitted and selection["chosen"] == max(fitted, key=lambda n: fitted[n]["spearman"])
     for c in fitted.values():

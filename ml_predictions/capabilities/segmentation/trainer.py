@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from django.utils.translation import gettext_noop
 
+from ml_predictions.capabilities.segmentation.drift import clv_drift_alert, retrain_drift
 from ml_predictions.capabilities.segmentation.selectors import marketing_actions
 from ml_predictions.capabilities.segmentation.services import write_assignments
 from ml_predictions.conf import ml_settings
@@ -35,8 +36,9 @@ from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
 MODEL_TYPE = ModelType.CUSTOMER_SEGMENTATION
 
-CLV_ALGORITHM = {"bgnbd_gamma_gamma": "bgnbd", "mbgnbd_gamma_gamma": "mbgnbd", "naive_rate_x_spend": "naive_clv",
-                 "bgnbd_gbm_mean": "bgnbd+gbm_clv", "rank_ensemble": "rank_ensemble_clv",
+CLV_ALGORITHM = {"bgnbd_gamma_gamma": "bgnbd", "mbgnbd_gamma_gamma": "mbgnbd", "pnbd_gamma_gamma": "pnbd",
+                 "naive_rate_x_spend": "naive_clv",
+                 "pnbd_gbm_mean": "pnbd+gbm_clv", "rank_ensemble": "rank_ensemble_clv",
                  "gradient_boosting": "gbm_clv", "simple_fallback": "simple_clv"}
 
 
@@ -114,11 +116,14 @@ def lifetime_value(lines: pd.DataFrame, calc_ts: pd.Timestamp, params: dict[str,
                            min_repeat_customers=min_repeat)
     horizon_days = _positive_int(params, "clv_purchase_horizon_days", ml_settings.CLV_PURCHASE_HORIZON_DAYS)
     horizon_months = _positive_int(params, "clv_horizon_months", ml_settings.CLV_HORIZON_MONTHS)
+    monthly_discount = float(params.get("clv_monthly_discount_rate", ml_settings.CLV_MONTHLY_DISCOUNT_RATE))
     predictions, details = predict_lifetime_value(
         history, selection.chosen, horizon_days=horizon_days, horizon_months=horizon_months,
-        monthly_discount=float(params.get("clv_monthly_discount_rate", ml_settings.CLV_MONTHLY_DISCOUNT_RATE)),
-        holdout_days=selection.holdout_days, random_state=random_state, min_repeat_customers=min_repeat)
+        monthly_discount=monthly_discount,
+        holdout_days=selection.holdout_days, random_state=random_state, min_repeat_customers=min_repeat,
+        calibration=selection.calibration if ml_settings.CLV_CALIBRATE_TOTALS else 1.0)
     details.update({"n_customers": history.n_customers, "horizon_days": horizon_days,
+                    "monthly_discount_rate": monthly_discount,
                     "horizon_months": horizon_months, "time_unit": "days", "selection": selection.as_dict()})
     diagnostics = purchase_diagnostics(history, selection.calibration_end, min_repeat_customers=min_repeat)
     return {"predictions": predictions, "method": details["method"], "details": details,
@@ -259,6 +264,10 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     result = segment_frame(lines, customers, {**params, "_init_centroids": previous_centroids(params)}, progress)
     result["timings"] = {"read_seconds": read_seconds, **result["timings"]}
     metrics = _metrics(result)
+    progress(85, "Comparing with earlier runs")
+    t0 = time.perf_counter()
+    metrics["drift"] = _plain(retrain_drift(frame=result["frame"], lines=lines, calc_date=result["calc_date"]))
+    metrics["timings"]["drift_seconds"] = round(time.perf_counter() - t0, 3)
     seg: CustomerSegmenter = result["segmenter"]
     frame: pd.DataFrame = result["frame"]
     artifact = {
@@ -273,9 +282,11 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
 
     def store(model: MLModel) -> None:
         write_assignments(model, frame, result["calc_date"])
+        clv_drift_alert(model, metrics["drift"])
 
     ordered = pd.to_datetime(lines["ordered_at"], utc=True)
     response = {"k_selection": metrics["k_selection"], "clv_selection": metrics["clv"]["selection"],
+                "drift": metrics["drift"],
                 "segment_recommendations": {
         t: marketing_actions(t) for t in sorted(set(seg.segment_types_.values()))}}
     return TrainingOutcome(

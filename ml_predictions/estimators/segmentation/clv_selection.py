@@ -27,6 +27,7 @@ from ml_predictions.errors import InsufficientDataError, InvalidParameterError
 from ml_predictions.estimators.segmentation.clv_candidates import (
     CANDIDATES,
     COMBINED,
+    PROBABILISTIC,
     RANKED,
     combine,
     combine_ranks,
@@ -40,6 +41,8 @@ DAYS_PER_MONTH = 30.4375
 # the holdout is shortened to a third of the history when the history is short (calibration needs the rest)
 MIN_HOLDOUT_DAYS = 14
 MIN_HOLDOUT_CUSTOMERS = 20
+# the holdout's total calibration never scales the CLV by more than this factor either way
+CALIBRATION_LIMIT = 5.0
 
 
 @dataclass
@@ -52,9 +55,23 @@ class CLVSelection:
     calibration_end: int | None  # day number of the split; None when the history was too short to score
     reason: str = ""
 
+    @property
+    def calibration(self) -> float:
+        """Holdout total actual / total predicted of the chosen candidate, within [1/CALIBRATION_LIMIT, LIMIT].
+
+        Why: the probabilistic and naive candidates overstate what CDNOW's customers spend next by 1.6-2.6x
+        (and a rank ensemble takes its amounts from them). One factor learned on the shop's own holdout
+        brings the totals in line; it multiplies every customer alike, so the ranking is unchanged.
+        """
+        score = self.scores.get(self.chosen) or {}
+        predicted, actual = score.get("total_predicted"), score.get("total_actual")
+        if not predicted or not actual or predicted <= 0 or actual <= 0:
+            return 1.0
+        return float(np.clip(actual / predicted, 1 / CALIBRATION_LIMIT, CALIBRATION_LIMIT))
+
     def as_dict(self) -> dict[str, Any]:
         return {"chosen": self.chosen, "holdout_days": self.holdout_days, "candidates": self.scores,
-                "reason": self.reason}
+                "reason": self.reason, "calibration": round(self.calibration, 4)}
 
 
 def score_prediction(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
@@ -96,7 +113,7 @@ def select_clv(history: PurchaseHistory, *, holdout_days: int = 90, candidates: 
         predictions: dict[str, pd.Series] = {}
         for name in candidates:
             try:
-                if name == "bgnbd_gbm_mean" and all(part in predictions for part in COMBINED):
+                if name == "pnbd_gbm_mean" and all(part in predictions for part in COMBINED):
                     pred, details = combine([predictions[p] for p in COMBINED]), {"of": list(COMBINED)}
                 elif name == "rank_ensemble" and all(part in scores for part in RANKED):
                     parts = [p for p in RANKED if p in predictions]  # reuse the parts' holdout fits
@@ -158,15 +175,15 @@ def _value(method: str, history: PurchaseHistory, s: pd.DataFrame, bg: Any, gg: 
         if len(good) >= 2:
             return combine_ranks(good).to_numpy(), method
         method = "naive_rate_x_spend"  # parts fell back (details["method_fallback"] says why)
-    if method == "bgnbd_gbm_mean":
+    if method == "pnbd_gbm_mean":
         parts = [_value(part, history, s, bg, gg, **kwargs) for part in COMBINED]
         if [used for _, used in parts] == list(COMBINED):
             return (parts[0][0] + parts[1][0]) / 2, method
         method = "naive_rate_x_spend"  # a part fell back (details["method_fallback"] says why)
-    if method in ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma"):
+    if method in PROBABILISTIC:
         try:
-            if method == "mbgnbd_gamma_gamma":
-                bg, gg, _ = fit_probabilistic(history, history.end, kind="mbgnbd")
+            if method != "bgnbd_gamma_gamma":
+                bg, gg, _ = fit_probabilistic(history, history.end, kind=method.split("_")[0])
             elif bg is None:  # the documented simple fallback (see _simple_alive)
                 per_month = _simple_alive(s, DAYS_PER_MONTH)[1]
                 return per_month * s["mean_value"].to_numpy() * discount, "simple_fallback"
@@ -192,7 +209,7 @@ def _value(method: str, history: PurchaseHistory, s: pd.DataFrame, bg: Any, gg: 
 def predict_lifetime_value(
     history: PurchaseHistory, method: str, *, horizon_days: int = 30, horizon_months: int = 12,
     monthly_discount: float = 0.01, holdout_days: int = 90, random_state: int | None = 42,
-    min_repeat_customers: int = 2,
+    min_repeat_customers: int = 2, calibration: float = 1.0,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per customer (index: customer id) p_alive, expected_purchases, expected_avg_value and clv from `method`.
 
@@ -202,6 +219,7 @@ def predict_lifetime_value(
     be fitted, from the simple Poisson fallback. The naive and boosted candidates are taken as a constant
     monthly revenue rate. `details["method"]` is the model really used (a candidate that cannot be
     refitted on all history falls back to the naive rate, and says why in `method_fallback`).
+    `calibration` (CLVSelection.calibration) multiplies the clv when `method` is the one really used.
     """
     s = summary_at(history, history.end)
     if s.empty:
@@ -214,6 +232,9 @@ def predict_lifetime_value(
                            random_state=random_state, details=details)
     avg_value = gg.expected_average_value(s["x"], s["monetary_value"]) if gg is not None else s["mean_value"].to_numpy()
     details["method"] = used
+    scale = float(calibration) if used == method else 1.0
+    details["calibration_scale"] = round(scale, 4)
+    clv = clv * scale
     out = pd.DataFrame({"p_alive": p_alive, "expected_purchases": purchases, "expected_avg_value": avg_value,
                         "clv": np.clip(clv, 0.0, None)},
                        index=pd.Index(history.ids[s.index.to_numpy()], name="customer_id"))
