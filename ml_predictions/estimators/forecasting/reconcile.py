@@ -10,8 +10,9 @@ of every node (total, categories, products) onto forecasts that add up, through 
   intensity) because a few hundred days cannot estimate thousands of covariances.
 
 Negative results are what users of reconciliation libraries complain about most: after MinT, negative
-products are set to 0 and the upper levels are summed again from the products, so the answer stays
-coherent and never negative.
+products are set to 0 and the other products of their category scaled so the category keeps its
+reconciled value; the upper levels are then summed from the products, so the answer stays coherent
+and never negative.
 """
 from __future__ import annotations
 
@@ -64,10 +65,29 @@ def shrunk_covariance(residuals: np.ndarray) -> tuple[np.ndarray, float]:
     return shrunk * sd[:, None] * sd[None, :], lam
 
 
+def mint_projection(S: sparse.spmatrix, residuals: np.ndarray) -> tuple[np.ndarray, float]:
+    """G = (S' W⁻¹ S)⁻¹ S' W⁻¹ (products x nodes) with W the shrunk error covariance, and the intensity.
+
+    Raises numpy.linalg.LinAlgError when W or S' W⁻¹ S is singular."""
+    S = sparse.csr_matrix(S)
+    m = S.shape[0]
+    W, lam = shrunk_covariance(residuals)
+    W[np.diag_indices(m)] += 1e-9 * max(float(np.trace(W)) / m, 1.0)
+    Sd = S.toarray()
+    WinvS = np.linalg.solve(W, Sd)                  # W⁻¹ S
+    G = np.linalg.solve(Sd.T @ WinvS, WinvS.T)      # (S' W⁻¹ S)⁻¹ S' W⁻¹
+    if not np.isfinite(G).all():
+        raise np.linalg.LinAlgError("the MinT projection is not finite")
+    return G, lam
+
+
 def reconcile(
     base: np.ndarray, S: sparse.spmatrix, *, method: str = "mint_shrink", residuals: np.ndarray | None = None,
+    projection: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """Coherent, non-negative (nodes x steps) forecasts from `base` (same rows as S), and a report."""
+    """Coherent, non-negative (nodes x steps) forecasts from `base` (same rows as S), and a report.
+
+    `projection` (a G from mint_projection) skips recomputing it when the caller already has it."""
     if method not in METHODS:
         raise InvalidParameterError(f"method must be one of {list(METHODS)}; got {method!r}.", field="method")
     base = np.nan_to_num(np.asarray(base, dtype=float))
@@ -79,16 +99,33 @@ def reconcile(
     if method == "bottom_up":
         bottom = base[m - n:]
     else:
-        if residuals is None or np.asarray(residuals).shape[0] != m:
-            raise InvalidParameterError("mint_shrink needs residuals with one row per node.", field="residuals")
-        W, lam = shrunk_covariance(residuals)
-        W[np.diag_indices(m)] += 1e-9 * max(float(np.trace(W)) / m, 1.0)
-        Sd = S.toarray()
-        WinvS = np.linalg.solve(W, Sd)                  # W⁻¹ S
-        G = np.linalg.solve(Sd.T @ WinvS, WinvS.T)      # (S' W⁻¹ S)⁻¹ S' W⁻¹
-        bottom = G @ base
-        report["shrinkage"] = round(lam, 4)
+        if projection is None:
+            if residuals is None or np.asarray(residuals).shape[0] != m:
+                raise InvalidParameterError("mint_shrink needs residuals with one row per node.", field="residuals")
+            projection, lam = mint_projection(S, residuals)
+            report["shrinkage"] = round(lam, 4)
+        bottom = projection @ base
     negative = bottom < 0
     report["negatives_clipped"] = int(negative.sum())
-    bottom = np.where(negative, 0.0, bottom)
+    if negative.any() and method != "bottom_up":
+        bottom = _clip_within_groups(bottom, S, np.asarray(S @ bottom))
+    bottom = np.where(bottom < 0, 0.0, bottom)
     return np.asarray(S @ bottom), report
+
+
+def _clip_within_groups(bottom: np.ndarray, S: sparse.csr_matrix, coherent: np.ndarray) -> np.ndarray:
+    """Negative products set to 0, and the rest of their group scaled so the group keeps its
+    (clipped at 0) reconciled value: summing the clipped products instead would hand every clipped
+    unit back to the category and the total, undoing what MinT did there. A group left with no
+    positive product keeps the plain sum. The groups are the rows of S between the total and the
+    products (summing_matrix's layout)."""
+    m, n = S.shape
+    clipped = np.maximum(bottom, 0.0)
+    members = S[1:m - n]
+    if members.shape[0] == 0:
+        return clipped
+    target = np.maximum(coherent[1:m - n], 0.0)             # groups x steps
+    have = np.asarray(members @ clipped)                     # groups x steps
+    factor = np.where(have > 0, target / np.where(have > 0, have, 1.0), 1.0)
+    group_of = np.asarray(members.argmax(axis=0)).ravel()    # each product's group
+    return clipped * factor[group_of]
