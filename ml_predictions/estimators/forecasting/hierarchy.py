@@ -6,9 +6,14 @@ contradicts. After all three levels are fitted in one training, units and revenu
 separately (a product's revenue base is its units times its price):
 
 - `mint_shrink` (default): MinT with a shrunk covariance of the levels' errors on the backtest
-  windows they share (reconcile.py); it moves the noisy nodes most, so a well-backtested total
-  moves little. It falls back to `bottom_up` when the levels share no window, the hierarchy is
-  larger than `max_nodes` (the dense solve grows with its cube), or the covariance is singular.
+  windows they share (reconcile.py), the total kept as forecast: categories and products are
+  reconciled around it. Why: the total is chosen by a rolling-origin backtest among statistical
+  candidates and its band is measured, while the sum of 2,000 products carries their common bias
+  (flat Croston rates miss the weekly and yearly rhythm) and their errors are correlated in ways a
+  shrunk covariance of 150 days cannot see. Measured on a synthetic catalogue of 2,000 products,
+  free MinT tripled the total's backtest MAE (50 -> 148 units a day). It falls back to `bottom_up`
+  when the levels share no backtest window, the hierarchy is larger than `max_nodes`, or the
+  system is singular.
 - `bottom_up`: the products' forecasts, summed.
 - `none`: the levels are left as fitted.
 
@@ -22,11 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from ml_predictions.estimators.forecasting.reconcile import mint_projection, reconcile, summing_matrix
+from ml_predictions.estimators.forecasting.reconcile import mint_adjust, reconcile, summing_matrix
 from ml_predictions.estimators.forecasting.series import TOTAL_KEY, UNCATEGORIZED
 
 RECONCILIATION_METHODS: tuple[str, ...] = ("mint_shrink", "bottom_up", "none")
-MAX_NODES = 6000
+MAX_NODES = 50_000
+# MinT does not move the total: see the module docstring
+KEEP = (0,)
 
 
 def _not_reconciled(requested: str, reason: str) -> dict[str, Any]:
@@ -69,18 +76,25 @@ def reconcile_levels(
         errors = [getattr(total, "backtest_errors_", {}), getattr(cat, "backtest_errors_", {}),
                   {o: e * factor[:, None] for o, e in getattr(prod, "backtest_errors_", {}).items()}]
         resid = _common_residuals(errors, cat_rows)
-        used, reason, G, lam = _projection(method, S, resid, max_nodes)
-        recon, rep = reconcile(tables[0], S, method=used, projection=G)
+        used, reason = _choose(method, S, resid, max_nodes)
+        if used == "mint_shrink":
+            try:
+                recon, rep = reconcile(tables[0], S, method=used, residuals=resid, keep=KEEP)
+            except np.linalg.LinAlgError:
+                used, reason = "bottom_up", "the error covariance is singular"
+        if used == "bottom_up":
+            recon, rep = reconcile(tables[0], S, method=used)
         delta = recon - tables[0]
         lower = np.minimum(np.maximum(tables[1] + delta, 0.0), recon)
         upper = np.maximum(tables[2] + delta, recon)
         out = {"method": used, "negatives_clipped": rep["negatives_clipped"]}
         if reason:
             out["fallback_reason"] = reason
-        if lam is not None:
-            out["shrinkage"] = round(lam, 4)
+        if "shrinkage" in rep:
+            out["shrinkage"] = rep["shrinkage"]
+            out["total_kept"] = True
         if resid is not None:
-            out["backtest_mae"] = _mae_before_after(resid, S, G, len(names))
+            out["backtest_mae"] = _mae_before_after(resid, S, used, len(names))
         report[target] = out
         n_top = 1 + len(names)
         for model, rows, src in ((total, np.array([0]), slice(0, 1)), (cat, cat_rows, slice(1, n_top))):
@@ -110,27 +124,26 @@ def _common_residuals(errors: list[dict[int, np.ndarray]], cat_rows: np.ndarray)
     return np.hstack(blocks).astype(float)
 
 
-def _projection(method: str, S: Any, resid: np.ndarray | None,
-                max_nodes: int) -> tuple[str, str | None, np.ndarray | None, float | None]:
+def _choose(method: str, S: Any, resid: np.ndarray | None, max_nodes: int) -> tuple[str, str | None]:
+    """The method that can run, and why it is not the requested one."""
     if method == "bottom_up":
-        return "bottom_up", None, None, None
+        return "bottom_up", None
     if resid is None:
-        return "bottom_up", "the levels share no backtest window", None, None
+        return "bottom_up", "the levels share no backtest window"
     if S.shape[0] > max_nodes:
-        return "bottom_up", f"{S.shape[0]} nodes is more than MinT's limit of {max_nodes}", None, None
+        return "bottom_up", f"{S.shape[0]} nodes is more than MinT's limit of {max_nodes}"
     if resid.shape[1] < 3:
-        return "bottom_up", "fewer than 3 backtest days to estimate the error covariance", None, None
-    try:
-        G, lam = mint_projection(S, resid)
-    except np.linalg.LinAlgError:
-        return "bottom_up", "the error covariance is singular", None, None
-    return "mint_shrink", None, G, lam
+        return "bottom_up", "fewer than 3 backtest days to estimate the error covariance"
+    return "mint_shrink", None
 
 
-def _mae_before_after(resid: np.ndarray, S: Any, G: np.ndarray | None, n_cats: int) -> dict[str, Any]:
-    """Backtest MAE per level of the base forecasts and of the reconciled ones (errors S G e)."""
-    bottom = resid[1 + n_cats:] if G is None else G @ resid
-    after = np.asarray(S @ bottom)
+def _mae_before_after(resid: np.ndarray, S: Any, used: str, n_cats: int) -> dict[str, Any]:
+    """Backtest MAE per level of the base forecasts and of the reconciled ones: reconciliation is
+    linear, so the reconciled errors are the reconciled base errors (actuals add up by themselves)."""
+    if used == "mint_shrink":
+        after = mint_adjust(resid, S, resid, keep=KEEP)[0]
+    else:
+        after = np.asarray(S @ resid[1 + n_cats:])
     parts = {TOTAL_KEY: slice(0, 1), "category": slice(1, 1 + n_cats), "product": slice(1 + n_cats, None)}
     return {level: {"base": round(float(np.abs(resid[rows]).mean()), 4),
                     "reconciled": round(float(np.abs(after[rows]).mean()), 4)} for level, rows in parts.items()}
