@@ -142,10 +142,12 @@ class SalesForecaster(BaseEstimator):
         product_train_rows: int = 40_000,
         min_history_days: int = MIN_HISTORY_DAYS,
         reconciliation: str = "mint_shrink",
+        intermittent_methods: bool = True,
         random_state: int | None = 42,
     ):
         self.model_type = model_type
         self.reconciliation = reconciliation
+        self.intermittent_methods = intermittent_methods
         self.levels = levels
         self.product_train_rows = product_train_rows
         self.holidays = holidays
@@ -258,6 +260,8 @@ class SalesForecaster(BaseEstimator):
         errors = model_backtest_errors(model, values, first_day, self.calendar_, backtest_origins(T, horizon), horizon)
         if errors:
             model.backtest_errors_ = errors
+        if not self.intermittent_methods:  # the level's model for every product (for comparisons)
+            return
         assign_methods(model, values, first_day, self.calendar_, interval_level=float(self.interval_level),
                        horizon=horizon)
         class_bands(model, values, first_day, self.calendar_, interval_level=float(self.interval_level))
