@@ -168,6 +168,9 @@ DEFAULTS: dict[str, Any] = {
     # Sampled (series, origin, horizon) training rows per model: total/category, and product level.
     "FORECAST_MAX_TRAIN_ROWS": 5000,
     "FORECAST_PRODUCT_TRAIN_ROWS": 40000,
+    # How the levels are made to add up (products -> categories -> total) when all three are trained
+    # together: "mint_shrink" (falls back to "bottom_up" when it cannot be estimated), "bottom_up", "none".
+    "FORECAST_RECONCILIATION": "mint_shrink",
     # --- product recommendations (docs/recommendations.md) ----------------------------------------
     # Length of the precomputed neighbour lists per product and method; also the largest top_n accepted.
     "RECOMMENDATION_TOP_K": 50,

@@ -21,7 +21,11 @@ from ml_predictions.api.serializers import TrainingResultSerializer, error_respo
 from ml_predictions.api.training import train_responses, training_response
 from ml_predictions.capabilities.forecasting.selectors import sales_forecast_plot_data
 from ml_predictions.capabilities.forecasting.services import sales_forecast_predict
-from ml_predictions.capabilities.forecasting.trainer import LEVEL_CHOICES, MODEL_CHOICES
+from ml_predictions.capabilities.forecasting.trainer import (
+    LEVEL_CHOICES,
+    MODEL_CHOICES,
+    RECONCILIATION_CHOICES,
+)
 from ml_predictions.models import ModelType
 
 MAX_DAYS_AHEAD = 365
@@ -52,6 +56,12 @@ class TrainSalesForecastInput(StrictInputSerializer):
         choices=[*LEVEL_CHOICES, "all"], required=False, allow_null=True,
         help_text="Train one level only (the active model's other levels are kept); default all configured "
                   "levels (FORECAST_LEVELS), which replaces every level.",
+    )
+    reconciliation = serializers.ChoiceField(
+        choices=RECONCILIATION_CHOICES, required=False, allow_null=True,
+        help_text="How products are made to add up to their category and categories to the total when "
+                  "all levels are trained together; default FORECAST_RECONCILIATION (mint_shrink, which "
+                  "falls back to bottom_up when it cannot be estimated).",
     )
 
 
@@ -103,6 +113,17 @@ class PredictSalesOutput(serializers.Serializer):
     levels_served = serializers.ListField(
         child=serializers.CharField(),
         help_text="Levels the active model answers; the others are a 400 naming `level`.")
+    reconciliation = serializers.ChoiceField(
+        choices=RECONCILIATION_CHOICES,
+        help_text="How the served levels were made to add up: mint_shrink, bottom_up, or none (levels "
+                  "trained separately, or reconciliation switched off).")
+    demand_class = serializers.ChoiceField(
+        choices=["smooth", "erratic", "intermittent", "lumpy", "none"], allow_null=True,
+        help_text="Syntetos-Boylan class of the series (ADI and CV² of its open days); null for the total.")
+    method = serializers.CharField(
+        allow_null=True,
+        help_text="What forecasts this series: the level's model (e.g. random_forest, ets) or, for a sparse "
+                  "series where it backtested better, croston, sba or tsb; none for a series that never sold.")
     prediction_id = serializers.UUIDField()
 
 
@@ -125,6 +146,8 @@ class TrainSalesForecastResult(TrainingResultSerializer):
     max_horizon_days = serializers.IntegerField()
     summary = serializers.CharField(help_text="One sentence: the error against repeating last week, MASE, "
                                               "and how often the interval held.")
+    reconciliation = serializers.ChoiceField(
+        choices=RECONCILIATION_CHOICES, help_text="How the new version's levels were made to add up.")
 
 
 TRAIN_EXAMPLE = {
@@ -150,6 +173,7 @@ TRAIN_EXAMPLE = {
     "max_horizon_days": 365,
     "summary": "30-day error 26 % below repeating last week (on the last 30 days); MASE 0.83 (smaller than "
                "the in-sample error of repeating the previous week); the 95 % band held 93 % of days.",
+    "reconciliation": "mint_shrink",
     "activated": True,
 }
 
@@ -164,6 +188,7 @@ PREDICT_EXAMPLE = {
     "last_data_date": "2026-06-30", "interval_level": 0.95,
     "model_id": "6f1c2c1e-8a5e-4f8e-9d52-2b1f8d0f7a10", "model_version": 1, "algorithm": "random_forest",
     "levels_served": ["total", "category", "product"],
+    "reconciliation": "mint_shrink", "demand_class": None, "method": "ets",
     "prediction_id": "1d2e3f40-1111-4a2b-9c3d-5e6f7a8b9c0d",
 }
 
@@ -186,8 +211,9 @@ class TrainSalesForecastView(MLAPIView):
         data = TrainSalesForecastInput(data=request.data or {})
         data.is_valid(raise_exception=True)
         params = {"model_type": data.validated_data["model_type"]}
-        if data.validated_data.get("level"):
-            params["level"] = data.validated_data["level"]
+        for key in ("level", "reconciliation"):
+            if data.validated_data.get(key):
+                params[key] = data.validated_data[key]
         return training_response(request, ModelType.SALES_FORECAST, params)
 
 

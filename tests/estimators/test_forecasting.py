@@ -154,10 +154,21 @@ def test_sales_forecaster_levels_products_and_price():
     demand = model.product_demand(10)
     assert len(demand) == 60 and set(demand["product_id"]) == {f"p{i}" for i in range(6)}
     assert (demand["predicted_quantity"] >= 0).all()
-    prod = model.predict(10, level="product", id="p3")
-    assert prod["predicted_sales"].to_numpy() == pytest.approx(prod["predicted_quantity"].to_numpy() * 13.0)
+    # reconciled (the default): products add up to their category and categories to the total
+    assert model.reconciliation_method in ("mint_shrink", "bottom_up")
     total = model.predict(10)
-    assert total["predicted_quantity"].sum() == pytest.approx(demand["predicted_quantity"].sum(), rel=0.5)
+    assert total["predicted_quantity"].sum() == pytest.approx(demand["predicted_quantity"].sum(), rel=1e-4)
+    products_sales = sum(model.predict(10, level="product", id=f"p{i}")["predicted_sales"] for i in range(6))
+    np.testing.assert_allclose(products_sales, total["predicted_sales"], rtol=1e-4)
+    cat_a = model.predict(10, level="category", id="A")["predicted_quantity"].to_numpy()
+    parts = sum(model.predict(10, level="product", id=p)["predicted_quantity"].to_numpy() for p in ("p0", "p1"))
+    np.testing.assert_allclose(parts, cat_a, rtol=1e-4)
+    # not reconciled: a product's revenue is its units times its price
+    plain = SalesForecaster("linear", max_train_rows=1500, product_train_rows=2000, max_horizon=90,
+                            reconciliation="none").fit(lines, products)
+    assert plain.reconciliation_method == "none"
+    prod = plain.predict(10, level="product", id="p3")
+    assert prod["predicted_sales"].to_numpy() == pytest.approx(prod["predicted_quantity"].to_numpy() * 13.0)
     with pytest.raises(NotFoundError, match="unknown product id"):
         model.predict(5, level="product", id="p9")
     with pytest.raises(MLError) as exc:

@@ -80,3 +80,23 @@ def test_bad_input_names_the_field():
     assert err.value.field == "residuals"
     with pytest.raises(InvalidParameterError):
         reconcile(np.zeros((8, 2)), S, method="ols")
+
+
+def test_projection_form_equals_the_classic_mint_and_can_keep_the_total():
+    from ml_predictions.estimators.forecasting.reconcile import mint_adjust, mint_projection
+
+    rng = np.random.default_rng(7)
+    groups = ["a"] * 4 + ["b"] * 3 + ["c"] * 5
+    S, _ = summing_matrix(groups)
+    resid = np.asarray(S @ rng.normal(0, rng.uniform(0.2, 3, (12, 1)), (12, 40))) + rng.normal(0, 0.5, (16, 40))
+    base = np.asarray(S @ rng.uniform(1, 5, (12, 6))) + rng.normal(0, 2, (16, 6))
+    G, lam = mint_projection(S, resid)
+    adjusted, lam2 = mint_adjust(base, S, resid)
+    assert lam == pytest.approx(lam2)
+    np.testing.assert_allclose(adjusted, np.asarray(S @ (G @ base)), rtol=1e-6, atol=1e-6)
+    kept, _ = mint_adjust(base, S, resid, keep=(0,))
+    np.testing.assert_allclose(kept[0], base[0], atol=1e-9)           # the total is not moved
+    _coherent(kept, groups)                                           # and the rest adds up to it
+    out, report = reconcile(base, S, residuals=resid, keep=(0,))
+    assert (out >= 0).all()
+    _coherent(out, groups)

@@ -13,7 +13,17 @@ from ml_predictions.capabilities.forecasting.selectors import (
     served_levels,
 )
 from ml_predictions.capabilities.predictions import record_prediction
+from ml_predictions.data import canonical_id
 from ml_predictions.models import ModelType
+
+
+def _series_info(forecaster: Any, level: str, id: str | None) -> dict[str, Any]:
+    """demand_class and method of the answered series (an artifact older than them answers None)."""
+    key = "total" if level == "total" else str(canonical_id(id) if level == "product" else id)
+    try:
+        return forecaster.series_info(level, key)
+    except (AttributeError, KeyError):
+        return {"demand_class": None, "method": None}
 
 
 def sales_forecast_predict(
@@ -50,6 +60,8 @@ def sales_forecast_predict(
         "model_version": model.version,
         "algorithm": model.algorithm,
         "levels_served": served_levels(forecaster),
+        "reconciliation": forecaster.reconciliation_method,
+        **_series_info(forecaster, level, id),
     }
     target = "total" if level == "total" else f"{level}:{id}"
     prediction = record_prediction(

@@ -16,6 +16,7 @@ from ml_predictions.conf import ml_settings
 from ml_predictions.data import get_data_source
 from ml_predictions.errors import InvalidParameterError, MLError
 from ml_predictions.estimators.forecasting import LEVELS, MODEL_TYPES, SalesForecaster
+from ml_predictions.estimators.forecasting.hierarchy import RECONCILIATION_METHODS
 from ml_predictions.estimators.forecasting.levels import level_dates, merge_levels
 from ml_predictions.estimators.forecasting.report import honest_figures
 from ml_predictions.models import ModelType
@@ -24,8 +25,9 @@ from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
 MODEL_CHOICES: tuple[str, ...] = (*MODEL_TYPES, "auto")
 LEVEL_CHOICES: tuple[str, ...] = LEVELS
+RECONCILIATION_CHOICES: tuple[str, ...] = RECONCILIATION_METHODS
 # Every parameter `train` reads; `manage.py train` rejects other keys and routes `train all` keys by it.
-TRAIN_PARAMS = ("model_type", "level")
+TRAIN_PARAMS = ("model_type", "level", "reconciliation")
 
 
 def requested_levels(level: str | None) -> tuple[tuple[str, ...], bool]:
@@ -37,10 +39,11 @@ def requested_levels(level: str | None) -> tuple[tuple[str, ...], bool]:
     raise InvalidParameterError(f"level must be one of {[*LEVELS, 'all']}; got {level!r}.", field="level")
 
 
-def build_forecaster(model_type: str, levels: tuple[str, ...]) -> SalesForecaster:
+def build_forecaster(model_type: str, levels: tuple[str, ...], reconciliation: str | None = None) -> SalesForecaster:
     return SalesForecaster(
         model_type,
         levels=levels,
+        reconciliation=reconciliation or ml_settings.FORECAST_RECONCILIATION,
         holidays=tuple(str(d)[:10] for d in ml_settings.FORECAST_HOLIDAYS or ()),
         test_days=int(ml_settings.FORECAST_TEST_DAYS),
         interval_level=float(ml_settings.FORECAST_INTERVAL_LEVEL),
@@ -67,12 +70,16 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         raise InvalidParameterError(f"model_type must be one of {list(MODEL_CHOICES)}; got {model_type!r}.",
                                     field="model_type")
     levels, keep_others = requested_levels(params.get("level"))
+    reconciliation = params.get("reconciliation") or ml_settings.FORECAST_RECONCILIATION
+    if reconciliation not in RECONCILIATION_CHOICES:
+        raise InvalidParameterError(f"reconciliation must be one of {list(RECONCILIATION_CHOICES)}; "
+                                    f"got {reconciliation!r}.", field="reconciliation")
     progress(5, "Reading order lines")
     source = get_data_source()
     lines = source.order_lines()
     products = source.products() if "category" in levels or "product" in levels else None
     progress(15, f"{len(lines)} order lines read")
-    fresh = build_forecaster(model_type, levels).fit(lines, products, progress=progress)
+    fresh = build_forecaster(model_type, levels, reconciliation).fit(lines, products, progress=progress)
     progress(90, "Forecasts computed")
     carried: list[str] = []
     artifact = fresh
@@ -96,7 +103,8 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         algorithm=chosen if model_type != "auto" else f"auto:{chosen}",
         metrics=metrics,
         parameters={"model_type": model_type, "levels": list(levels), "levels_served": list(artifact.levels_),
-                    "interval_level": fresh.interval_level, "max_horizon_days": fresh.max_horizon},
+                    "interval_level": fresh.interval_level, "max_horizon_days": fresh.max_horizon,
+                    "reconciliation": reconciliation},
         n_samples=days,
         data_start=fresh.first_date_,
         data_end=fresh.last_date_,
@@ -108,5 +116,6 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
             "forecast_start": fresh.forecast_start_.isoformat(),
             "max_horizon_days": fresh.max_horizon,
             "summary": metrics["summary"],
+            "reconciliation": artifact.reconciliation_method,
         },
     )

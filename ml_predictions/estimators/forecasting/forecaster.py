@@ -62,6 +62,12 @@ from ml_predictions.estimators.forecasting.baselines import (  # noqa: F401  (re
     _seasonal_ratio_path,
     _stack_weights,
 )
+from ml_predictions.estimators.forecasting.demand import (
+    assign_methods,
+    backtest_origins,
+    class_bands,
+    model_backtest_errors,
+)
 from ml_predictions.estimators.forecasting.features import (  # noqa: F401  (re-exported)
     _Cumulative,
     _direct_features,
@@ -72,6 +78,7 @@ from ml_predictions.estimators.forecasting.global_model import (  # noqa: F401  
     _SeasonalNaiveRegressor,
     make_regressor,
 )
+from ml_predictions.estimators.forecasting.hierarchy import RECONCILIATION_METHODS, reconcile_levels
 from ml_predictions.estimators.forecasting.series import (  # noqa: F401  (re-exported)
     _BLOCK_SPACING,
     _INTERMITTENT_ADI,
@@ -93,6 +100,14 @@ from ml_predictions.estimators.forecasting.series import (  # noqa: F401  (re-ex
 )
 from ml_predictions.estimators.forecasting.series_forecaster import SeriesForecaster  # noqa: F401
 from ml_predictions.estimators.forecasting.stored import _offset  # noqa: F401
+
+
+def _matrix(frame: pd.DataFrame) -> np.ndarray:
+    return np.maximum(np.nan_to_num(frame.to_numpy(dtype=float).T, nan=0.0), 0.0)
+
+
+def _first_day(frame: pd.DataFrame) -> np.datetime64:
+    return np.datetime64(frame.index[0].date(), "D")
 
 
 def _close_days(model: Any, calendar: Any) -> None:
@@ -126,9 +141,13 @@ class SalesForecaster(BaseEstimator):
         max_train_rows: int = 5_000,
         product_train_rows: int = 40_000,
         min_history_days: int = MIN_HISTORY_DAYS,
+        reconciliation: str = "mint_shrink",
+        intermittent_methods: bool = True,
         random_state: int | None = 42,
     ):
         self.model_type = model_type
+        self.reconciliation = reconciliation
+        self.intermittent_methods = intermittent_methods
         self.levels = levels
         self.product_train_rows = product_train_rows
         self.holidays = holidays
@@ -179,6 +198,9 @@ class SalesForecaster(BaseEstimator):
                                 field="level")
         if self.model_type not in (*MODEL_TYPES, "auto"):
             make_regressor(self.model_type)
+        if self.reconciliation not in RECONCILIATION_METHODS:
+            raise InvalidParameterError(f"reconciliation must be one of {list(RECONCILIATION_METHODS)}; "
+                                        f"got {self.reconciliation!r}.", field="reconciliation")
         if order_lines is None or len(order_lines) == 0:
             raise insufficient_history(self.min_history_days, 0)
         report = progress or (lambda *_: None)
@@ -197,8 +219,9 @@ class SalesForecaster(BaseEstimator):
             revenue, units = daily_series(order_lines, level=level, product_categories=categories, end=end)
             if level == "product":
                 report(20 + 60 * step // len(levels), f"Fitting the product-level model ({units.shape[1]} products)")
-                fitted_units = self._series_forecaster(
-                    intermittent=True, max_train_rows=self.product_train_rows).fit(units)
+                fitted_units = self._series_forecaster(max_train_rows=self.product_train_rows).fit(units)
+                _close_days(fitted_units, self.calendar_)
+                self._per_product_methods(fitted_units, units)
                 recent = slice(max(0, len(units) - 90), None)
                 rev_recent, units_recent = revenue.iloc[recent].sum(), units.iloc[recent].sum()
                 rev_all, units_all = revenue.sum(), units.sum()
@@ -212,14 +235,59 @@ class SalesForecaster(BaseEstimator):
                     "revenue": self._level_forecaster("revenue").fit(revenue),
                     "units": self._level_forecaster("units").fit(units),
                 }
+                if level == "category":
+                    for target, frame in (("revenue", revenue), ("units", units)):
+                        _close_days(self.levels_[level][target], self.calendar_)
+                        assign_methods(self.levels_[level][target], _matrix(frame), _first_day(frame),
+                                       self.calendar_, interval_level=float(self.interval_level),
+                                       horizon=int(self.test_days))
             for model in self.levels_[level].values():
                 _close_days(model, self.calendar_)
             step += 1
+        self._reconcile(categories)
         first = next(iter(self.levels_.values()))["units"]
         self.last_date_ = first.last_date_
         self.first_date_ = first.first_date_
         self.forecast_start_ = first.forecast_start_
         return self
+
+    def _per_product_methods(self, model: SeriesForecaster, units: pd.DataFrame) -> None:
+        """Backtest the product model on the rolling origins, then serve each sparse product by the
+        Croston-family method that beats it there (demand.py)."""
+        values, first_day = _matrix(units), _first_day(units)
+        T = values.shape[1]
+        horizon = int(min(self.test_days, max(7, T // 6)))
+        errors = model_backtest_errors(model, values, first_day, self.calendar_, backtest_origins(T, horizon), horizon)
+        if errors:
+            model.backtest_errors_ = errors
+        if not self.intermittent_methods:  # the level's model for every product (for comparisons)
+            return
+        assign_methods(model, values, first_day, self.calendar_, interval_level=float(self.interval_level),
+                       horizon=horizon)
+        class_bands(model, values, first_day, self.calendar_, interval_level=float(self.interval_level))
+
+    def _reconcile(self, categories: pd.Series | None) -> None:
+        """Make the levels fitted in this training add up (hierarchy.py); the report is served."""
+        self.product_revenue_ = None
+        mapping: dict[str, str] = {}
+        if categories is not None and "product" in self.levels_:
+            known = categories.reindex(self.levels_["product"]["units"].series_)
+            mapping = {str(k): (str(v) if isinstance(v, str) and v else UNCATEGORIZED) for k, v in known.items()}
+        self.reconciliation_, self.product_revenue_ = reconcile_levels(
+            self.levels_, product_category=mapping, price=self.price_, method=self.reconciliation)
+
+    def series_info(self, level: str, key: str) -> dict[str, Any]:
+        """How one served series was forecast: its demand class (None for the total) and method."""
+        model = self.levels_[level]["units"]
+        i = model.series_index_[key]
+        classes = getattr(model, "demand_class_", None)
+        methods = getattr(model, "method_", None) or getattr(model, "chosen_", None)
+        return {"demand_class": classes[i] if classes else None,
+                "method": methods[i] if methods else getattr(model, "model_type_", self.model_type)}
+
+    @property
+    def reconciliation_method(self) -> str:
+        return (getattr(self, "reconciliation_", None) or {}).get("method", "none")
 
     @property
     def metrics_(self) -> dict[str, Any]:
@@ -242,6 +310,7 @@ class SalesForecaster(BaseEstimator):
             if key in head:
                 out[key] = head[key]
         out["levels"] = per_level
+        out["reconciliation"] = getattr(self, "reconciliation_", None) or {"method": "none"}
         return out
 
     def ids(self, level: str) -> list[str]:
@@ -271,8 +340,16 @@ class SalesForecaster(BaseEstimator):
                 raise NotFoundError(f"unknown {level} id {key!r}; the model has {len(models['units'].series_)} "
                                          f"{level} series.", field="id")
         units = models["units"].predict(days_ahead, series=key, start_date=start_date)
+        table = getattr(self, "product_revenue_", None) if level == "product" else None
         if "revenue" in models:
             revenue = models["revenue"].predict(days_ahead, series=key, start_date=start_date)
+        elif table is not None:
+            i = models["units"].series_index_[key]
+            first = (units["date"].iloc[0] - models["units"].forecast_start_).days
+            window = slice(first, first + days_ahead)
+            revenue = units.assign(prediction=table["forecast"][i, window].astype(float),
+                                   lower=table["lower"][i, window].astype(float),
+                                   upper=table["upper"][i, window].astype(float))
         else:
             price = self.price_.get(key, 0.0)
             revenue = units.assign(

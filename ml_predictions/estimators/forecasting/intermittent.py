@@ -38,13 +38,19 @@ def _as_matrix(y: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(arr, nan=0.0), 0.0, None)
 
 
-def adi_cv2(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def adi_cv2(y: np.ndarray, *, since_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per series: ADI = days / demand days (inf if it never sold) and CV² of the non-zero sizes
-    (population variance over squared mean; NaN with no demand, 0 with a single demand day)."""
+    (population variance over squared mean; NaN with no demand, 0 with a single demand day).
+
+    `since_first` counts the days from each series' first demand only: a product launched a month
+    ago that sells daily is smooth, not intermittent because of the months before it existed."""
     arr = _as_matrix(y)
     demand = arr > 0
     count = demand.sum(1)
-    adi = np.where(count > 0, arr.shape[1] / np.maximum(count, 1), np.inf)
+    days = np.full(arr.shape[0], arr.shape[1])
+    if since_first:
+        days = np.where(count > 0, arr.shape[1] - np.argmax(demand, axis=1), days)
+    adi = np.where(count > 0, days / np.maximum(count, 1), np.inf)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, np.nansum(np.where(demand, arr, 0.0), 1) / np.maximum(count, 1), np.nan)
         var = np.nansum(np.where(demand, (arr - mean[:, None]) ** 2, 0.0), 1) / np.maximum(count, 1)
@@ -52,9 +58,11 @@ def adi_cv2(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return adi, cv2
 
 
-def classify(y: np.ndarray, *, adi_cut: float = ADI_CUT, cv2_cut: float = CV2_CUT) -> np.ndarray:
+def classify(
+    y: np.ndarray, *, adi_cut: float = ADI_CUT, cv2_cut: float = CV2_CUT, since_first: bool = False
+) -> np.ndarray:
     """Syntetos-Boylan class per series ("smooth", "erratic", "intermittent", "lumpy"; "none" if no sale)."""
-    adi, cv2 = adi_cv2(y)
+    adi, cv2 = adi_cv2(y, since_first=since_first)
     sparse = adi >= adi_cut
     variable = np.nan_to_num(cv2, nan=0.0) >= cv2_cut
     out = np.where(sparse, np.where(variable, "lumpy", "intermittent"), np.where(variable, "erratic", "smooth"))

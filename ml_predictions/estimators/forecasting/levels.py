@@ -4,7 +4,8 @@ A staff call that trains the category level alone must not take the total-level 
 predict-sales answer and the dashboard chart) away from everyone. The forecasting capability keeps one
 active artifact per model type, so a partial training is *merged* into the active one: the freshly
 fitted levels replace theirs, every other level is carried over unchanged, with its own dates and
-figures. The levels fitted last come first, so the artifact's headline metrics describe the training
+figures. A merged artifact is not reconciled (the fresh level says so in its `reconciliation_`): its
+levels were fitted on different days. The levels fitted last come first, so the artifact's headline metrics describe the training
 that produced it.
 """
 from __future__ import annotations
@@ -40,5 +41,6 @@ def merge_levels(fresh: SalesForecaster, previous: Any) -> tuple[SalesForecaster
     merged.levels_ = {**fresh.levels_, **{lvl: old_levels[lvl] for lvl in carried}}
     if "product" in carried:
         merged.price_ = dict(getattr(previous, "price_", {}) or {})
+        merged.product_revenue_ = getattr(previous, "product_revenue_", None)
     merged.levels = tuple(merged.levels_)
     return merged, carried

@@ -207,6 +207,8 @@ class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
 
         chosen_pred = np.stack([np.vstack([preds[c][k][i] for i, c in enumerate(self.chosen_)])
                                 for k in range(len(origins))])
+        # the chosen candidates' errors per backtest window (origin -> series x steps), for reconciliation
+        self.backtest_errors_ = {int(o): (actual[k] - chosen_pred[k]).astype(np.float32) for k, o in enumerate(origins)}
         level = recent_level(values, origins)
         alpha = 1 - float(self.interval_level)
         resid = np.where(open_days, (actual - chosen_pred) / level[:, :, None], np.nan).reshape(-1, H)

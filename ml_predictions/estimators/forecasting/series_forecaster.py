@@ -252,6 +252,8 @@ class SeriesForecaster(GlobalModelMixin, StoredForecastMixin, BaseEstimator):
         hi_test = np.maximum(pred_test + q_hi_cal[:test][None, :] * test_scale[:, None], 0.0)
         inside = (actual_test >= lo_test - 1e-9) & (actual_test <= hi_test + 1e-9)
         chosen_metrics = _metrics(actual_test, pred_test, naive_scale_test)
+        # the served model's errors on the test window, by origin: what reconciliation estimates W from
+        self.backtest_errors_ = {int(test_origin): (actual_test - pred_test).astype(np.float32)}
 
         # 3. final model on all data; intervals from calibration + test residuals
         test_resid = (actual_test - pred_test) / test_scale[:, None]
