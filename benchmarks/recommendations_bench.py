@@ -339,7 +339,7 @@ def perf_child(kind: str) -> None:
         lines = encode_lines(lines)
         result = tune_and_evaluate(lines, products, {"random_state": SEED}, test_fraction=TEST_FRACTION)
         out["evaluation_seconds"] = round(time.perf_counter() - t0, 2)
-        model = ProductRecommender(**result["params"]).fit(lines, products)
+        model = ProductRecommender(**result["params"]).fit(lines, products, content_from=result.pop("catalogue"))
         out["hybrid_recall"] = result["evaluation"]["item"]["hybrid"]["recall_at_10"]
         out["popularity_recall"] = result["evaluation"]["item"]["popularity"]["recall_at_10"]
     out["seconds"] = round(time.perf_counter() - t0, 2)

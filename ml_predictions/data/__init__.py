@@ -22,7 +22,16 @@ _instance: DataSource | None = None
 
 
 def get_data_source() -> DataSource:
-    """The configured source (ML_PREDICTIONS['DATA_SOURCE']), built once per settings change."""
+    """The configured source (ML_PREDICTIONS['DATA_SOURCE']), built once per settings change; inside
+    `shared_reads()` (a run of several trainings) the run's one snapshot of it."""
+    from ml_predictions.data.snapshot import active_snapshot
+
+    snapshot = active_snapshot()
+    return snapshot if snapshot is not None else configured_data_source()
+
+
+def configured_data_source() -> DataSource:
+    """The configured source itself, never a snapshot."""
     global _instance
     if _instance is None:
         _instance = import_string(ml_settings.DATA_SOURCE)()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,16 +42,55 @@ _FLOAT_COLUMNS = {"unit_price", "price", "cost", "lead_time_days"}
 _INT_COLUMNS = {"quantity", "stock"}
 
 
-def canonical_ids(values: pd.Series) -> pd.Series:
+def canonical_ids(values: pd.Series | np.ndarray, *, hex_uuids: bool = False) -> pd.Series:
     """Ids as strings; a 32-hex UUID (how SQLite stores UUIDField) gets its dashes back, so the same
-    shop gives the same ids on SQLite and PostgreSQL. Works on the distinct values only."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    converted = np.array([canonical_id(v) for v in uniques], dtype=object)
+    shop gives the same ids on SQLite and PostgreSQL. Works on the distinct values only, and the rows
+    share one string object per id (a third of the frame's memory at 1M lines).
+
+    `hex_uuids`: the column is a UUIDField stored as 32 hex digits, so the dashes are put back by
+    slicing, without the general spelling rules (a regular expression per distinct id)."""
+    index = values.index if isinstance(values, pd.Series) else None
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)  # iterating a pandas string array costs 1 us per value
+    if hex_uuids:
+        converted = np.array([
+            f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}".lower() if isinstance(v, str) and len(v) == 32
+            else canonical_id(v) for v in uniques], dtype=object)
+    else:
+        converted = np.array([canonical_id(v) for v in uniques], dtype=object)
     out = np.empty(len(codes), dtype=object)
     valid = codes >= 0
     out[valid] = converted[codes[valid]]
     out[~valid] = None
-    return pd.Series(out, index=values.index, dtype=object)
+    return pd.Series(out, index=index, dtype=object)
+
+
+def parse_utc(values: np.ndarray) -> pd.Series:
+    """Timestamps read as text, as UTC. SQLite's "YYYY-MM-DD HH:MM:SS[.ffffff]" (no offset) is parsed by
+    numpy, four times faster than pandas' ISO 8601 parser; text with an offset (PostgreSQL's
+    timestamptz) or anything numpy refuses goes to pandas."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy only warns when it meets an offset
+            parsed = np.array(values, dtype="datetime64[us]")
+        return pd.Series(parsed).dt.tz_localize("UTC")
+    except (ValueError, TypeError, Warning):
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+
+
+def _uuid_field(model: type[models.Model], path: str) -> bool:
+    """Whether the lookup path (e.g. "order__customer_id") ends at a UUIDField, following foreign keys."""
+    field = None
+    try:
+        for part in path.split("__"):
+            field = model._meta.get_field(part)
+            if field.is_relation and field.related_model is not None:
+                model = field.related_model
+        while field is not None and field.is_relation and getattr(field, "target_field", None) is not None:
+            field = field.target_field
+    except Exception:  # noqa: BLE001 - an unusual path only loses the fast path; the query names errors
+        return False
+    return isinstance(field, models.UUIDField)
 
 
 class DjangoORMDataSource(DataSource):
@@ -102,13 +142,25 @@ class DjangoORMDataSource(DataSource):
             raise DataSourceError(
                 f"ML_PREDICTIONS['FIELDS']['{table}'] does not match {queryset.model.__name__}: {exc}"
             ) from exc
-        frame = pd.DataFrame.from_records(rows, columns=present, coerce_float=True)
-        for c in present:
+        vendor = connections[queryset.db].vendor
+        # columns straight from the row tuples (DataFrame.from_records infers every column's type first,
+        # and zip(*rows) unpacks a million arguments)
+        data: dict[str, object] = {}
+        for j, c in enumerate(present):
+            values = [row[j] for row in rows]
             if c in {"order_id", "customer_id", "product_id", "id"}:
-                frame[c] = canonical_ids(frame[c])
+                uuid = _uuid_field(queryset.model, mapping[c])
+                if uuid and vendor == "postgresql":  # uuid::text is already the canonical spelling
+                    data[c] = pd.Series(np.array(values, dtype=object), dtype=object)
+                else:
+                    data[c] = canonical_ids(np.array(values, dtype=object), hex_uuids=uuid)
             elif c in {"ordered_at", "created_at"}:
-                frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")
-        return frame
+                data[c] = parse_utc(np.array(values, dtype=object))
+            elif c in _FLOAT_COLUMNS or c in _INT_COLUMNS:
+                data[c] = pd.Series(np.array(values, dtype=np.float64))  # None -> NaN
+            else:
+                data[c] = pd.Series(np.array(values, dtype=object), dtype=object)
+        return pd.DataFrame(data)
 
     def _order_line_queryset(self, start: DateLike = None, end: DateLike = None) -> models.QuerySet:
         """The order lines `order_lines(start, end)` reads (window and excluded statuses), unevaluated."""

@@ -102,6 +102,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
 
     evaluation: dict[str, Any] | None = None
     tuning: dict[str, Any] = {}
+    catalogue = None
     test_fraction = _number(params, "test_fraction", float, ml_settings.RECOMMENDATION_TEST_FRACTION)
     if params.get("evaluate", True):
         progress(20, "Offline evaluation on the last orders (tuning on the period before)")
@@ -111,10 +112,11 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         est_params = result["params"]
         evaluation = {**result["evaluation"], "seconds": round(time.perf_counter() - t0, 3)}
         tuning = result["tuning"]
+        catalogue = result.pop("catalogue", None)
 
     progress(70, "Fitting on all orders and precomputing top-N lists")
     t0 = time.perf_counter()
-    model = ProductRecommender(**est_params).fit(lines, products)
+    model = ProductRecommender(**est_params).fit(lines, products, content_from=catalogue)
     fit_seconds = time.perf_counter() - t0
     summary = model.summary()
     metrics: dict[str, Any] = {

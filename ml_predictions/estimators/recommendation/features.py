@@ -30,6 +30,10 @@ def _embed_rows(sub: sp.csr_matrix, rows: np.ndarray, n: int) -> sp.csr_matrix:
     return drop_diagonal(full)
 
 
+# products x content features held dense when at most this many cells (16M float32 = 64 MB)
+CONTENT_DENSE_CELLS = 16_000_000
+
+
 class FeaturesMixin:
     def repeat_scores(self, half_life_days: float | None = None) -> sp.csr_matrix:
         """Customers x products: each past order of the product weighs 0.5 ** (age / half-life), the row
@@ -108,6 +112,24 @@ class FeaturesMixin:
         else:  # lift: P(i, j) / (P(i) P(j)), damped by a pseudo-count so one shared order is not "huge lift"
             data = C.data * total / (ci * (cj + 5.0))
         return sp.csr_matrix((data.astype(np.float32), C.indices.copy(), C.indptr.copy()), shape=C.shape)
+
+    def content_scores(self, rows: np.ndarray) -> np.ndarray:
+        """Dense content similarity of `rows` against every product (rows x products, float32, C order).
+
+        The content features are usually narrow (categories, price bands and the words of short names:
+        tens of columns), so a dense copy of them is a few MB and one BLAS product gives the block
+        directly in row order. Only a wide vocabulary (over CONTENT_DENSE_CELLS) keeps the sparse product,
+        whose products x rows result then needs a transposing copy.
+        """
+        dense = self.__dict__.get("_content_dense")
+        if dense is None:
+            n, d = self.content_.shape
+            dense = self._content_dense = self.content_.toarray().astype(np.float32, copy=False) \
+                if n * d <= CONTENT_DENSE_CELLS else False
+        if dense is not False:
+            return dense[rows] @ dense.T
+        dense_rows = self.content_[rows].toarray().T
+        return np.ascontiguousarray((self.content_ @ dense_rows).T, dtype=np.float32)
 
     def _content_features(self, products: pd.DataFrame, categories: pd.Series) -> sp.csr_matrix:
         n = len(products)

@@ -151,10 +151,17 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         if self.top_k < 1 or self.max_basket_size < 2 or self.max_history_items < 1:
             raise InvalidParameterError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
 
-    def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True) -> ProductRecommender:
-        """Learn co-occurrence, content features and popularity; precompute the top-k lists."""
+    def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True,
+            content_from: ProductRecommender | None = None) -> ProductRecommender:
+        """Learn co-occurrence, content features and popularity; precompute the top-k lists.
+
+        `content_from`: a model fitted in this process on the *same products table* (a training fits
+        three times: tuning, holdout, final). The content features and the "similar" lists depend on the
+        catalogue alone, so they are taken from it instead of being rebuilt, when its catalogue, content
+        parameters and availability match; otherwise it is ignored.
+        """
         self._validate()
-        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events"):
+        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events", "_content_dense"):
             self.__dict__.pop(transient, None)
         products = products.drop_duplicates("id").reset_index(drop=True)
         ids = products["id"].astype(str).to_numpy(dtype=object)
@@ -230,7 +237,13 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         self.bought_together_ = prune_rows(self._cooccurrence(B, H), self.max_neighbors).astype(np.float32)
 
         # --- content ---
-        self.content_ = self._content_features(products, categories)
+        donor = content_from if self._same_catalogue(content_from) else None
+        if donor is not None:
+            self.content_ = donor.content_
+            if donor.__dict__.get("_content_dense") is not None:
+                self._content_dense = donor._content_dense
+        else:
+            self.content_ = self._content_features(products, categories)
 
         # --- popular lists (cold start chain) ---
         avail_mask = self.available_ if self.exclude_unavailable else np.ones(n, bool)
@@ -245,9 +258,45 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         self.excluded_topk_ = {}  # per method: the best scores the availability filter left out
         if precompute:
             mask = ~self.available_ if self.exclude_unavailable and not self.available_.all() else None
-            self.topk_ = self.score_top_k_many(np.arange(n), METHODS, self.top_k, exclude=mask,
-                                               excluded_scores=self.excluded_topk_ if mask is not None else None)
+            methods = METHODS
+            if donor is not None and "similar" in getattr(donor, "topk_", {}) \
+                    and donor.topk_["similar"][0].shape[1] == self.top_k:
+                methods = tuple(m for m in METHODS if m != "similar")
+                self.topk_["similar"] = donor.topk_["similar"]
+                if mask is not None and "similar" in donor.excluded_topk_:
+                    self.excluded_topk_["similar"] = donor.excluded_topk_["similar"]
+            self.topk_.update(self.score_top_k_many(
+                np.arange(n), methods, self.top_k, exclude=mask,
+                excluded_scores=self.excluded_topk_ if mask is not None else None))
+            self.topk_ = {m: self.topk_[m] for m in METHODS}
         return self
+
+    def catalogue_part(self) -> ProductRecommender:
+        """A light copy holding only what `content_from` takes (catalogue, content, "similar" lists):
+        handing a whole fitted model on would keep its co-occurrence matrices alive through the next fit."""
+        part = ProductRecommender(**self.get_params(deep=False))
+        for name in ("product_ids_", "available_", "category_codes_", "prices_", "names_", "content_",
+                     "_content_dense"):
+            if name in self.__dict__:
+                part.__dict__[name] = self.__dict__[name]
+        topk = getattr(self, "topk_", {})
+        part.topk_ = {"similar": topk["similar"]} if "similar" in topk else {}
+        excluded = getattr(self, "excluded_topk_", {})
+        part.excluded_topk_ = {"similar": excluded["similar"]} if "similar" in excluded else {}
+        return part
+
+    def _same_catalogue(self, other: ProductRecommender | None) -> bool:
+        """Whether `other` was fitted on this catalogue with the same content and availability rules."""
+        if other is None or not hasattr(other, "content_") or not hasattr(other, "product_ids_"):
+            return False
+        content_params = ("category_weight", "price_weight", "text_weight", "price_bands", "max_text_features",
+                          "exclude_unavailable")
+        return (all(getattr(other, p) == getattr(self, p) for p in content_params)
+                and np.array_equal(other.product_ids_, self.product_ids_)
+                and np.array_equal(other.available_, self.available_)
+                and np.array_equal(other.category_codes_, self.category_codes_)
+                and np.array_equal(other.prices_, self.prices_, equal_nan=True)
+                and np.array_equal(other.names_, self.names_))
 
     # ---- scoring --------------------------------------------------------------------------------
 
@@ -281,8 +330,7 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         ct = None
         need_ct = "similar" in methods or ("hybrid" in methods and (wc > 0 or cold.any()))
         if need_ct:
-            dense_rows = self.content_[rows].toarray().T
-            ct = np.ascontiguousarray((self.content_ @ dense_rows).T, dtype=np.float32)
+            ct = self.content_scores(rows)
         if "hybrid" in methods:
             out["hybrid"] = self.blend(bt, cold, ct)
         if "bought_together" in methods:
@@ -291,19 +339,26 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
             out["similar"] = ct
         return out
 
-    def blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None) -> np.ndarray:
+    def blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None, *,
+              out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
         """The hybrid score from row-normalized bought-together and content scores (weights from params).
 
         Separate from _score_chunks so the weight tuning blends the same two blocks 16 times instead of
-        rebuilding them for every grid point.
+        rebuilding them for every grid point; `out` / `scratch` (float32 arrays of bt's shape) let it
+        reuse two buffers instead of allocating three blocks per grid point. The sum is taken in the
+        same order whatever the buffers, so the scores are bit-identical.
         """
         wb, wc, wp = self.bought_together_weight, self.content_weight, self.popularity_weight
         total = wb + wc + wp
-        hy = np.zeros(bt.shape, np.float32)
+        hy = out if out is not None else np.empty(bt.shape, np.float32)
         if wb > 0:
-            hy += np.float32(wb / total) * bt
-        if wc > 0:
-            hy += np.float32(wc / total) * ct
+            np.multiply(bt, np.float32(wb / total), out=hy)
+            if wc > 0:
+                hy += np.multiply(ct, np.float32(wc / total), out=scratch)
+        elif wc > 0:
+            np.multiply(ct, np.float32(wc / total), out=hy)
+        else:
+            hy.fill(0.0)
         if wp > 0:
             hy += np.float32(wp / total) * self.popularity_[None, :]
         if cold.any():
@@ -371,6 +426,7 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         state.pop("_raw", None)
         state.pop("_available_by_popularity", None)
         state.pop("_repeat_events", None)
+        state.pop("_content_dense", None)
         return state
 
     # ---- summary ------------------------------------------------------------------------------

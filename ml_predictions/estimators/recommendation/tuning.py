@@ -69,19 +69,20 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
         bt, ct = blocks["bought_together"], blocks["similar"]
         cold = bt.max(axis=1, initial=0.0) <= 0 if len(uniq) else np.zeros(0, bool)
         exclude = ~m.available_ if m.exclude_unavailable else None
+        hy_buffer, scratch = np.empty(bt.shape, np.float32), np.empty(bt.shape, np.float32)
         for wc in (0.0, 0.05, 0.2, 0.5):
             for wp in (0.0, 0.05, 0.2, 0.5):
                 m.set_params(bought_together_weight=1.0, content_weight=wc, popularity_weight=wp)
                 recall = 0.0
                 if len(q):
-                    hy = m.blend(bt, cold, ct)
+                    hy = m.blend(bt, cold, ct, out=hy_buffer, scratch=scratch)
                     hy[np.arange(len(uniq)), uniq] = 0.0
                     if exclude is not None:
                         hy[:, exclude] = 0.0
                     idx, _ = top_k_dense(hy, k)
                     recall = ranking_metrics(idx[inv], q.targets, len(m.product_ids_), k)["recall_at_10"]
                 grid[f"content={wc},popularity={wp}"] = (recall, wc, wp)
-        del blocks, bt, ct
+        del blocks, bt, ct, hy_buffer, scratch
         best = max(grid.values(), key=lambda t: (t[0], -t[1] - t[2]))
         chosen.update(bought_together_weight=1.0, content_weight=best[1], popularity_weight=best[2])
         trace["weights_recall"] = {key: v[0] for key, v in grid.items()}
@@ -109,7 +110,7 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
         if best_b is not None:
             chosen["repeat_half_life_days"], chosen["buy_again_weight"] = best_b
             trace["buy_again_recall"] = b_trace
-    return {"params": chosen, "trace": trace}
+    return {"params": chosen, "trace": trace, "catalogue": m.catalogue_part()}
 
 
 BUY_AGAIN_HALF_LIVES = (30.0, 120.0, 1000.0)
@@ -148,11 +149,13 @@ def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params:
     tuned = tune(train_lines, products, params, validation_fraction=test_fraction,
                  tune_normalization=tune_normalization, tune_weights=tune_weights)
     # with its lists: the item figures and the customer lists of the evaluation share one scoring pass
-    model = ProductRecommender(**tuned["params"]).fit(train_lines, products, precompute=True)
+    model = ProductRecommender(**tuned["params"]).fit(train_lines, products, precompute=True,
+                                                      content_from=tuned.pop("catalogue"))
     figures = evaluate_model(model, test_lines, max_queries=max_queries, random_state=params.get("random_state"))
     hybrid = figures["item"]["hybrid"]["recall_at_10"]
     popular = figures["item"]["popularity"]["recall_at_10"]
     return {
+        "catalogue": model.catalogue_part(),  # the final fit's content_from
         "params": tuned["params"],
         "tuning": tuned["trace"],
         "evaluation": {

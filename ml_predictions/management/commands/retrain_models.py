@@ -45,6 +45,15 @@ class Command(BaseCommand):
             self.stderr.write(self.style.WARNING(f"marked {stale} stale training(s) as failed (worker lost)"))
         wanted = opts["only"] or ORDER
         failed: list[str] = []
+        from ml_predictions.data.snapshot import shared_reads  # pandas: not at `--help` time
+
+        with shared_reads():  # one read of each table for the whole run, shared by the trainers
+            trained = self._retrain_all(wanted, opts, failed)
+        if failed:
+            raise CommandError(f"{len(failed)} training(s) failed: {', '.join(failed)}")
+        self.stdout.write(f"retrained {trained} model type(s)")
+
+    def _retrain_all(self, wanted: list[str], opts: dict[str, Any], failed: list[str]) -> int:
         trained = 0
         for alias in [a for a in ORDER if a in wanted]:
             model_type = ALIASES[alias]
@@ -73,6 +82,4 @@ class Command(BaseCommand):
                 f"{model_type}: v{log.ml_model.version} trained in {log.duration_seconds:.1f} s"
                 + (f", {pruned} old version(s) pruned" if pruned else "")
             ))
-        if failed:
-            raise CommandError(f"{len(failed)} training(s) failed: {', '.join(failed)}")
-        self.stdout.write(f"retrained {trained} model type(s)")
+        return trained

@@ -63,12 +63,15 @@ class Command(BaseCommand):
                 per_type = route_train_params(params, available, sections=ALIASES)
             except MLError as exc:
                 raise CommandError(f"--params: {exc.message}") from exc
-            for target in ORDER:
-                model_type = ALIASES[target]
-                if model_type not in per_type:
-                    self.stdout.write(f"{model_type}: skipped (no trainer installed)")
-                    continue
-                self._train(model_type, per_type[model_type], opts["no_progress"])  # failures are reported
+            from ml_predictions.data.snapshot import shared_reads  # pandas: not at `--help` time
+
+            with shared_reads():  # one read of each table for the whole run, shared by the trainers
+                for target in ORDER:
+                    model_type = ALIASES[target]
+                    if model_type not in per_type:
+                        self.stdout.write(f"{model_type}: skipped (no trainer installed)")
+                        continue
+                    self._train(model_type, per_type[model_type], opts["no_progress"])  # failures are reported
             return
         model_type = ALIASES.get(opts["target"], opts["target"])
         try:

@@ -1,0 +1,122 @@
+"""The recommender's speed paths give exactly what the plain computation gives.
+
+Each shortcut (partition-based pruning, dense content block, catalogue parts shared between the fits of
+one training, reused blend buffers) is compared with the straightforward result on the same input.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from ml_predictions.estimators.recommendation import ProductRecommender
+from ml_predictions.estimators.recommendation import features as features_module
+from ml_predictions.estimators.recommendation.kernels import prune_rows
+
+
+def _reference_prune(m: sp.csr_matrix, keep: int) -> np.ndarray:
+    """Per row: the `keep` largest values, ties at the threshold taken in column order."""
+    dense = m.toarray()
+    out = np.zeros_like(dense)
+    for i, row in enumerate(dense):
+        cols = np.flatnonzero(row)
+        order = cols[np.argsort(-row[cols], kind="stable")][:keep]
+        out[i, order] = row[order]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pruning_by_partition_equals_a_per_row_sort(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 150))
+    m = sp.random(n, n, density=float(rng.uniform(0.05, 0.9)), format="csr", random_state=seed, dtype=np.float32)
+    m.data = np.ceil(m.data * 4).astype(np.float32)  # small integers: many ties at the threshold
+    keep = int(rng.integers(1, 30))
+    # a tiny block size forces many padded blocks of different widths
+    pruned = prune_rows(m, keep, chunk_cells=int(rng.integers(1, 400)))
+    assert np.array_equal(pruned.toarray(), _reference_prune(m, keep))
+    assert np.diff(pruned.indptr).max() <= keep
+
+
+def _shop(seed: int = 0, n_products: int = 60, n_orders: int = 400) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    cats = np.array(["Bread", "Coffee", "Cake", "Tea", "Fruit"])
+    products = pd.DataFrame({
+        "id": [f"p{i}" for i in range(n_products)],
+        "name": [f"{cats[i % 5]} item {i % 7}" for i in range(n_products)],
+        "description": [f"fresh {cats[i % 5].lower()}" for i in range(n_products)],
+        "category": [cats[i % 5] for i in range(n_products)],
+        "price": rng.uniform(1, 30, n_products).round(2),
+        "stock": np.where(np.arange(n_products) % 9 == 0, 0, 10),
+        "active": True,
+    })
+    rows = []
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    for o in range(n_orders):
+        size = int(rng.integers(1, 5))
+        for p in rng.choice(n_products, size, replace=False, p=np.linspace(2, 1, n_products) / np.linspace(
+                2, 1, n_products).sum()):
+            rows.append({"order_id": f"o{o}", "customer_id": f"c{o % 50}", "product_id": f"p{p}",
+                         "ordered_at": start + pd.Timedelta(hours=o), "quantity": 1})
+    return pd.DataFrame(rows), products
+
+
+def test_dense_content_block_equals_the_sparse_product(monkeypatch):
+    lines, products = _shop()
+    model = ProductRecommender(random_state=0).fit(lines, products, precompute=False)
+    rows = np.array([0, 5, 17, 59])
+    dense = model.content_scores(rows)
+    monkeypatch.setattr(features_module, "CONTENT_DENSE_CELLS", 0)
+    sparse_model = ProductRecommender(random_state=0).fit(lines, products, precompute=False)
+    sparse = sparse_model.content_scores(rows)
+    assert sparse_model.__dict__["_content_dense"] is False  # the sparse path was really taken
+    assert dense.flags["C_CONTIGUOUS"] and dense.shape == (4, 60)
+    np.testing.assert_allclose(dense, sparse, rtol=1e-6, atol=1e-7)
+
+
+def test_a_fit_sharing_the_catalogue_gives_the_same_lists():
+    lines, products = _shop()
+    early = lines[lines["ordered_at"] < lines["ordered_at"].quantile(0.8)]
+    donor = ProductRecommender(random_state=0).fit(early, products).catalogue_part()
+    plain = ProductRecommender(random_state=0).fit(lines, products)
+    shared = ProductRecommender(random_state=0).fit(lines, products, content_from=donor)
+    assert shared.content_ is donor.content_  # taken, not rebuilt
+    assert shared.topk_["similar"][0] is donor.topk_["similar"][0]
+    for method in plain.topk_:
+        assert np.array_equal(plain.topk_[method][0], shared.topk_[method][0]), method
+        assert np.array_equal(plain.topk_[method][1], shared.topk_[method][1]), method
+    for method in plain.excluded_topk_:
+        assert np.array_equal(plain.excluded_topk_[method][0], shared.excluded_topk_[method][0]), method
+    assert "_content_dense" not in shared.__getstate__()
+
+
+def test_a_different_catalogue_is_not_shared():
+    lines, products = _shop()
+    donor = ProductRecommender(random_state=0).fit(lines, products).catalogue_part()
+    repriced = products.assign(price=products["price"].where(products["id"] != "p3", 999.0))
+    model = ProductRecommender(random_state=0).fit(lines, repriced, content_from=donor)
+    assert model.content_ is not donor.content_
+    other_weights = ProductRecommender(random_state=0, text_weight=0.0).fit(lines, products, content_from=donor)
+    assert other_weights.content_ is not donor.content_
+    assert not np.array_equal(other_weights.topk_["similar"][1], donor.topk_["similar"][1])
+
+
+def test_blend_with_reused_buffers_is_bit_identical():
+    lines, products = _shop()
+    model = ProductRecommender(random_state=0).fit(lines, products, precompute=False)
+    rows = np.arange(30)
+    blocks = model.score_blocks(rows, ("bought_together", "similar"))
+    bt, ct = blocks["bought_together"], blocks["similar"]
+    cold = bt.max(axis=1) <= 0
+    out, scratch = np.full(bt.shape, 7.0, np.float32), np.empty(bt.shape, np.float32)
+    for wc, wp in [(0.0, 0.0), (0.2, 0.0), (0.0, 0.5), (0.5, 0.05)]:
+        model.set_params(bought_together_weight=1.0, content_weight=wc, popularity_weight=wp)
+        total = 1.0 + wc + wp
+        expected = np.float32(1.0 / total) * bt + np.float32(wc / total) * ct \
+            + np.float32(wp / total) * model.popularity_[None, :]
+        expected[cold] = model.blend(bt, cold, ct)[cold]  # the cold-start rows follow their own rule
+        got = model.blend(bt, cold, ct, out=out, scratch=scratch)
+        assert got is out
+        assert np.array_equal(got, model.blend(bt, cold, ct))
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
