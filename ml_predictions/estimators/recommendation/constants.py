@@ -7,3 +7,6 @@ NORMALIZATIONS = ("conditional", "cosine", "lift", "bm25")
 CUSTOMER_NEIGHBOURS = ("hybrid", "bought_together")
 # In the hybrid, a product without co-purchases is scored by content, with this small popularity share.
 COLD_START_POPULARITY_SHARE = 0.05
+# Buy again: popular products enter at this fraction of their popularity, far below any product the
+# customer's history scores (a decayed repeat of 0.5 ** 20 is still ~1e-6), so they only fill short lists.
+BUY_AGAIN_FILL = 1e-9
