@@ -53,10 +53,11 @@ class CustomerListsMixin:
         appended (one int array per call), counted like `filtered_unavailable`.
         Buy again (`include_purchased` with `repeat`, the customers' rows of `repeat_scores`): the score
         is buy_again_weight x own repeat score + (1 - buy_again_weight) x (repeat scores @ the
-        customer-history cosine neighbours `repeat_neighbours_`) + buy_again_popularity_weight x
+        neighbours named by `buy_again_neighbours`: by default the customer-history cosine
+        `repeat_neighbours_`) + buy_again_popularity_weight x
         popularity: a product bought often and lately comes first, then what customers with the same
-        products went on to buy. (Artifacts from before `repeat_neighbours_` blend the repeat score with the
-        discovery neighbours instead.)
+        products went on to buy. (Artifacts from before `buy_again_neighbours` blend the repeat score
+        with the discovery neighbours instead.)
         """
         self._check_fitted()
         n = len(self.product_ids_)
@@ -77,9 +78,18 @@ class CustomerListsMixin:
         # artifacts written before customer_neighbours existed used the hybrid lists
         mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
         buying_again = include_purchased and repeat is not None
-        repeat_neigh = getattr(self, "repeat_neighbours_", None) if buying_again else None
+        with_excluded = filtered is not None and bool(mask.any())
+        # artifacts from before buy_again_neighbours blend the repeat score into the discovery scores
+        source = getattr(self, "buy_again_neighbours", None) if buying_again else None
+        repeat_neigh = None
+        if source == "history":
+            if getattr(self, "repeat_neighbours_", None) is None:
+                self.repeat_neighbours_ = self._repeat_neighbours(self.history_)
+            repeat_neigh = self.repeat_neighbours_  # holds unavailable products too: removed when ranking
+        elif source is not None:
+            repeat_neigh = self._neighbour_matrix(source, with_excluded=with_excluded)
         neigh = None if repeat_neigh is not None else self._neighbour_matrix(
-            getattr(self, "customer_neighbours", "hybrid"), with_excluded=filtered is not None and bool(mask.any()))
+            getattr(self, "customer_neighbours", "hybrid"), with_excluded=with_excluded)
         w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
         pop = self.popularity_.astype(np.float32)
         # popularity candidates: enough of the most popular available products to survive the removal
