@@ -425,7 +425,9 @@ def _plain(frame: pd.DataFrame) -> dict:
     for col in frame.columns:
         series = frame[col]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
-            out[col] = ("utc_ns", (series.dt.tz_convert("UTC").astype("int64")).to_numpy())
+            # pandas 3 keeps the parsed resolution (often seconds or microseconds): convert to ns first,
+            # or the other venv reads every timestamp as a few seconds after 1970 (all ages ~0)
+            out[col] = ("utc_ns", series.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy())
         elif series.dtype.kind in "biuf":
             out[col] = ("num", series.to_numpy())
         else:

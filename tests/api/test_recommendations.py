@@ -254,8 +254,12 @@ def test_training_reports_buy_again_beside_the_customers_own_history(trained, sm
     assert buy_again["buy_again"]["recall_at_10"] > buy_again["own_top10"]["recall_at_10"]
     assert buy_again["buy_again"]["ndcg_at_10"] > buy_again["popularity"]["ndcg_at_10"]
     tuned = trained["metrics"]["buy_again"]
-    assert f"half_life={tuned['repeat_half_life_days']},weight={tuned['weight']}" in \
-        trained["metrics"]["tuning"]["buy_again_recall"]
+    trace = trained["metrics"]["tuning"]["buy_again_recall"]
+    assert f"buy_again_neighbours={tuned['neighbours']},buy_again_weight={tuned['weight']}" in trace
+    assert f"repeat_half_life_days={tuned['repeat_half_life_days']}" in trace
+    assert f"buy_again_popularity_weight={tuned['popularity_weight']}" in trace
+    # the chosen blend is the validation's best (the greedy search's last stage holds every earlier choice)
+    assert trace[f"buy_again_popularity_weight={tuned['popularity_weight']}"] == max(trace.values())
     # the served list follows the tuned blend: the customer's most repeated product comes back first
     lines = small_shop.order_items.merge(small_shop.orders.rename(columns={"id": "order_id"}), on="order_id")
     counts = lines.groupby(["customer_id", "product_id"])["order_id"].nunique()

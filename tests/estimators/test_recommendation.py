@@ -382,3 +382,72 @@ def test_a_time_split_of_a_split_ignores_orders_of_the_other_part():
     train, test, _ = time_split(encode_lines(lines), 0.2)
     fit, valid, _ = time_split(train, 0.2)
     assert len(valid) and len(fit) and valid["order_id"].nunique() == round(train["order_id"].nunique() * 0.2)
+
+
+def _taste_shop() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ten customers buy p6 in one order and p9 in a later one (never the same basket); "zoe" has only
+    bought p6 so far. p3 is the shop's best-seller, bought alone."""
+    rows = []
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    for c in range(10):
+        for k, p in enumerate(("p6", "p9")):
+            rows.append({"order_id": f"t{c}-{k}", "customer_id": f"fan{c}", "product_id": p,
+                         "ordered_at": start + pd.Timedelta(days=10 * k + c), "quantity": 1})
+    for k in range(30):
+        rows.append({"order_id": f"b{k}", "customer_id": f"walk{k}", "product_id": "p3",
+                     "ordered_at": start + pd.Timedelta(days=k), "quantity": 1})
+    rows.append({"order_id": "z1", "customer_id": "zoe", "product_id": "p6",
+                 "ordered_at": start + pd.Timedelta(days=40), "quantity": 1})
+    return pd.DataFrame(rows), _catalogue()
+
+
+def test_buy_again_history_neighbours_are_the_cosine_over_customers_histories():
+    """p6 and p9 share 10 customers and no basket: cosine 10 / sqrt(11 * 10) by hand; bought-together
+    (baskets, with a small customer share) ranks them weaker than the history cosine does."""
+    lines, products = _taste_shop()
+    model = ProductRecommender(buy_again_weight=0.5, buy_again_popularity_weight=0.0).fit(lines, products)
+    i6, i9, i3 = (model.product_index_[p] for p in ("p6", "p9", "p3"))
+    assert model.repeat_neighbours_[i6, i9] == pytest.approx(10 / np.sqrt(11 * 10), rel=1e-5)
+    assert model.repeat_neighbours_[i6, i3] == 0 and model.repeat_neighbours_[i6, i6] == 0
+    again = model.recommend_for_customer("zoe", top_n=3, include_purchased=True)
+    assert [model.product_ids_[i] for i, _ in again[:2]] == ["p6", "p9"]
+    # own repeat 1.0 and its neighbour 0.953, blended half and half
+    assert again[0][1] == pytest.approx(0.5, abs=1e-6)
+    assert again[1][1] == pytest.approx(0.5 * 10 / np.sqrt(110), abs=1e-6)
+    assert model.product_ids_[again[2][0]] == "p3"  # popularity only fills the list
+
+
+def test_buy_again_neighbour_source_is_a_parameter_and_history_is_built_only_when_used():
+    lines, products = _taste_shop()
+    hybrid = ProductRecommender(buy_again_neighbours="hybrid").fit(lines, products)
+    assert hybrid.repeat_neighbours_ is None
+    assert [hybrid.product_ids_[i] for i, _ in hybrid.recommend_for_customer("zoe", top_n=1,
+                                                                             include_purchased=True)] == ["p6"]
+    hybrid.set_params(buy_again_neighbours="history")
+    again = hybrid.recommend_for_customer("zoe", top_n=2, include_purchased=True)
+    assert hybrid.repeat_neighbours_ is not None and hybrid.product_ids_[again[1][0]] == "p9"
+    with pytest.raises(InvalidParameterError) as err:
+        ProductRecommender(buy_again_neighbours="friends").fit(lines, products)
+    assert err.value.field == "buy_again_neighbours"
+    with pytest.raises(InvalidParameterError) as err:
+        ProductRecommender(buy_again_popularity_weight=-1).fit(lines, products)
+    assert err.value.field == "buy_again_popularity_weight"
+
+
+def test_buy_again_counts_an_out_of_stock_neighbour_as_filtered():
+    lines, products = _taste_shop()
+    products.loc[products["id"] == "p9", "stock"] = 0
+    model = ProductRecommender(buy_again_popularity_weight=0.0).fit(lines, products)
+    pairs, left = model.recommend_for_customer("zoe", top_n=3, include_purchased=True, with_filtered=True)
+    assert "p9" not in {model.product_ids_[i] for i, _ in pairs} and left == 1
+    assert model.product_ids_[pairs[0][0]] == "p6"
+
+
+def test_an_artifact_from_before_buy_again_neighbours_keeps_its_old_list():
+    """Loaded old models lack the new attributes: they keep the discovery-neighbour blend, no error."""
+    lines, products = _taste_shop()
+    model = ProductRecommender().fit(lines, products)
+    for name in ("buy_again_neighbours", "buy_again_popularity_weight", "repeat_neighbours_"):
+        delattr(model, name)
+    again = model.recommend_for_customer("zoe", top_n=3, include_purchased=True)
+    assert model.product_ids_[again[0][0]] == "p6" and len(again) == 3

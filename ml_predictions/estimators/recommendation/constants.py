@@ -5,5 +5,11 @@ METHODS = ("hybrid", "bought_together", "similar")
 NORMALIZATIONS = ("conditional", "cosine", "lift", "bm25")
 # Which precomputed neighbour lists a customer's history is expanded with (tuned offline).
 CUSTOMER_NEIGHBOURS = ("hybrid", "bought_together")
+# Which neighbours the buy-again list adds to the customer's own repeats: "history" = item-item cosine
+# over customers' whole histories (tastes), or one of the discovery lists (tuned offline).
+BUY_AGAIN_NEIGHBOURS = ("history", *CUSTOMER_NEIGHBOURS)
 # In the hybrid, a product without co-purchases is scored by content, with this small popularity share.
 COLD_START_POPULARITY_SHARE = 0.05
+# Buy again: popular products enter at this fraction of their popularity, far below any product the
+# customer's history scores (a decayed repeat of 0.5 ** 20 is still ~1e-6), so they only fill short lists.
+BUY_AGAIN_FILL = 1e-9

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ml_predictions.estimators.recommendation.constants import BUY_AGAIN_FILL
 from ml_predictions.estimators.recommendation.kernels import binary_matrix, left_out, prune_rows, sparse_top_k
 
 
@@ -51,7 +52,12 @@ class CustomerListsMixin:
         With `filtered` (a list to fill), the number of unavailable products each list left out is
         appended (one int array per call), counted like `filtered_unavailable`.
         Buy again (`include_purchased` with `repeat`, the customers' rows of `repeat_scores`): the score
-        becomes buy_again_weight x own repeat score + (1 - buy_again_weight) x the neighbour score.
+        is buy_again_weight x own repeat score + (1 - buy_again_weight) x (repeat scores @ the
+        neighbours named by `buy_again_neighbours`: by default the customer-history cosine
+        `repeat_neighbours_`) + buy_again_popularity_weight x
+        popularity: a product bought often and lately comes first, then what customers with the same
+        products went on to buy. (Artifacts from before `buy_again_neighbours` blend the repeat score
+        with the discovery neighbours instead.)
         """
         self._check_fitted()
         n = len(self.product_ids_)
@@ -71,8 +77,19 @@ class CustomerListsMixin:
             return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
         # artifacts written before customer_neighbours existed used the hybrid lists
         mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
-        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"),
-                                       with_excluded=filtered is not None and bool(mask.any()))
+        buying_again = include_purchased and repeat is not None
+        with_excluded = filtered is not None and bool(mask.any())
+        # artifacts from before buy_again_neighbours blend the repeat score into the discovery scores
+        source = getattr(self, "buy_again_neighbours", None) if buying_again else None
+        repeat_neigh = None
+        if source == "history":
+            if getattr(self, "repeat_neighbours_", None) is None:
+                self.repeat_neighbours_ = self._repeat_neighbours(self.history_)
+            repeat_neigh = self.repeat_neighbours_  # holds unavailable products too: removed when ranking
+        elif source is not None:
+            repeat_neigh = self._neighbour_matrix(source, with_excluded=with_excluded)
+        neigh = None if repeat_neigh is not None else self._neighbour_matrix(
+            getattr(self, "customer_neighbours", "hybrid"), with_excluded=with_excluded)
         w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
         pop = self.popularity_.astype(np.float32)
         # popularity candidates: enough of the most popular available products to survive the removal
@@ -93,7 +110,12 @@ class CustomerListsMixin:
         for start in range(0, n_c, chunk):
             sub = Hq[start:start + chunk]
             m = sub.shape[0]
-            buying_again = include_purchased and repeat is not None
+            if repeat_neigh is not None:
+                S = self._buy_again_scores(repeat[start:start + chunk], repeat_neigh, pop, pop_cand, in_pop)
+                out = self._rank_available(S, k, mask, filtered)
+                out_i.append(out[0])
+                out_v.append(out[1])
+                continue
             # buy again: the neighbours of every product bought, weighted by its own repeat score
             weights = repeat[start:start + chunk].astype(np.float32) if buying_again else sub
             size = np.maximum(np.asarray(weights.sum(axis=1)).ravel(), 1e-6).astype(np.float32)
@@ -108,20 +130,46 @@ class CustomerListsMixin:
                 S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + chunk].astype(np.float32)).tocsr()
             if not include_purchased:
                 S = S - S.multiply(sub)
-            excluded = mask[S.indices]
-            if filtered is not None:
-                U = S.copy()
-                U.data[~excluded] = 0.0
-                U.eliminate_zeros()
-                left = sparse_top_k(U, k)[1]
-            S.data[excluded] = 0.0
-            S.eliminate_zeros()
-            i, v = sparse_top_k(S, k)
-            if filtered is not None:
-                filtered.append(np.array([left_out(v[r][i[r] >= 0], left[r], k) for r in range(m)], np.int64))
+            i, v = self._rank_available(S.tocsr(), k, mask, filtered)
             out_i.append(i)
             out_v.append(v)
         return np.vstack(out_i), np.vstack(out_v)
+
+    def _buy_again_scores(self, repeat: sp.csr_matrix, neigh: sp.csr_matrix, pop: np.ndarray,
+                          pop_cand: np.ndarray, in_pop: np.ndarray) -> sp.csr_matrix:
+        """Own repeat score and its neighbours blended by `buy_again_weight`, plus
+        `buy_again_popularity_weight` x popularity; with that weight at 0 the popular candidates still
+        enter, far below any history-based score, so they only fill short lists."""
+        R = repeat.astype(np.float32)
+        m, n = R.shape
+        wr = np.float32(self.buy_again_weight)
+        wp = np.float32(getattr(self, "buy_again_popularity_weight", 0.0))
+        S = (np.float32(1.0 - wr) * (R @ neigh) + wr * R).tocsr()
+        if wp > 0:
+            S.data += wp * pop[S.indices] * ~in_pop[S.indices]
+        fill = (wp + np.float32(BUY_AGAIN_FILL)) * pop[pop_cand]
+        P = sp.csr_matrix((np.tile(fill, m), np.tile(pop_cand, m), np.arange(m + 1) * len(pop_cand)),
+                          shape=(m, n))
+        return (S + P).tocsr()
+
+    @staticmethod
+    def _rank_available(S: sp.csr_matrix, k: int, mask: np.ndarray,
+                        filtered: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Row-wise top k of S without the unavailable products (`mask`); with `filtered`, appends how
+        many of those would have ranked within the k (the response's `filtered_unavailable`)."""
+        excluded = mask[S.indices]
+        if filtered is not None:
+            U = S.copy()
+            U.data[~excluded] = 0.0
+            U.eliminate_zeros()
+            left = sparse_top_k(U, k)[1]
+        S.data[excluded] = 0.0
+        S.eliminate_zeros()
+        i, v = sparse_top_k(S, k)
+        if filtered is not None:
+            filtered.append(np.array([left_out(v[r][i[r] >= 0], left[r], k) for r in range(S.shape[0])],
+                                     np.int64))
+        return i, v
 
     def _neighbour_matrix(self, method: str, with_excluded: bool = False) -> sp.csr_matrix:
         """Neighbour lists as a sparse products x products matrix; `with_excluded` adds the unavailable

@@ -52,6 +52,25 @@ class FeaturesMixin:
         m.data /= np.repeat(np.where(top > 0, top, 1), np.diff(m.indptr)).astype(np.float32)
         return m
 
+    def _repeat_neighbours(self, H: sp.csr_matrix) -> sp.csr_matrix:
+        """Products x products cosine over customers' histories (who bought i also bought j, at any time),
+        the `top_k` best per product: the neighbour part of the buy-again list.
+
+        Not the bought-together lists: those are basket co-occurrence (what goes in the same order),
+        while a customer's next orders follow their tastes, which co-occurrence across a customer's whole
+        history captures (item-item cosine on customers x products, the repeat-consumption literature's
+        strong neighbour baseline). One sparse product of the history matrix, pruned like the others.
+        """
+        n = H.shape[1]
+        if H.shape[0] == 0 or H.nnz == 0:
+            return sp.csr_matrix((n, n), dtype=np.float32)
+        counts = np.asarray(H.sum(axis=0)).ravel().astype(np.float64)
+        C = drop_diagonal((H.T.tocsr() @ H).tocsr())
+        rows = np.repeat(np.arange(n), np.diff(C.indptr))
+        data = C.data / np.sqrt(np.maximum(counts[rows] * counts[C.indices], 1e-12))
+        C = sp.csr_matrix((data.astype(np.float32), C.indices, C.indptr), shape=(n, n))
+        return prune_rows(C, self.top_k).astype(np.float32)
+
     def rebuild_cooccurrence(self, normalization: str, rows: np.ndarray | None = None) -> ProductRecommender:
         """Switch normalization on a model fitted in this process (tuning), without re-reading orders.
 

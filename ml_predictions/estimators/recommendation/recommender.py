@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
 from ml_predictions.estimators.recommendation.constants import (
+    BUY_AGAIN_NEIGHBOURS,
     COLD_START_POPULARITY_SHARE,
     CUSTOMER_NEIGHBOURS,
     METHODS,
@@ -77,7 +78,9 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         max_neighbors: int = 200,
         top_k: int = 50,
         popularity_half_life_days: float = 90.0,
-        buy_again_weight: float = 0.9,
+        buy_again_weight: float = 0.5,
+        buy_again_popularity_weight: float = 0.1,
+        buy_again_neighbours: str = "history",
         repeat_half_life_days: float = 90.0,
         exclude_unavailable: bool = True,
         bm25_k1: float = 1.2,
@@ -103,6 +106,8 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         self.top_k = top_k
         self.popularity_half_life_days = popularity_half_life_days
         self.buy_again_weight = buy_again_weight
+        self.buy_again_popularity_weight = buy_again_popularity_weight
+        self.buy_again_neighbours = buy_again_neighbours
         self.repeat_half_life_days = repeat_half_life_days
         self.exclude_unavailable = exclude_unavailable
         self.bm25_k1 = bm25_k1
@@ -120,7 +125,7 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         # scoring parameters changed: cached neighbour matrices are stale (precomputed topk_ lists
         # only change with a new fit, which is why tuning fits with precompute=False)
         if set(params) - {"customer_popularity_weight", "customer_neighbours", "buy_again_weight",
-                          "repeat_half_life_days"}:
+                          "buy_again_popularity_weight", "buy_again_neighbours", "repeat_half_life_days"}:
             self.__dict__.pop("_neighbour_cache", None)
             self.__dict__.pop("_available_by_popularity", None)
         if "customer_weight" in params:
@@ -146,6 +151,13 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
                 field="customer_neighbours")
         if not 0.0 <= self.buy_again_weight <= 1.0:
             raise InvalidParameterError("buy_again_weight must be between 0 and 1", field="buy_again_weight")
+        if self.buy_again_neighbours not in BUY_AGAIN_NEIGHBOURS:
+            raise InvalidParameterError(
+                f"buy_again_neighbours must be one of {BUY_AGAIN_NEIGHBOURS}; got {self.buy_again_neighbours!r}",
+                field="buy_again_neighbours")
+        if not self.buy_again_popularity_weight >= 0:
+            raise InvalidParameterError("buy_again_popularity_weight must be >= 0",
+                                        field="buy_again_popularity_weight")
         if not self.repeat_half_life_days > 0:
             raise InvalidParameterError("repeat_half_life_days must be > 0", field="repeat_half_life_days")
         if self.top_k < 1 or self.max_basket_size < 2 or self.max_history_items < 1:
@@ -219,6 +231,8 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         self._repeat_events = (ev["c"].to_numpy(np.int64), ev["p"].to_numpy(np.int64),
                                ((last - ev["t"].to_numpy()) / 86400.0).astype(np.float64))
         self.repeat_ = self.repeat_scores(self.repeat_half_life_days)
+        # the history cosine costs a pruned products x products product: built only when it is used
+        self.repeat_neighbours_ = self._repeat_neighbours(H) if self.buy_again_neighbours == "history" else None
 
         # --- popularity: distinct orders per product, exponentially decayed towards the last order ---
         if len(lines):
