@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
             "lead_time_days": None,
             "image_url": None,
             "active": None,
+            # optional supplier terms for the reorder policy (None = the shop has none: not applied)
+            "min_order_quantity": None,
+            "case_pack": None,
+            "lead_time_std_days": None,
+            "supplier": None,
         },
         "customer": {"id": "id", "created_at": "created_at"},
     },
