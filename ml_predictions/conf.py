@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
             "lead_time_days": None,
             "image_url": None,
             "active": None,
+            # optional supplier terms for the reorder policy (None = the shop has none: not applied)
+            "min_order_quantity": None,
+            "case_pack": None,
+            "lead_time_std_days": None,
+            "supplier": None,
         },
         "customer": {"id": "id", "created_at": "created_at"},
     },
@@ -95,6 +100,15 @@ DEFAULTS: dict[str, Any] = {
     # --- inventory optimization (docs/inventory.md) ----------------------------------------------
     # SERVICE_LEVEL (above) is the default cycle service level; these override it per category name.
     "INVENTORY_CATEGORY_SERVICE_LEVELS": {},  # e.g. {"Abrigos": 0.98, "Accesorios": 0.90}
+    # Service level per ABC-XYZ class (ABC by revenue share, XYZ by weekly demand variability); a class left
+    # out uses SERVICE_LEVEL, a category level above wins; {} = SERVICE_LEVEL for every product.
+    "INVENTORY_CLASS_SERVICE_LEVELS": {
+        "AX": 0.98, "AY": 0.97, "AZ": 0.95, "BX": 0.96, "BY": 0.95, "BZ": 0.93, "CX": 0.93, "CY": 0.92, "CZ": 0.90,
+    },
+    "INVENTORY_ABC_THRESHOLDS": (0.8, 0.95),  # cumulative revenue share closing class A, then B
+    "INVENTORY_XYZ_THRESHOLDS": (0.5, 1.0),  # weekly coefficient of variation closing class X, then Y
+    # "cycle" (type 1: probability of no stockout per cycle) or "fill_rate" (type 2: share of demand served).
+    "INVENTORY_SERVICE_TYPE": "cycle",
     # Lead-time variability as a coefficient of variation (0 = lead times are certain).
     "INVENTORY_LEAD_TIME_CV": 0.0,
     # "order_up_to" (order S - stock, S = demand over lead time + review period + safety stock) or "eoq".

@@ -41,6 +41,11 @@ class Product(models.Model):
     # None = unknown (an imported history without stock): the plugin must not read it as "sold out"
     stock_quantity = models.IntegerField(default=0, null=True, blank=True, help_text="Units on hand; empty = unknown")
     lead_time_days = models.PositiveIntegerField(null=True, blank=True, help_text="Supplier lead time in days")
+    # supplier terms (empty = none: the reorder policy does not apply them)
+    min_order_quantity = models.PositiveIntegerField(null=True, blank=True, help_text="Supplier's minimum order")
+    case_pack = models.PositiveIntegerField(null=True, blank=True, help_text="Units per case: orders are whole cases")
+    lead_time_std_days = models.FloatField(null=True, blank=True, help_text="Standard deviation of the lead time")
+    supplier = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (raw bulk inserts leave it NULL)
     image_url = models.URLField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)

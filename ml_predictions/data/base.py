@@ -18,6 +18,8 @@ import pandas as pd
 ORDER_LINE_COLUMNS = ["order_id", "customer_id", "product_id", "ordered_at", "quantity", "unit_price"]
 PRODUCT_COLUMNS = [
     "id", "name", "description", "category", "price", "cost", "stock", "lead_time_days", "image_url", "active",
+    # optional supplier terms (NaN / "" when the shop has none: not applied)
+    "min_order_quantity", "case_pack", "lead_time_std_days", "supplier",
 ]
 CUSTOMER_COLUMNS = ["id", "created_at"]
 
@@ -91,6 +93,10 @@ def normalize_products(df: pd.DataFrame) -> pd.DataFrame:
         if "lead_time_days" in df else float("nan")
     )
     out["active"] = df["active"].fillna(True).astype(bool).to_numpy() if "active" in df and len(df) else True
+    for col in ("min_order_quantity", "case_pack", "lead_time_std_days"):
+        out[col] = pd.to_numeric(df[col], errors="coerce").astype("float64").to_numpy() if col in df else float("nan")
+    out["supplier"] = (df["supplier"].astype(object).where(df["supplier"].notna(), "").astype(str).to_numpy()
+                       if "supplier" in df and len(df) else "")
     return out[PRODUCT_COLUMNS]
 
 

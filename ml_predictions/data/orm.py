@@ -37,8 +37,9 @@ from ml_predictions.data.base import (
 from ml_predictions.errors import DataSourceError
 
 _TEXT_COLUMNS = {"order_id", "customer_id", "product_id", "id", "ordered_at", "created_at", "name", "description",
-                 "category", "image_url"}
-_FLOAT_COLUMNS = {"unit_price", "price", "cost", "lead_time_days"}
+                 "category", "image_url", "supplier"}
+_FLOAT_COLUMNS = {"unit_price", "price", "cost", "lead_time_days", "min_order_quantity", "case_pack",
+                  "lead_time_std_days"}
 _INT_COLUMNS = {"quantity", "stock"}
 
 

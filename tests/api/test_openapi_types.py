@@ -15,9 +15,6 @@ UNTYPED_ALLOWED = {
     ("GET", "/api/ml/segments/{segment}/customers/", "200"),
     ("POST", "/api/ml/segments/apply/", "200"),
     ("POST", "/api/ml/segments/predict/", "200"),
-    ("GET", "/api/ml/inventory-analysis/", "200"),
-    ("GET", "/api/ml/inventory-health/", "200"),
-    ("GET", "/api/ml/reorder-recommendations/", "200"),
 }
 
 

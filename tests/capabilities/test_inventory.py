@@ -141,14 +141,19 @@ def test_settings_drive_the_policy(small_shop, settings):
     tuned = run_inventory_analysis(as_of=AS_OF).optimizer.policy_.set_index("product_id")
     in_cat = tuned["category"] == category
     assert (tuned.loc[in_cat, "service_level"] == 0.99).all()
-    assert (tuned.loc[~in_cat, "service_level"] == 0.95).all()
+    # the others keep their ABC-XYZ class's level (the default table), the category level wins over it
+    from ml_predictions.estimators.inventory import DEFAULT_CLASS_SERVICE_LEVELS
+
+    others = tuned.loc[~in_cat]
+    assert (others["service_level"] == others["abc_xyz"].map(DEFAULT_CLASS_SERVICE_LEVELS)).all()
+    assert others["abc_xyz"].nunique() > 1
     moved = in_cat & (tuned["demand_std"] > 0)
     assert moved.any()
-    # safety stock scales with z: 2.326 / 1.645, times the seasonal index that was switched off
+    # safety stock scales with z: 2.326 / z(the class level it had), times the seasonal index that was switched off
     from scipy.stats import norm
 
     ratio = tuned.loc[moved, "safety_stock"] / base.loc[moved.index[moved], "safety_stock"]
-    expected = norm.ppf(0.99) / norm.ppf(0.95) / base_run.seasonal_index_
+    expected = norm.ppf(0.99) / norm.ppf(base.loc[moved.index[moved], "service_level"]) / base_run.seasonal_index_
     assert ratio.to_numpy() == pytest.approx(expected, rel=1e-9)
     # every generated product has a lead time, so the default is not used
     assert (tuned["lead_time_source"] == "product").all()

@@ -58,11 +58,19 @@ class InventoryAnalysis:
 
 
 def build_optimizer(overrides: dict[str, Any] | None = None) -> InventoryOptimizer:
-    """An optimiser configured from ML_PREDICTIONS, with per-run overrides (validated by the optimiser)."""
+    """An optimiser configured from ML_PREDICTIONS, with per-run overrides (validated by the optimiser).
+
+    An explicit `service_level` override without `class_service_levels` turns the per-class levels off
+    for that run: whoever asks for "0.99" means 0.99 for every product, not only for unlisted classes.
+    """
     s = ml_settings
     params: dict[str, Any] = {
         "service_level": s.SERVICE_LEVEL,
         "category_service_levels": dict(s.INVENTORY_CATEGORY_SERVICE_LEVELS or {}),
+        "class_service_levels": dict(s.INVENTORY_CLASS_SERVICE_LEVELS or {}),
+        "service_type": s.INVENTORY_SERVICE_TYPE,
+        "abc_thresholds": tuple(s.INVENTORY_ABC_THRESHOLDS),
+        "xyz_thresholds": tuple(s.INVENTORY_XYZ_THRESHOLDS),
         "default_lead_time_days": s.DEFAULT_LEAD_TIME_DAYS,
         "lead_time_cv": s.INVENTORY_LEAD_TIME_CV,
         "demand_window_days": s.INVENTORY_DEMAND_WINDOW_DAYS,
@@ -79,7 +87,11 @@ def build_optimizer(overrides: dict[str, Any] | None = None) -> InventoryOptimiz
         "high_demand_min_units": s.INVENTORY_HIGH_DEMAND_MIN_UNITS,
         "seasonal_adjustment": s.INVENTORY_SEASONAL_ADJUSTMENT,
     }
-    params.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "service_level" in overrides and "class_service_levels" not in overrides:
+        # one service level asked for explicitly: it applies to every class (category levels still win)
+        params["class_service_levels"] = {}
+    params.update(overrides)
     return InventoryOptimizer(**params)
 
 

@@ -18,7 +18,8 @@ from ml_predictions.models import MLModel
 from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 
 # Parameters a training run (or the management command) may override; everything else is a setting.
-TRAIN_PARAMS = ("service_level", "order_policy", "lead_time_cv", "review_period_days", "as_of")
+TRAIN_PARAMS = ("service_level", "class_service_levels", "service_type", "order_policy", "lead_time_cv",
+                "review_period_days", "as_of")
 
 
 def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome:
