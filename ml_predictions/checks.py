@@ -16,13 +16,19 @@ IMMEDIATE_BACKEND = "django_tasks.backends.immediate.ImmediateBackend"
 @register(Tags.compatibility)
 def check_ml_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     errors: list[Error] = []
-    try:
-        source_cls = import_string(ml_settings.DATA_SOURCE)
-    except ImportError as exc:
-        return [Error(f"ML_PREDICTIONS['DATA_SOURCE'] cannot be imported: {exc}", id="ml_predictions.E001")]
-    from ml_predictions.data.orm import DjangoORMDataSource
+    if ml_settings.DATA_SOURCE == DEFAULTS["DATA_SOURCE"]:
+        # the shipped adapter needs no import to be known: importing it (pandas) would cost every
+        # manage.py command, a migrate or a shell included, about half a second for nothing
+        orm_source = True
+    else:
+        try:
+            source_cls = import_string(ml_settings.DATA_SOURCE)
+        except ImportError as exc:
+            return [Error(f"ML_PREDICTIONS['DATA_SOURCE'] cannot be imported: {exc}", id="ml_predictions.E001")]
+        from ml_predictions.data.orm import DjangoORMDataSource
 
-    if issubclass(source_cls, DjangoORMDataSource):
+        orm_source = isinstance(source_cls, type) and issubclass(source_cls, DjangoORMDataSource)
+    if orm_source:
         for key in ("ORDER_ITEM_MODEL", "PRODUCT_MODEL", "CUSTOMER_MODEL"):
             label = ml_settings.get(key)
             if not label:

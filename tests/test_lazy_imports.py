@@ -43,3 +43,46 @@ def test_unknown_attribute_still_raises():
         assert "NoSuchError" in str(exc)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_batch_command_checks_import_no_urlconf_and_no_heavy_library():
+    # the URL checks import every view (scikit-learn, pandas, scipy, matplotlib): a command pays that
+    # only if it runs them; the settings check knows the shipped data source without importing it
+    loaded = _modules_after(
+        "from django.core.checks import run_checks; from ml_predictions.management.base import command_check_tags; "
+        "assert run_checks(tags=command_check_tags()) == []")
+    assert not {"sklearn", "pandas", "scipy", "matplotlib", "backend_django.urls", "ml_predictions.api.views"} & loaded
+
+
+def test_the_batch_commands_skip_only_the_url_and_template_checks():
+    from django.core.management import load_command_class
+
+    from ml_predictions.management.base import BatchCommand
+
+    for app, name in [("ml_predictions", "train"), ("ml_predictions", "retrain_models"),
+                      ("ml_predictions", "refresh_inventory"), ("ml_predictions", "export_models"),
+                      ("ml_predictions", "import_models"), ("backend_django.shop", "generate_ml_data"),
+                      ("backend_django.shop", "import_orders")]:
+        command = load_command_class(app, name)
+        assert isinstance(command, BatchCommand), name
+        tags = set(command.requires_system_checks)
+        assert {"models", "compatibility", "database", "security"} <= tags and not {"urls", "templates"} & tags, name
+
+
+def test_a_batch_command_still_stops_on_a_misconfigured_plugin(settings):
+    import pytest
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "ORDER_ITEM_MODEL": "shop.NoSuchModel"}
+    with pytest.raises(SystemCheckError, match="ml_predictions.E003"):
+        call_command("train", "inventory", "--params", '{"no_such": 1}', skip_checks=False)
+
+
+def test_a_data_source_other_than_the_shipped_one_is_still_imported_and_checked(settings):
+    from ml_predictions.checks import check_ml_settings
+
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "DATA_SOURCE": "shop_adapters.NoSuchSource"}
+    assert [e.id for e in check_ml_settings()] == ["ml_predictions.E001"]
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "DATA_SOURCE": "ml_predictions.data.csv_source.CSVDataSource"}
+    assert check_ml_settings() == []  # not an ORM source: the model settings are not required

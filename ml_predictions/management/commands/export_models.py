@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ml_predictions.errors import MLError
+from ml_predictions.management.base import BatchCommand
 from ml_predictions.management.commands.train import ALIASES
 from ml_predictions.training.backup import export_models
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Write the registry rows and artifacts (with hashes and library versions) of trained models into a zip."
 
     def add_arguments(self, parser: Any) -> None:

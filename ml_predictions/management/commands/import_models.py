@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ml_predictions.errors import MLError
+from ml_predictions.management.base import BatchCommand
 from ml_predictions.training.backup import import_models
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = ("Restore models from an export_models archive; refuses hash or library-version mismatches. "
             "The versions active in the backup become active here unless --no-activate.")
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ml_predictions.capabilities.inventory.services import inventory_analysis_refresh
 from ml_predictions.errors import MLError
+from ml_predictions.management.base import BatchCommand
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Run the inventory analysis and sync the stored alerts with it (for a daily schedule)."
 
     def add_arguments(self, parser: Any) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ml_predictions.errors import MLError
+from ml_predictions.management.base import BatchCommand
 from ml_predictions.management.commands.train import ALIASES, ORDER
 from ml_predictions.models import MLTrainingLog
 from ml_predictions.training.champion import CHAMPION, FORCE
@@ -20,7 +21,7 @@ from ml_predictions.training.registry import prune_versions
 from ml_predictions.training.runner import fail_stale_trainings, train_now, trainer_available
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Retrain every available model type (weekly schedule); non-zero exit if any training failed."
 
     def add_arguments(self, parser: Any) -> None:

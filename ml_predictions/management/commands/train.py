@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from ml_predictions.errors import MLError
+from ml_predictions.management.base import BatchCommand
 from ml_predictions.models import MLTrainingLog, ModelType
 from ml_predictions.training.runner import (
     check_train_params,
@@ -37,7 +38,7 @@ HEADLINE_METRICS = {
 ORDER = ["forecast", "recommendation", "segmentation", "inventory"]
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Train one model type, or all of them, now (synchronously, with progress)."
 
     def add_arguments(self, parser: Any) -> None:

@@ -9,14 +9,15 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
 from backend_django.shop.models import Order
+from ml_predictions.management.base import BatchCommand
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Generate two years of realistic orders, customers, products and stock (deterministic by --seed)."
 
     def add_arguments(self, parser: Any) -> None:

@@ -5,7 +5,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from backend_django.shop.importer import (
@@ -16,11 +16,12 @@ from backend_django.shop.importer import (
     parse_mapping,
     parse_values,
 )
+from ml_predictions.management.base import BatchCommand
 
 SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "whitespace": "whitespace"}
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = ("Import orders from CSV into the shop in one transaction (upsert by external ids: importing the "
             "same file twice changes nothing). See docs/import.md for the rules and real-data examples.")
 
