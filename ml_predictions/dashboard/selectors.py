@@ -115,6 +115,21 @@ def segment_sizes() -> list[dict[str, Any]]:
     ]
 
 
+def segment_drift_note() -> dict[str, Any] | None:
+    """What the active segmentation's retrain changed (metrics["drift"]), for one line under the sizes."""
+    model = MLModel.objects.filter(model_type=ModelType.CUSTOMER_SEGMENTATION, is_active=True).first()
+    drift = (model.metrics or {}).get("drift") if model else None
+    if not isinstance(drift, dict):
+        return None
+    seg, clv = drift.get("segments") or {}, drift.get("clv") or {}
+    share = seg.get("changed_share")
+    return {"changed": seg.get("n_changed_segment_type"), "common": seg.get("n_common"),
+            "percent": None if share is None else round(100 * share, 1),
+            "clv_status": clv.get("status"), "clv_spearman": clv.get("spearman"), "clv_mae": clv.get("mae"),
+            "clv_holdout_mae": clv.get("holdout_mae"), "clv_version": clv.get("version"),
+            "drifting": bool(clv.get("drifting"))}
+
+
 def _is_ml_staff(user: Any) -> bool:
     return bool(user.is_active and (user.is_staff or user.is_superuser))
 
@@ -131,6 +146,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         "alerts": top_alerts(),
         "capabilities": capabilities(),
         "segment_sizes": segment_sizes(),
+        "segment_drift": segment_drift_note(),
         "api_root": reverse("ml_predictions:api-root"),
         "js_messages": {
             "not_available": gettext("The %(model)s chart is not available in this installation."),

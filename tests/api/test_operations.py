@@ -253,6 +253,18 @@ def test_dashboard_page_shows_segment_sizes_from_the_active_model(staff_browser)
 
 
 @pytest.mark.django_db
+def test_dashboard_page_shows_the_segment_drift_of_the_last_retrain(staff_browser):
+    drift = {"segments": {"n_changed_segment_type": 12, "n_common": 80, "changed_share": 0.15},
+             "clv": {"status": "drifting", "version": 3, "spearman": 0.41, "mae": 90.5, "holdout_mae": 60.0,
+                     "drifting": True}}
+    register_model(model_type="customer_segmentation", artifact={}, algorithm="kmeans",
+                   metrics={"cluster_sizes": {"0": 80}, "cluster_names": {"0": "vip"}, "drift": drift})
+    html = staff_browser.get("/api/ml/dashboard/").content.decode()
+    assert "12 of 80 customers (15.0 %) changed segment" in html
+    assert "Spearman 0.41, MAE 90.5 (holdout 60.0)" in html and "CLV drift" in html
+
+
+@pytest.mark.django_db
 def test_dashboard_page_is_staff_only(client, plain_user):
     res = client.get("/api/ml/dashboard/")
     assert res.status_code == 302 and "/admin/login/" in res["Location"]
