@@ -99,3 +99,13 @@ def test_forecaster_fits_or_names_what_is_missing(shop, reconciliation):
     np.testing.assert_allclose(products_sum, total["predicted_quantity"].to_numpy(), rtol=1e-3, atol=1e-3)
     demand = model.product_demand(HORIZON)
     assert len(demand) == HORIZON * len(model.ids("product")) and (demand["predicted_quantity"] >= 0).all()
+
+
+def test_a_history_just_over_the_minimum_fits():
+    """133 days once left the calibration refit without a training row (a ValueError, a 500)."""
+    from ml_predictions.estimators.forecasting import SeriesForecaster
+
+    index = pd.date_range("2025-01-01", periods=133, freq="D")
+    y = pd.DataFrame({"total": np.random.default_rng(0).poisson(30, 133).astype(float)}, index=index)
+    model = SeriesForecaster("linear", max_train_rows=300, max_horizon=30).fit(y)
+    assert model.forecast_.shape == (1, 30) and np.isfinite(model.forecast_).all()
