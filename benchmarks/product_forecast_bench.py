@@ -106,8 +106,9 @@ def holdout(args: argparse.Namespace) -> None:
         cut = last - pd.Timedelta(days=HOLDOUT)
         train = lines[lines["ordered_at"] <= cut + pd.Timedelta(hours=23, minutes=59, seconds=59)]
         categories = pd.Series(products["category"].to_numpy(), index=products["id"].astype(str).to_numpy())
-        actual = {lvl: daily_series(lines, level=lvl, product_categories=categories, start=cut + pd.Timedelta(days=1),
-                                    end=last)[1] for lvl in ("total", "category", "product")}
+        start = (cut + pd.Timedelta(days=1)).tz_localize(None)
+        actual = {lvl: daily_series(lines, level=lvl, product_categories=categories, start=start,
+                                    end=last.tz_localize(None))[1] for lvl in ("total", "category", "product")}
         print(f"\n{name}: {len(train):,} training lines up to {cut.date()}, {HOLDOUT} held-out days; "
               f"load {os.getloadavg()[0]:.2f}", flush=True)
         for method, per_product in (("none", False), ("none", True), ("bottom_up", True), ("mint_shrink", True)):

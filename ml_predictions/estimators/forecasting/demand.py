@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from ml_predictions.estimators.forecasting import intermittent as im
 from ml_predictions.estimators.forecasting.backtest import recent_level
@@ -72,8 +73,9 @@ def model_backtest_errors(
                                          first_day)
         if len(target) < _MIN_TRAIN_ROWS:
             return {}
-        regressor.fit(X, target)
-        pred = model._direct_predict(regressor, cum, rows, row_origins, horizon, spec, log_scale, first_day)
+        with threadpool_limits(limits=1, user_api="openmp"):  # as SeriesForecaster.fit: no spin-waiting
+            regressor.fit(X, target)
+            pred = model._direct_predict(regressor, cum, rows, row_origins, horizon, spec, log_scale, first_day)
         pred = pred * scale[rows][:, None]
     pred = pred.reshape(n, len(origins), horizon)
     out = {}

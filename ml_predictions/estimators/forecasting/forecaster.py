@@ -33,9 +33,9 @@ Pure pandas / numpy / scikit-learn (no Django). Decisions, and why:
   in-sample MAE of that baseline; relative_mae divides it by the baseline's MAE on the same test
   window. `auto` keeps the candidate (including the baseline itself) with the lowest MASE on a
   validation window just before the test window.
-- **Intermittent products** (average interval between demands > 1.32 days, Syntetos-Boylan) get an
-  SBA (bias-corrected Croston) rate instead of the global model when SBA has the lower MAE on the
-  calibration window (never decided on the test window).
+- **Intermittent products and categories** (Syntetos-Boylan classes): Croston, SBA or TSB per
+  series where they beat the model on the rolling-origin backtest (demand.py); then the levels are
+  reconciled so products add up to categories and the total (hierarchy.py).
 - **Forecasts are computed once, at fit time,** for `max_horizon` days after the last day with data,
   and stored; answering a request is a slice, so the API stays far below its latency budget.
 """
@@ -125,8 +125,9 @@ class SalesForecaster(BaseEstimator):
     """Revenue and unit forecasts at the requested levels from one set of order lines.
 
     Total and category levels get their own revenue and unit models. The product level models units
-    only (one global model for every product, SBA for intermittent ones when that backtests better)
-    and derives revenue as units x the product's average selling price, so the two always agree.
+    only (one global model for every product, the Croston family for sparse ones where that
+    backtests better) and derives revenue as units x the product's average selling price; once
+    reconciled, product revenue is its own reconciled table (it adds up to the categories' revenue).
     """
 
     def __init__(

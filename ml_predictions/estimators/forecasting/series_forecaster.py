@@ -35,6 +35,7 @@ from ml_predictions.estimators.forecasting.intervals import step_quantiles
 from ml_predictions.estimators.forecasting.series import (
     _BLOCK_SPACING,
     _INTERMITTENT_ADI,
+    _LEVEL_WINDOW,
     _MIN_CALIBRATION_CUT,
     _MIN_TRAIN_ROWS,
     _ROLL_WINDOW,
@@ -120,11 +121,13 @@ class SeriesForecaster(GlobalModelMixin, StoredForecastMixin, BaseEstimator):
 
         test = int(min(self.test_days, max(7, T // 6)))
         horizon_cal = test
-        room = T - test - horizon_cal - (_ROLL_WINDOW + _MIN_TRAIN_ROWS)
+        # the calibration refit needs training rows: their origins start after the level window
+        min_cut = max(_ROLL_WINDOW, _LEVEL_WINDOW) + _MIN_TRAIN_ROWS
+        room = T - test - horizon_cal - min_cut
         k_origins = int(max(1, min(self.calibration_origins, room // 7 + 1)))
         cal_cut = T - test - horizon_cal - 7 * (k_origins - 1)
-        if cal_cut < _ROLL_WINDOW + _MIN_TRAIN_ROWS:
-            raise insufficient_history(T + _ROLL_WINDOW + _MIN_TRAIN_ROWS - cal_cut, T)
+        if cal_cut < min_cut:
+            raise insufficient_history(T + min_cut - cal_cut, T)
         lags = tuple(lag for lag in self.lags if lag <= 28 or cal_cut - lag >= 2 * _MIN_TRAIN_ROWS)
         if 7 not in lags:
             lags = (*lags, 7)
