@@ -5,7 +5,8 @@ the global tree/linear models, and two combinations of the three best (their med
 weighted by inverse backtest MASE; M4: combinations of simple models win). Every candidate is
 scored on the same windows (backtest.py) and the lowest mean MASE wins per series; ties go to the
 earlier, simpler candidate. The final forecast is the winner refitted on the whole history; its
-band comes from its own backtest errors (intervals.py). Closed days are exactly 0 (calendar.py).
+band pools its own and the next best candidates' backtest errors with a year of seasonal-naive
+errors (intervals.py, `_BandInputs`). Closed days are exactly 0 (calendar.py).
 
 Reported: the winner per series, every candidate's mean MASE, the origins, the most recent
 window's figures (test_*), and relative MAE against seasonal-naive over all windows, which is the
