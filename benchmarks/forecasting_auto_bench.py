@@ -1,14 +1,20 @@
-"""`auto` (rolling-origin selection) against statsforecast on identical rolling windows.
+"""`auto` (rolling-origin selection) against statsforecast on identical rolling windows: MASE and the
+95 % / 80 % bands' coverage.
 
-    BENCH_PYTHON=/work/bench-venv/bin/python python benchmarks/forecasting_auto_bench.py [--windows 4] [--horizon 30]
+    BENCH_PYTHON=/work/bench-venv/bin/python python benchmarks/forecasting_auto_bench.py [--windows 6] [--horizon 30]
 
-For every real series (pharmacy total, N02BE, the pharmacy total cut to 344 days ending in its
-strongest rise and the same with Saturdays/Christmas closed, Bread Basket's daily lines) and each of
-the last `--windows` 30-day windows (14 days apart), the history is cut at the window's start, our
-AutoSeriesForecaster is fitted exactly as training does for one total-level series, and statsforecast
-AutoETS / AutoARIMA / MSTL / SeasonalNaive forecast the same window in the benchmark venv. Prints per
-series mean MASE (in-sample weekly seasonal-naive scale), pooled 95 % coverage and our fit time, with
-`uptime` (the machine is shared). Reads ../shared/data at run time.
+For every real daily series of `_forecast_series.py` and each of the last `--windows` 30-day windows
+(14 days apart, the last ending on the series' last day), the history is cut at the window's start,
+our AutoSeriesForecaster is fitted as training fits a total-level revenue series (statistical
+candidates, random forest, two combinations) and statsforecast AutoETS / AutoARIMA / MSTL /
+SeasonalNaive forecast the same window with their own 80 / 95 % intervals (benchmark venv).
+
+Printed per series: mean MASE (in-sample weekly seasonal-naive scale), pooled and per-window 95 %
+coverage, pooled 80 % coverage, mean band width / mean level of the window's history (28 days) and
+the mean 95 % interval (Winkler) score / level (lower is better: width plus 2/alpha x the miss).
+Days the shop was shut by construction (the closed variant's Saturdays and Christmas) are not
+scored: nobody can sell on them, and a model cannot know a closure its history never showed.
+Reads ../shared/data at run time; prints `uptime` (the machine is shared).
 """
 from __future__ import annotations
 
@@ -26,9 +32,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _paths import BENCH_PYTHON, SHARED_DATA  # noqa: E402
+from _forecast_series import real_series  # noqa: E402
+from _paths import BENCH_PYTHON  # noqa: E402
 
-from ml_predictions.estimators.forecasting import AutoSeriesForecaster  # noqa: E402
+from ml_predictions.estimators.forecasting.selection import (  # noqa: E402
+    AUTO_STATISTICAL,
+    COMBINATIONS,
+    AutoSeriesForecaster,
+)
 
 SF_SCRIPT = """
 import json, sys, numpy as np, pandas as pd
@@ -38,71 +49,105 @@ jobs = json.load(open(sys.argv[1])); out = {}
 for key, job in jobs.items():
     df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range(job["start"], periods=len(job["y"]), freq="D"), "y": job["y"]})
     fc = StatsForecast(models=[AutoETS(season_length=7), AutoARIMA(season_length=7), MSTL(season_length=[7]),
-                               SeasonalNaive(7)], freq="D").forecast(df=df, h=job["h"])
+                               SeasonalNaive(7)], freq="D").forecast(df=df, h=job["h"], level=[80, 95])
     out[key] = {c: fc[c].tolist() for c in fc.columns if c not in ("ds", "unique_id")}
 json.dump(out, open(sys.argv[2], "w"))
 """
+PEERS = ("AutoETS", "AutoARIMA", "MSTL", "SeasonalNaive")
 
 
-def series() -> dict[str, pd.Series]:
-    pharma = pd.read_csv(SHARED_DATA / "pharma_sales" / "salesdaily_clean.csv", parse_dates=["date"]).set_index("date")
-    total = pharma.sum(axis=1).astype(float)
-    cut = total.loc[:"2019-02-07"].iloc[-374:]
-    closed = cut.copy()
-    idx = closed.index
-    closed[(idx.day_of_week == 5) | ((idx.month == 12) & (idx.day >= 24)) | ((idx.month == 1) & (idx.day <= 2))] = 0.0
-    bread = pd.read_csv(SHARED_DATA / "bread_basket" / "BreadBasket_DMS.csv")
-    bread = bread[bread["Item"] != "NONE"]
-    daily = bread.groupby(pd.to_datetime(bread["Date"])).size().astype(float)
-    daily = daily.reindex(pd.date_range(daily.index.min(), daily.index.max(), freq="D"), fill_value=0.0)
-    return {"pharma_total_2y": total.iloc[-730:], "N02BE_2y": pharma["N02BE"].astype(float).iloc[-730:],
-            "pharma_total_cut344_rise": cut, "pharma_total_cut344_rise_closed": closed, "bread_basket_daily": daily}
+def shut_by_construction(name: str, dates: pd.DatetimeIndex) -> np.ndarray:
+    if not name.endswith("_closed"):
+        return np.zeros(len(dates), dtype=bool)
+    return np.asarray((dates.day_of_week == 5) | ((dates.month == 12) & (dates.day >= 24))
+                      | ((dates.month == 1) & (dates.day <= 2)))
+
+
+def band_scores(pred, lo, hi, test, scored, level, alpha):
+    inside = (test >= lo - 1e-9) & (test <= hi + 1e-9)
+    wink = (hi - lo) + 2 / alpha * np.maximum(lo - test, 0) + 2 / alpha * np.maximum(test - hi, 0)
+    return inside[scored].tolist(), float((hi - lo)[scored].mean() / level), float(wink[scored].mean() / level)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--windows", type=int, default=4)
+    ap.add_argument("--windows", type=int, default=6)
     ap.add_argument("--horizon", type=int, default=30)
+    ap.add_argument("--only", default="")
     args = ap.parse_args()
     h = args.horizon
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     jobs, ours = {}, {}
-    for name, s in series().items():
+    for name, s in real_series().items():
+        if args.only and name not in args.only.split(","):
+            continue
         for w in range(args.windows):
             end = len(s) - 14 * w
-            hist, test = s.iloc[:end - h], s.iloc[end - h:end].to_numpy()
-            if len(hist) < 150:
+            hist, test = s.iloc[:end - h], s.iloc[end - h:end]
+            if len(hist) < 120:
                 continue
             t0 = time.perf_counter()
-            m = AutoSeriesForecaster(horizon=h, max_horizon=h).fit(hist.to_frame("x"))
-            secs = time.perf_counter() - t0
-            ours[(name, w)] = (m.forecast_[0, :h], m.lower_[0, :h], m.upper_[0, :h], test, hist.to_numpy(), secs,
-                               m.model_type_)
+            fits = {}
+            for level in (0.95, 0.8):
+                fits[level] = AutoSeriesForecaster((*AUTO_STATISTICAL, "random_forest", *COMBINATIONS), horizon=h,
+                                                   max_horizon=h, interval_level=level).fit(hist.to_frame("x"))
+                if level == 0.95:
+                    secs = time.perf_counter() - t0
+            m = fits[0.95]
+            ours[(name, w)] = dict(
+                pred=m.forecast_[0].astype(float), bands={lv: (f.lower_[0], f.upper_[0]) for lv, f in fits.items()},
+                test=test.to_numpy(), y=hist.to_numpy(), secs=secs, chosen=m.model_type_,
+                scored=~shut_by_construction(name, test.index), level=max(hist.iloc[-28:].mean(), 1e-9),
+                loo=m.metrics_["interval_coverage"])
             jobs[f"{name}|{w}"] = {"start": str(hist.index[0].date()), "y": hist.tolist(), "h": h}
+            print(f"  fitted {name} window {w}: {m.model_type_} in {secs:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "in.json").write_text(json.dumps(jobs))
         subprocess.run([str(BENCH_PYTHON), "-c", SF_SCRIPT, f"{tmp}/in.json", f"{tmp}/out.json"], check=True,
                        capture_output=True)
         peer = json.loads(Path(tmp, "out.json").read_text())
-    rows = {}
-    for (name, w), (pred, lo, hi, test, y, secs, chosen) in ours.items():
-        scale = np.abs(y[7:] - y[:-7]).mean()
-        r = rows.setdefault(name, {"ours": [], "cov": [], "secs": [], "chosen": [], **{k: [] for k in peer[f"{name}|{w}"]}})
-        r["ours"].append(np.abs(pred - test).mean() / scale)
-        r["cov"].extend(((test >= lo) & (test <= hi)).tolist())
-        r["secs"].append(secs)
-        r["chosen"].append(chosen)
-        for k, v in peer[f"{name}|{w}"].items():
-            r[k].append(np.abs(np.maximum(np.array(v), 0) - test).mean() / scale)
-    print(f"{'series':34s} {'ours':>6s} {'AutoETS':>7s} {'AutoARIMA':>9s} {'MSTL':>6s} {'SNaive':>6s} {'cov95':>6s} "
-          f"{'fit s':>6s}  chosen")
-    cov_all = []
+    rows: dict[str, dict] = {}
+    for (name, w), o in ours.items():
+        scale = np.abs(o["y"][7:] - o["y"][:-7]).mean()
+        test, sc, lvl = o["test"], o["scored"], o["level"]
+        p = peer[f"{name}|{w}"]
+        cands = {"ours": (o["pred"], o["bands"][0.95], o["bands"][0.8])}
+        for k in PEERS:
+            band = {lv: (np.maximum(np.array(p[f"{k}-lo-{lv}"]), 0), np.maximum(np.array(p[f"{k}-hi-{lv}"]), 0))
+                    for lv in (95, 80) if f"{k}-lo-{lv}" in p}
+            cands[k] = (np.maximum(np.array(p[k]), 0), band.get(95), band.get(80))
+        r = rows.setdefault(name, {"secs": [], "chosen": [], "loo": []})
+        r["secs"].append(o["secs"])
+        r["chosen"].append(o["chosen"])
+        r["loo"].append(o["loo"])
+        for k, (pred, b95, b80) in cands.items():
+            d = r.setdefault(k, {"mase": [], "in95": [], "win95": [], "in80": [], "width": [], "wink": []})
+            d["mase"].append(float(np.abs(pred - test)[sc].mean() / scale))
+            if b95 is not None:
+                ins, width, wink = band_scores(pred, *b95, test, sc, lvl, 0.05)
+                d["in95"] += ins
+                d["win95"].append(float(np.mean(ins)))
+                d["width"].append(width)
+                d["wink"].append(wink)
+            if b80 is not None:
+                d["in80"] += band_scores(pred, *b80, test, sc, lvl, 0.2)[0]
+    pooled: dict[str, list] = {}
+    print(f"\n{'series':32s} {'model':13s} {'MASE':>6s} {'cov95':>6s} {'cov80':>6s} {'width':>6s} {'winkler':>7s}  "
+          "per-window 95 % coverage")
     for name, r in rows.items():
-        cov_all += r["cov"]
-        print(f"{name:34s} {np.mean(r['ours']):6.3f} {np.mean(r['AutoETS']):7.3f} {np.mean(r['AutoARIMA']):9.3f} "
-              f"{np.mean(r['MSTL']):6.3f} {np.mean(r['SeasonalNaive']):6.3f} {np.mean(r['cov']):6.3f} "
-              f"{np.mean(r['secs']):6.1f}  {','.join(r['chosen'])}")
-    print(f"pooled 95% coverage over all windows: {np.mean(cov_all):.3f} ({len(cov_all)} days)")
+        for k in ("ours", *PEERS):
+            d = r[k]
+            pooled.setdefault(k, []).extend(d["in95"])
+            cov95 = f"{np.mean(d['in95']):6.3f}" if d["in95"] else "     -"
+            cov80 = f"{np.mean(d['in80']):6.3f}" if d["in80"] else "     -"
+            width = f"{np.mean(d['width']):6.2f}" if d["width"] else "     -"
+            wink = f"{np.mean(d['wink']):7.2f}" if d["wink"] else "      -"
+            print(f"{name:32s} {k:13s} {np.mean(d['mase']):6.3f} {cov95} {cov80} {width} {wink}  "
+                  + " ".join(f"{v:.2f}" for v in d["win95"]))
+        print(f"{'':32s} ours: fit {np.mean(r['secs']):.1f} s/window; chosen {', '.join(r['chosen'])}; "
+              f"reported leave-one-origin-out 95 % coverage {', '.join(f'{v:.2f}' for v in r['loo'])}")
+    print("\npooled 95 % coverage over every series and window: "
+          + ", ".join(f"{k} {np.mean(v):.3f} ({len(v)} days)" for k, v in pooled.items() if v))
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

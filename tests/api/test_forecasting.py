@@ -289,3 +289,25 @@ def test_train_reports_honest_figures(trained):
     word = "below" if relative <= 1 else "above"
     assert f"30-day error {abs(round(100 * (1 - relative)))} % {word} repeating last week" in trained["summary"]
     assert f"MASE {metrics['mase']:.2f}" in trained["summary"] and trained["summary"] == metrics["summary"]
+
+
+def test_auto_total_training_reports_pooled_and_per_window_coverage(small_shop, staff_client, settings):
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "FORECAST_MAX_HORIZON_DAYS": 60}
+    res = staff_client.post(TRAIN_URL, {"model_type": "auto", "level": "total"}, format="json")
+    assert res.status_code == 200, res.content[:500]
+    body = res.json()
+    metrics = body["metrics"]
+    assert metrics["selection"] == "rolling_origin_backtest"
+    assert metrics["interval_method"] == "conformal_rolling_origin"
+    windows = metrics["interval_coverage_by_window"]
+    assert len(windows) == len(metrics["backtest"]["origins"]) >= 4
+    assert all(0 <= v <= 1 for v in windows)
+    assert len(metrics["interval_coverage_80_by_window"]) == len(windows)
+    assert 0 <= metrics["interval_coverage_80"] <= metrics["interval_coverage"] <= 1
+    assert metrics["interval_width"] > 0
+    assert f"the 95 % band held {round(100 * metrics['interval_coverage'])} % of days" in body["summary"]
+    stored = MLModel.objects.get(pk=body["model_id"]).metrics
+    assert stored["interval_coverage_by_window"] == windows
+    assert stored["levels"]["total"]["revenue"]["interval_coverage"] == metrics["interval_coverage"]
+    pred = staff_client.post(PREDICT_URL, {"days_ahead": 14}, format="json").json()["predictions"]
+    assert all(0 <= p["confidence_lower"] <= p["predicted_sales"] <= p["confidence_upper"] for p in pred)

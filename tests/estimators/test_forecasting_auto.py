@@ -147,3 +147,93 @@ def test_auto_is_at_or_below_an_ets_baseline_on_real_rising_cuts():
                                             initialization_method="estimated").fit().forecast(30)
         theirs = np.abs(np.maximum(baseline, 0) - test).mean() / scale
         assert ours <= theirs, (name, ours, theirs)
+
+
+# -- conformal band (intervals.py) ------------------------------------------------------------
+
+
+def test_conformal_quantile_is_the_finite_sample_order_statistic():
+    from ml_predictions.estimators.forecasting.intervals import conformal_quantile
+
+    scores = np.array([5.0, 1.0, np.nan, 3.0, 2.0, 4.0, 9.0, 7.0, 6.0, 8.0, 10.0])  # 10 finite scores, shuffled
+    # rank ceil((n + 1)(1 - alpha)): alpha 0.2 -> ceil(8.8) = 9th smallest; 0.5 -> ceil(5.5) = 6th
+    assert conformal_quantile(scores, 0.2) == 9.0
+    assert conformal_quantile(scores, 0.5) == 6.0
+    # 0.05 -> ceil(10.45) = 11 > n: the largest score (a plain 95 % quantile would interpolate 9.55)
+    assert conformal_quantile(scores, 0.05) == 10.0
+    assert np.isnan(conformal_quantile(np.array([np.nan]), 0.05))
+
+
+def test_half_width_follows_the_horizon_profile_and_the_reference_floor():
+    from ml_predictions.estimators.forecasting.intervals import conformal_band, half_width, horizon_profile
+
+    # errors grow with the step: row r, step h -> (h + 1) * (r + 1) / 10; one NaN (a closed day)
+    own = np.array([[(h + 1) * (r + 1) / 10 for h in range(10)] for r in range(19)])
+    own[0, 0] = np.nan
+    prof = horizon_profile(own)
+    assert (np.diff(prof) >= 0).all() and prof[-1] > prof[0]
+    # normalised by the profile every row is a constant multiple; 18 finite rows of 10 steps -> 189 scores,
+    # rank ceil(190 * 0.9) = 171 of the sorted normalised scores; the band is that quantile times the profile
+    half = half_width(own, 0.1)
+    ratio = (own / prof[None, :]).ravel()
+    expected = np.sort(ratio[np.isfinite(ratio)])[170]
+    assert half == pytest.approx(expected * prof)
+    # a wider reference band (times rho) takes over; beyond the backtested steps the band grows with sqrt
+    ref = own * 3
+    band = conformal_band(own, ref, 1.0, 0.1, 40)
+    assert band[:10] == pytest.approx(half_width(ref, 0.1))
+    assert band[39] == pytest.approx(band[9] * 2.0)
+    assert conformal_band(own, ref, 0.1, 0.1, 10) == pytest.approx(half)  # 0.3x is narrower: own wins
+
+
+def test_band_coverage_pools_and_reports_each_window():
+    from ml_predictions.estimators.forecasting.intervals import band_coverage
+
+    pred = np.full((2, 1, 4), 10.0)
+    actual = np.array([[[10.0, 11.0, 15.0, 0.0]], [[10.0, 10.0, 10.0, 30.0]]])
+    open_days = np.array([[[True, True, True, False]], [[True, True, True, True]]])
+    level = np.full((2, 1), 10.0)
+    pooled, per_window = band_coverage(pred, actual, level, open_days, lambda i: np.full(4, 0.2))
+    # window 0: 10, 11 inside [8, 12], 15 outside, the closed day not scored -> 2/3; window 1: 3/4
+    assert per_window == pytest.approx([2 / 3, 3 / 4])
+    assert pooled == pytest.approx(5 / 7)
+
+
+def test_auto_reports_pooled_and_per_window_coverage_at_95_and_80(fitted):
+    m = fitted.metrics_
+    assert m["interval_method"] == "conformal_rolling_origin"
+    assert len(m["interval_coverage_80_by_window"]) == len(m["interval_coverage_by_window"]) == 5
+    assert m["interval_coverage_80"] <= m["interval_coverage"]
+    assert m["interval_width"] > 0
+    assert m["interval_reference_ratio"] >= 1.0
+    # the band in the metrics is the band served: width relative to the recent open-day level
+    open_ = fitted.upper_[0, :28] > 0
+    assert ((fitted.upper_ - fitted.lower_)[0, :28][open_] > 0).all()
+
+
+def test_recent_level_leaves_closed_days_out():
+    from ml_predictions.estimators.forecasting.backtest import recent_level
+
+    values = np.array([[10.0, 0.0, 10.0, 0.0, 10.0, 10.0]])
+    open_days = np.array([True, False, True, False, True, True])
+    assert recent_level(values, [6], window=6)[0, 0] == pytest.approx(40 / 6)
+    assert recent_level(values, [6], window=6, open_days=open_days)[0, 0] == pytest.approx(10.0)
+
+
+@pytest.mark.slow
+def test_95_band_covers_real_rolling_windows():
+    """Out of sample: fit on the history before each of 4 rolling 30-day windows of the pharmacy's
+    total (14 days apart, the last ending on the last day), score the served band on the window."""
+    if not PHARMA.exists():
+        pytest.skip(f"pharmacy data not found at {PHARMA}")
+    s = pd.read_csv(PHARMA, parse_dates=["date"]).set_index("date").sum(axis=1).astype(float).iloc[-730:]
+    inside95, inside80 = [], []
+    for w in range(4):
+        end = len(s) - 14 * w
+        hist, test = s.iloc[:end - 30], s.iloc[end - 30:end].to_numpy()
+        m = AutoSeriesForecaster(STAT, horizon=30, max_horizon=30).fit(hist.to_frame("total"))
+        inside95 += ((test >= m.lower_[0]) & (test <= m.upper_[0])).tolist()
+        narrow = AutoSeriesForecaster(STAT, horizon=30, max_horizon=30, interval_level=0.8).fit(hist.to_frame("total"))
+        inside80 += ((test >= narrow.lower_[0]) & (test <= narrow.upper_[0])).tolist()
+    assert 0.90 <= np.mean(inside95) <= 0.99
+    assert 0.65 <= np.mean(inside80) < np.mean(inside95)

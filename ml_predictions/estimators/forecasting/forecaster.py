@@ -307,7 +307,8 @@ class SalesForecaster(BaseEstimator):
         if "candidates" in head:
             out["candidates"] = head["candidates"]
         for key in ("summary", "selection", "backtest", "beats_baseline_by", "interval_coverage_by_window", "calendar",
-                    "chosen_by_series"):
+                    "chosen_by_series", "interval_method", "interval_coverage_80", "interval_coverage_80_by_window",
+                    "interval_width"):
             if key in head:
                 out[key] = head[key]
         out["levels"] = per_level

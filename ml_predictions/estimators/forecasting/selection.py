@@ -5,7 +5,8 @@ the global tree/linear models, and two combinations of the three best (their med
 weighted by inverse backtest MASE; M4: combinations of simple models win). Every candidate is
 scored on the same windows (backtest.py) and the lowest mean MASE wins per series; ties go to the
 earlier, simpler candidate. The final forecast is the winner refitted on the whole history; its
-band comes from its own backtest errors (intervals.py). Closed days are exactly 0 (calendar.py).
+band pools its own and the next best candidates' backtest errors with a year of seasonal-naive
+errors (intervals.py, `_BandInputs`). Closed days are exactly 0 (calendar.py).
 
 Reported: the winner per series, every candidate's mean MASE, the origins, the most recent
 window's figures (test_*), and relative MAE against seasonal-naive over all windows, which is the
@@ -25,12 +26,13 @@ from ml_predictions.errors import InvalidParameterError
 from ml_predictions.estimators.forecasting.backtest import (
     naive_scale,
     recent_level,
+    reference_errors,
     rolling_origins,
     window_mase,
 )
 from ml_predictions.estimators.forecasting.baselines import _clean, _metrics
 from ml_predictions.estimators.forecasting.calendar import OpenCalendar, day_range, detect_calendar
-from ml_predictions.estimators.forecasting.intervals import leave_one_origin_out_coverage, step_quantiles
+from ml_predictions.estimators.forecasting.intervals import band_coverage, conformal_band, error_ratio
 from ml_predictions.estimators.forecasting.series import MODEL_TYPES, insufficient_history
 from ml_predictions.estimators.forecasting.series_forecaster import SeriesForecaster
 from ml_predictions.estimators.forecasting.statistical import STATISTICAL_MODELS, calendar_forecast
@@ -44,6 +46,8 @@ SELECTABLE: tuple[str, ...] = (*AUTO_STATISTICAL, *MODEL_TYPES, *COMBINATIONS)
 _GLOBAL_MIN_TRAIN = 133
 _STAT_MIN_TRAIN = 42
 _COMBINE_TOP = 3
+# The chosen model's band is never narrower than this share of seasonal-naive's (intervals.py).
+_RHO_MIN = 1.0
 
 
 class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
@@ -209,14 +213,21 @@ class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
                                 for k in range(len(origins))])
         # the chosen candidates' errors per backtest window (origin -> series x steps), for reconciliation
         self.backtest_errors_ = {int(o): (actual[k] - chosen_pred[k]).astype(np.float32) for k, o in enumerate(origins)}
-        level = recent_level(values, origins)
+        history_open = self.calendar_.is_open(day_range(first_day, T))
+        level = recent_level(values, origins, open_days=history_open)
         alpha = 1 - float(self.interval_level)
-        resid = np.where(open_days, (actual - chosen_pred) / level[:, :, None], np.nan).reshape(-1, H)
-        q_lo, q_hi = step_quantiles(resid, alpha, max_h)
-        level_now = recent_level(values, [T])[0]
+        naive = preds.get("seasonal_naive")
+        if naive is None:
+            naive = np.stack(self._paths("seasonal_naive", values, first_day, origins, H))
+        band = _BandInputs(self, values, first_day, preds, chosen_pred, naive, actual, open_days, level, origins,
+                           ranked, H)
+        half = band.half(alpha, max_h)
+        level_now = recent_level(values, [T], open_days=history_open)[0]
         self.forecast_ = forecast.astype(np.float32)
-        self.lower_ = np.where(future_open, np.maximum(forecast + q_lo * level_now[:, None], 0.0), 0.0).astype(np.float32)
-        self.upper_ = np.where(future_open, np.maximum(forecast + q_hi * level_now[:, None], 0.0), 0.0).astype(np.float32)
+        spread = half[None, :] * level_now[:, None]
+        self.lower_ = np.where(future_open, np.maximum(forecast - spread, 0.0), 0.0).astype(np.float32)
+        self.upper_ = np.where(future_open, forecast + spread, 0.0).astype(np.float32)
+        self.band_rho_ = band.rho()
         self.series_ = [str(c) for c in Y.columns]
         self.series_index_ = {key: i for i, key in enumerate(self.series_)}
         self.first_date_ = Y.index[0].date()
@@ -224,8 +235,13 @@ class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
         self.forecast_start_ = (Y.index[-1] + pd.Timedelta(days=1)).date()
         self.history_ = Y.iloc[-min(T, 400):].astype(np.float32)
         self.model_type_ = Counter(self.chosen_).most_common(1)[0][0]
-        coverage, by_window = leave_one_origin_out_coverage(chosen_pred, actual, level, open_days, alpha)
+        coverage, by_window = band_coverage(chosen_pred, actual, level, open_days, lambda i: band.half(alpha, H, leave=i))
+        cov80, by_window80 = band_coverage(chosen_pred, actual, level, open_days, lambda i: band.half(0.2, H, leave=i))
         self.metrics_ = self._report(preds, chosen_pred, actual, scale, mase, H, coverage, by_window, T, n)
+        self.metrics_["interval_coverage_80"] = _clean(cov80)
+        self.metrics_["interval_coverage_80_by_window"] = [_clean(v) for v in by_window80]
+        self.metrics_["interval_width"] = _clean(float(np.mean(2 * half[:H])))
+        self.metrics_["interval_reference_ratio"] = _clean(self.band_rho_)
         del self._final
 
     def _report(self, preds: dict[str, np.ndarray], chosen_pred: np.ndarray, actual: np.ndarray, scale: np.ndarray,
@@ -290,3 +306,47 @@ def _summary(horizon: int, relative_mae: float, windows: int, level: float, cove
     if np.isfinite(coverage):
         text += f"; the {round(100 * level)} % band held {round(100 * coverage)} % of open days"
     return text + "."
+
+
+class _BandInputs:
+    """The errors the conformal band is built from (intervals.py), kept so the leave-one-origin-out
+    coverage rebuilds the band without each window. Own errors: every series' chosen candidate and
+    its next best base candidates on the selection windows; reference: seasonal-naive from weekly
+    origins over the last year."""
+
+    def __init__(self, model: AutoSeriesForecaster, values: np.ndarray, first_day: np.datetime64,
+                 preds: dict[str, np.ndarray], chosen_pred: np.ndarray, naive: np.ndarray, actual: np.ndarray,
+                 open_days: np.ndarray, level: np.ndarray, origins: list[int], ranked: list[list[str]], H: int):
+        def scaled(pred: np.ndarray) -> np.ndarray:  # origins x series x steps
+            return np.where(open_days, np.abs(actual - pred), np.nan) / level[:, :, None]
+
+        n = values.shape[0]
+        members = [scaled(chosen_pred)]
+        for j in range(_COMBINE_TOP):
+            pick = np.stack([np.vstack([preds[ranked[i][min(j, len(ranked[i]) - 1)]][k][i] for i in range(n)])
+                             for k in range(len(origins))])
+            members.append(scaled(pick))
+        self.own = np.stack(members)  # members x origins x series x steps
+        self.chosen = members[0]
+        self.naive = scaled(naive)
+        self.origins = np.asarray(origins)
+        self.H = H
+        self.ref_origins, self.ref = reference_errors(values, first_day, model.calendar_, H)
+
+    def _keep(self, leave: int | None) -> np.ndarray:
+        """Selection windows that share no day with window `leave` (all of them when None)."""
+        if leave is None:
+            return np.ones(len(self.origins), dtype=bool)
+        return np.abs(self.origins - self.origins[leave]) >= self.H
+
+    def rho(self, leave: int | None = None) -> float:
+        keep = self._keep(leave)
+        return max(error_ratio(self.chosen[keep], self.naive[keep]), _RHO_MIN)
+
+    def half(self, alpha: float, steps: int, leave: int | None = None) -> np.ndarray:
+        own = self.own[:, self._keep(leave)].reshape(-1, self.H)
+        ref = self.ref
+        if leave is not None and ref.size:
+            o = self.origins[leave]
+            ref = ref[np.abs(self.ref_origins - o) >= self.H]
+        return conformal_band(own, ref, self.rho(leave), alpha, steps)
