@@ -95,3 +95,5 @@ def test_timestamps_parse_the_same_with_and_without_offsets():
     assert a[0] == pd.Timestamp("2024-07-01 08:04:22", tz="UTC")
     assert a[1] == b[1] == pd.Timestamp("2024-07-01 08:04:22.25", tz="UTC")
     assert a.isna().tolist() == [False, False, True] and b.isna().tolist() == [False, False, True]
+    utc_session = parse_utc(np.array(["2024-07-01 08:04:22+00", "2024-07-01 08:04:22.25+00"], dtype=object))
+    assert utc_session.tolist() == a[:2].tolist()

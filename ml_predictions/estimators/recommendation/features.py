@@ -1,4 +1,5 @@
-"""What a fit learns besides the neighbour lists' ranking: co-occurrence, content features, repeat scores.
+"""What a fit learns besides the neighbour lists' ranking: co-occurrence, content features, repeat scores,
+the hybrid blend, and the catalogue-only parts one training's fits share.
 
 A mixin of ProductRecommender (kept apart so no module holds every job): the bought-together matrix
 under each normalization, the content (category, price band, TF-IDF) features, and the customers'
@@ -15,6 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 
 from ml_predictions.errors import NotFittedError
+from ml_predictions.estimators.recommendation.constants import COLD_START_POPULARITY_SHARE
 from ml_predictions.estimators.recommendation.kernels import bm25_weight, drop_diagonal, prune_rows
 
 if TYPE_CHECKING:
@@ -131,6 +133,62 @@ class FeaturesMixin:
         else:  # lift: P(i, j) / (P(i) P(j)), damped by a pseudo-count so one shared order is not "huge lift"
             data = C.data * total / (ci * (cj + 5.0))
         return sp.csr_matrix((data.astype(np.float32), C.indices.copy(), C.indptr.copy()), shape=C.shape)
+
+    def blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None, *,
+              out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+        """The hybrid score from row-normalized bought-together and content scores (weights from params).
+
+        Separate from _score_chunks so the weight tuning blends the same two blocks 16 times instead of
+        rebuilding them for every grid point; `out` / `scratch` (float32 arrays of bt's shape) let it
+        reuse two buffers instead of allocating three blocks per grid point. The sum is taken in the
+        same order whatever the buffers, so the scores are bit-identical.
+        """
+        wb, wc, wp = self.bought_together_weight, self.content_weight, self.popularity_weight
+        total = wb + wc + wp
+        hy = out if out is not None else np.empty(bt.shape, np.float32)
+        if wb > 0:
+            np.multiply(bt, np.float32(wb / total), out=hy)
+            if wc > 0:
+                hy += np.multiply(ct, np.float32(wc / total), out=scratch)
+        elif wc > 0:
+            np.multiply(ct, np.float32(wc / total), out=hy)
+        else:
+            hy.fill(0.0)
+        if wp > 0:
+            hy += np.float32(wp / total) * self.popularity_[None, :]
+        if cold.any():
+            # cold start: no co-purchase evidence, so the content neighbours lead and popularity
+            # only breaks ties (COLD_START_POPULARITY_SHARE)
+            hy[cold] = (1 - COLD_START_POPULARITY_SHARE) * ct[cold] \
+                + COLD_START_POPULARITY_SHARE * self.popularity_[None, :]
+        return hy
+
+    def catalogue_part(self) -> ProductRecommender:
+        """A light copy holding only what `content_from` takes (catalogue, content, "similar" lists):
+        handing a whole fitted model on would keep its co-occurrence matrices alive through the next fit."""
+        part = type(self)(**self.get_params(deep=False))
+        for name in ("product_ids_", "available_", "category_codes_", "prices_", "names_", "content_",
+                     "_content_dense"):
+            if name in self.__dict__:
+                part.__dict__[name] = self.__dict__[name]
+        topk = getattr(self, "topk_", {})
+        part.topk_ = {"similar": topk["similar"]} if "similar" in topk else {}
+        excluded = getattr(self, "excluded_topk_", {})
+        part.excluded_topk_ = {"similar": excluded["similar"]} if "similar" in excluded else {}
+        return part
+
+    def _same_catalogue(self, other: ProductRecommender | None) -> bool:
+        """Whether `other` was fitted on this catalogue with the same content and availability rules."""
+        if other is None or not hasattr(other, "content_") or not hasattr(other, "product_ids_"):
+            return False
+        content_params = ("category_weight", "price_weight", "text_weight", "price_bands", "max_text_features",
+                          "exclude_unavailable")
+        return (all(getattr(other, p) == getattr(self, p) for p in content_params)
+                and np.array_equal(other.product_ids_, self.product_ids_)
+                and np.array_equal(other.available_, self.available_)
+                and np.array_equal(other.category_codes_, self.category_codes_)
+                and np.array_equal(other.prices_, self.prices_, equal_nan=True)
+                and np.array_equal(other.names_, self.names_))
 
     def content_scores(self, rows: np.ndarray) -> np.ndarray:
         """Dense content similarity of `rows` against every product (rows x products, float32, C order).

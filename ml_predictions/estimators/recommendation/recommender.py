@@ -31,7 +31,6 @@ from sklearn.utils.validation import check_is_fitted
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
 from ml_predictions.estimators.recommendation.constants import (
     BUY_AGAIN_NEIGHBOURS,
-    COLD_START_POPULARITY_SHARE,
     CUSTOMER_NEIGHBOURS,
     METHODS,
     NORMALIZATIONS,
@@ -285,33 +284,6 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
             self.topk_ = {m: self.topk_[m] for m in METHODS}
         return self
 
-    def catalogue_part(self) -> ProductRecommender:
-        """A light copy holding only what `content_from` takes (catalogue, content, "similar" lists):
-        handing a whole fitted model on would keep its co-occurrence matrices alive through the next fit."""
-        part = ProductRecommender(**self.get_params(deep=False))
-        for name in ("product_ids_", "available_", "category_codes_", "prices_", "names_", "content_",
-                     "_content_dense"):
-            if name in self.__dict__:
-                part.__dict__[name] = self.__dict__[name]
-        topk = getattr(self, "topk_", {})
-        part.topk_ = {"similar": topk["similar"]} if "similar" in topk else {}
-        excluded = getattr(self, "excluded_topk_", {})
-        part.excluded_topk_ = {"similar": excluded["similar"]} if "similar" in excluded else {}
-        return part
-
-    def _same_catalogue(self, other: ProductRecommender | None) -> bool:
-        """Whether `other` was fitted on this catalogue with the same content and availability rules."""
-        if other is None or not hasattr(other, "content_") or not hasattr(other, "product_ids_"):
-            return False
-        content_params = ("category_weight", "price_weight", "text_weight", "price_bands", "max_text_features",
-                          "exclude_unavailable")
-        return (all(getattr(other, p) == getattr(self, p) for p in content_params)
-                and np.array_equal(other.product_ids_, self.product_ids_)
-                and np.array_equal(other.available_, self.available_)
-                and np.array_equal(other.category_codes_, self.category_codes_)
-                and np.array_equal(other.prices_, self.prices_, equal_nan=True)
-                and np.array_equal(other.names_, self.names_))
-
     # ---- scoring --------------------------------------------------------------------------------
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -352,35 +324,6 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         if "similar" in methods:
             out["similar"] = ct
         return out
-
-    def blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None, *,
-              out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
-        """The hybrid score from row-normalized bought-together and content scores (weights from params).
-
-        Separate from _score_chunks so the weight tuning blends the same two blocks 16 times instead of
-        rebuilding them for every grid point; `out` / `scratch` (float32 arrays of bt's shape) let it
-        reuse two buffers instead of allocating three blocks per grid point. The sum is taken in the
-        same order whatever the buffers, so the scores are bit-identical.
-        """
-        wb, wc, wp = self.bought_together_weight, self.content_weight, self.popularity_weight
-        total = wb + wc + wp
-        hy = out if out is not None else np.empty(bt.shape, np.float32)
-        if wb > 0:
-            np.multiply(bt, np.float32(wb / total), out=hy)
-            if wc > 0:
-                hy += np.multiply(ct, np.float32(wc / total), out=scratch)
-        elif wc > 0:
-            np.multiply(ct, np.float32(wc / total), out=hy)
-        else:
-            hy.fill(0.0)
-        if wp > 0:
-            hy += np.float32(wp / total) * self.popularity_[None, :]
-        if cold.any():
-            # cold start: no co-purchase evidence, so the content neighbours lead and popularity
-            # only breaks ties (COLD_START_POPULARITY_SHARE)
-            hy[cold] = (1 - COLD_START_POPULARITY_SHARE) * ct[cold] \
-                + COLD_START_POPULARITY_SHARE * self.popularity_[None, :]
-        return hy
 
     def score_top_k_many(self, rows: np.ndarray, methods: tuple[str, ...], k: int,
                          exclude: np.ndarray | None = None,
