@@ -29,12 +29,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
-from ml_predictions.estimators.recommendation.constants import (
-    BUY_AGAIN_NEIGHBOURS,
-    CUSTOMER_NEIGHBOURS,
-    METHODS,
-    NORMALIZATIONS,
-)
+from ml_predictions.estimators.recommendation.constants import BUY_AGAIN_NEIGHBOURS, CUSTOMER_NEIGHBOURS, METHODS, NORMALIZATIONS
 from ml_predictions.estimators.recommendation.customers import CustomerListsMixin
 from ml_predictions.estimators.recommendation.features import FeaturesMixin
 from ml_predictions.estimators.recommendation.kernels import (
@@ -363,13 +358,9 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
             for method in methods:
                 parts_left = left[method] or [(np.zeros((0, k), np.int32), np.zeros((0, k), np.float32))]
                 excluded_scores[method] = (np.vstack([p[0] for p in parts_left]), np.vstack([p[1] for p in parts_left]))
-        result = {}
-        for method in methods:
-            if parts[method]:
-                result[method] = (np.vstack([p[0] for p in parts[method]]), np.vstack([p[1] for p in parts[method]]))
-            else:
-                result[method] = (np.empty((0, k), np.int32), np.empty((0, k), np.float32))
-        return result
+        empty = (np.empty((0, k), np.int32), np.empty((0, k), np.float32))
+        return {m: (np.vstack([p[0] for p in parts[m]]), np.vstack([p[1] for p in parts[m]])) if parts[m] else empty
+                for m in methods}
 
     def score_top_k(self, rows: np.ndarray, method: str, k: int,
                     exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -378,15 +369,10 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
-        state.pop("_neighbour_cache", None)  # rebuilt on demand; keeps the artifact small
-        state.pop("_baskets", None)
-        state.pop("_raw", None)
-        state.pop("_available_by_popularity", None)
-        state.pop("_repeat_events", None)
-        state.pop("_content_dense", None)
+        for name in ("_neighbour_cache", "_baskets", "_raw", "_available_by_popularity", "_repeat_events",
+                     "_content_dense"):  # rebuilt on demand; keeps the artifact small
+            state.pop(name, None)
         return state
-
-    # ---- summary ------------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
         self._check_fitted()
