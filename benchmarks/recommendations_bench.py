@@ -69,6 +69,21 @@ def generator_data(customers: int, products: int, orders: int, seed: int = 1) ->
     return lines[["order_id", "customer_id", "product_id", "ordered_at", "quantity"]], prods
 
 
+def superstore() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The BI tool's demo shop (fictional: a schema check, never evidence): the only set here with both
+    customers and products; the product's sub-category is its category."""
+    raw = pd.read_csv(SHARED_DATA / "superstore_fictional" / "Sample - Superstore.csv", encoding="latin-1")
+    lines = pd.DataFrame({"order_id": raw["Order ID"].astype(str), "customer_id": raw["Customer ID"].astype(str),
+                          "product_id": raw["Product ID"].astype(str),
+                          "ordered_at": pd.to_datetime(raw["Order Date"], format="%m/%d/%Y", utc=True),
+                          "quantity": raw["Quantity"]})
+    first = raw.drop_duplicates("Product ID")
+    prods = pd.DataFrame({"id": first["Product ID"].astype(str), "name": first["Product Name"].astype(str),
+                          "description": "", "category": first["Sub-Category"].astype(str),
+                          "price": (first["Sales"] / first["Quantity"]).to_numpy(), "stock": np.nan, "active": True})
+    return lines, prods
+
+
 def bread_basket() -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = pd.read_csv(BREAD)
     raw = raw[raw["Item"].str.upper() != "NONE"]
@@ -152,9 +167,10 @@ def buy_again(name: str, lines: pd.DataFrame, products: pd.DataFrame) -> None:
     train, test, _ = time_split(lines, TEST_FRACTION)
     model = ProductRecommender(**result["params"]).fit(train, products, precompute=False)
     targets = customer_targets(model, test, max_queries=20000, random_state=SEED, new_only=False)
-    rows = [("ours (buy again, tuned: half-life "
-             f"{result['params']['repeat_half_life_days']} d, weight {result['params']['buy_again_weight']})",
-             ours["buy_again"]), ("customer's own top-10 most bought", ours["own_top10"]),
+    prm = result["params"]
+    rows = [(f"ours (buy again, tuned: {prm['buy_again_neighbours']} neighbours, own weight "
+             f"{prm['buy_again_weight']}, half-life {prm['repeat_half_life_days']} d, popularity "
+             f"{prm['buy_again_popularity_weight']})", ours["buy_again"]), ("customer's own top-10 most bought", ours["own_top10"]),
             ("popularity", ours["popularity"])]
     try:
         from implicit.als import AlternatingLeastSquares
@@ -176,7 +192,10 @@ def buy_again(name: str, lines: pd.DataFrame, products: pd.DataFrame) -> None:
                 ("implicit ItemItem BM25 (K=100)", lambda: BM25Recommender(K=100))):
             rec = make()
             rec.fit(counts, show_progress=False)
-            ids, scores = rec.recommend(cust, counts[cust], N=K, filter_already_liked_items=False)
+            # the same availability rule as ours (the unavailable products are never offered)
+            unavailable = np.flatnonzero(~model.available_) if model.exclude_unavailable else None
+            ids, scores = rec.recommend(cust, counts[cust], N=K, filter_already_liked_items=False,
+                                        filter_items=unavailable)
             ids = np.where(np.isfinite(scores) & (ids < n), ids, -1)
             rows.append((label, ranking_metrics(ids, T, n, K)))
     print("| list | recall@10 | NDCG@10 | customers |")
@@ -467,6 +486,12 @@ def main() -> None:
             shape_lines, shape_products, _ = retail_shape(products=3600, customers=4100, orders=15700, seed=0)
             sets = [("generator (20,000 customers, 2,000 products, 150,000 orders, seed 1)",
                      *generator_data(customers=20_000, products=2_000, orders=150_000, seed=1)),
+                    ("generator (10,000 customers, 1,000 products, 60,000 orders, seed 5)",
+                     *generator_data(customers=10_000, products=1_000, orders=60_000, seed=5)),
+                    ("Superstore (fictional demo data: 793 customers, 1,862 products, 5,009 orders)", *superstore()),
+                    *([("generator, performance set (100,000 customers, 10,000 products, 400,000 orders, seed 3)",
+                        *generator_data(customers=100_000, products=10_000, orders=400_000, seed=3))]
+                      if os.environ.get("RECO_BUYAGAIN_LARGE") else []),
                     ("synthetic online-retail shape (tests/shapes/retail.py: 3.6k products, 4.1k customers, "
                      "15.7k orders; a shape, not evidence)", shape_lines, shape_products)]
             cache.write_bytes(pickle.dumps([(n, _plain(a), _plain(b)) for n, a, b in sets]))

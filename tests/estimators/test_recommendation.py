@@ -451,3 +451,18 @@ def test_an_artifact_from_before_buy_again_neighbours_keeps_its_old_list():
         delattr(model, name)
     again = model.recommend_for_customer("zoe", top_n=3, include_purchased=True)
     assert model.product_ids_[again[0][0]] == "p6" and len(again) == 3
+
+
+def test_tuning_and_evaluation_use_only_the_estimators_public_methods():
+    """The tuning and the evaluation drive the estimator like any caller would (its contract), so a
+    refactoring of its private state cannot silently change what they measure."""
+    import ast
+    from pathlib import Path
+
+    import ml_predictions.estimators.recommendation as package
+
+    for name in ("tuning.py", "evaluation.py"):
+        tree = ast.parse((Path(package.__file__).parent / name).read_text())
+        private = sorted({node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                          and node.attr.startswith("_") and not node.attr.startswith("__")})
+        assert private == [], f"{name} reaches into {private}"

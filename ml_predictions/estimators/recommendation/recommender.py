@@ -29,7 +29,12 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
-from ml_predictions.estimators.recommendation.constants import BUY_AGAIN_NEIGHBOURS, CUSTOMER_NEIGHBOURS, METHODS, NORMALIZATIONS
+from ml_predictions.estimators.recommendation.constants import (
+    BUY_AGAIN_NEIGHBOURS,
+    CUSTOMER_NEIGHBOURS,
+    METHODS,
+    NORMALIZATIONS,
+)
 from ml_predictions.estimators.recommendation.customers import CustomerListsMixin
 from ml_predictions.estimators.recommendation.features import FeaturesMixin
 from ml_predictions.estimators.recommendation.kernels import (
@@ -131,27 +136,18 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
     # ---- fitting ------------------------------------------------------------------------------
 
     def _validate(self) -> None:
-        if self.normalization not in NORMALIZATIONS:
-            raise InvalidParameterError(f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}",
-                                        field="normalization")
-        for name in ("customer_weight", "bought_together_weight", "content_weight", "popularity_weight"):
-            if getattr(self, name) < 0:
+        for name, choices in (("normalization", NORMALIZATIONS), ("customer_neighbours", CUSTOMER_NEIGHBOURS),
+                              ("buy_again_neighbours", BUY_AGAIN_NEIGHBOURS)):
+            if getattr(self, name) not in choices:
+                raise InvalidParameterError(f"{name} must be one of {choices}; got {getattr(self, name)!r}", field=name)
+        for name in ("customer_weight", "bought_together_weight", "content_weight", "popularity_weight",
+                     "buy_again_popularity_weight"):
+            if not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0", field=name)
         if self.bought_together_weight + self.content_weight + self.popularity_weight <= 0:
             raise InvalidParameterError("at least one hybrid weight must be positive", field="bought_together_weight")
-        if self.customer_neighbours not in CUSTOMER_NEIGHBOURS:
-            raise InvalidParameterError(
-                f"customer_neighbours must be one of {CUSTOMER_NEIGHBOURS}; got {self.customer_neighbours!r}",
-                field="customer_neighbours")
         if not 0.0 <= self.buy_again_weight <= 1.0:
             raise InvalidParameterError("buy_again_weight must be between 0 and 1", field="buy_again_weight")
-        if self.buy_again_neighbours not in BUY_AGAIN_NEIGHBOURS:
-            raise InvalidParameterError(
-                f"buy_again_neighbours must be one of {BUY_AGAIN_NEIGHBOURS}; got {self.buy_again_neighbours!r}",
-                field="buy_again_neighbours")
-        if not self.buy_again_popularity_weight >= 0:
-            raise InvalidParameterError("buy_again_popularity_weight must be >= 0",
-                                        field="buy_again_popularity_weight")
         if not self.repeat_half_life_days > 0:
             raise InvalidParameterError("repeat_half_life_days must be > 0", field="repeat_half_life_days")
         if self.top_k < 1 or self.max_basket_size < 2 or self.max_history_items < 1:
