@@ -23,7 +23,12 @@ import time
 
 import numpy as np
 import pandas as pd
-from inventory_bench import DATA, InventoryOptimizer, policy_levels, simulate  # sets sys.path for ml_predictions
+from inventory_bench import (  # sets sys.path for ml_predictions
+    DATA,
+    InventoryOptimizer,
+    policy_levels,
+    simulate,
+)
 
 from ml_predictions.estimators.inventory import DEFAULT_CLASS_SERVICE_LEVELS
 
