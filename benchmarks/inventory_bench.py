@@ -6,6 +6,7 @@
         # end-to-end through the ORM data source (writes a 10k-product shop into that database!)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inv_bench python benchmarks/inventory_bench.py --only cache
         # the three GET endpoints through the API on that shop: cold, warm (cached) and after a stock change
+        # (INVENTORY_FINGERPRINT_SECONDS=30 in the environment: the data fingerprint reused for 30 s)
 
 Simulation (both data sets): every product's real daily demand over a held-out period is replayed day by
 day with lost sales. The service-level policy is re-fitted every 7 days on the history known at that
@@ -95,6 +96,8 @@ def simulate(demand: np.ndarray, lead: np.ndarray, cost: np.ndarray, levels) -> 
         "avg_inventory_value": float(inv_value.mean()),
         "purchased_value": purchased_value,
         "orders": orders,
+        "served_by_product": served_p,
+        "demand_by_product": wanted,
     }
 
 
@@ -297,24 +300,33 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
     from django.db import connection
 
     from ml_predictions.capabilities.inventory.selectors import run_inventory_analysis
+    from ml_predictions.capabilities.inventory.services import inventory_alerts_sync
+    from ml_predictions.models import InventoryAlert
 
-    times, reads = [], []
+    InventoryAlert.objects.all().delete()  # the first run creates every alert, the next ones find them
+    times, reads, syncs = [], [], []
     for _ in range(3):
         started = time.perf_counter()
         analysis = run_inventory_analysis(as_of="2026-07-01")
         analysis.optimizer.health()
+        sync_started = time.perf_counter()
+        sync = inventory_alerts_sync(analysis=analysis, force=True)
         times.append(time.perf_counter() - started)
         reads.append(analysis.read_seconds)
+        syncs.append((time.perf_counter() - sync_started, sync.created, sync.unchanged))
     best = int(np.argmin(times))
+    sync_text = "; ".join(f"{s:.2f} s ({c:,} created, {u:,} unchanged)" for s, c, u in syncs)
     created = pd.to_datetime(shop.orders["created_at"])
     recent = int((created >= pd.Timestamp("2026-04-02")).sum())
     last_year = int(((created >= pd.Timestamp("2025-05-06")) & (created < pd.Timestamp("2025-07-29"))).sum())
     out = ["### Speed: analysis of 10k products through the ORM data source", "",
            f"{connection.vendor}, {n_products:,} products, {shop.stats['order_lines']:,} order lines in a year "
            f"(read: {recent:,} orders of the last 90 days + {last_year:,} orders of last year's season window): "
-           f"run_inventory_analysis (read products and order lines, fit, alerts) + health in {times[best]:.2f} s, "
+           f"run_inventory_analysis (read products and order lines, fit, alerts) + health + alert sync in "
+           f"{times[best]:.2f} s, "
            f"of which {reads[best]:.2f} s reading the database (best of 3; runs {', '.join(f'{t:.2f}' for t in times)} "
-           f"s). Writing the shop took {write_s:.0f} s (0 = reused; not part of the figure).",
+           f"s). Alert sync per run: {sync_text}. Writing the shop took {write_s:.0f} s (0 = reused; not part "
+           f"of the figure).",
            ""]
     print("\n".join(out), flush=True)
     return out
@@ -323,6 +335,7 @@ def db_case(n_products: int = 10_000, orders: int = 400_000) -> list[str]:
 def cache_case(n_products: int = 10_000, orders: int = 400_000, repeats: int = 5) -> list[str]:
     """The GET endpoints through the API (DRF test client, staff user): cold, warm, after a stock change."""
     _shop, write_s = _db_shop(n_products, orders)
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.db import connection
@@ -333,6 +346,9 @@ def cache_case(n_products: int = 10_000, orders: int = 400_000, repeats: int = 5
     from ml_predictions.capabilities.inventory.selectors import analysis_cache_key, build_optimizer
     from ml_predictions.conf import ml_settings
 
+    memo = int(os.environ.get("INVENTORY_FINGERPRINT_SECONDS", "0"))
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_FINGERPRINT_SECONDS": memo}
+    ml_settings.reload()
     user, _created = get_user_model().objects.get_or_create(username="inventory_bench", defaults={"is_staff": True})
     client = APIClient()
     client.force_authenticate(user)
@@ -370,7 +386,8 @@ def cache_case(n_products: int = 10_000, orders: int = 400_000, repeats: int = 5
         Product.objects.filter(pk=product.pk).update(stock_quantity=F("stock_quantity") - 1)
     out = ["### Speed: the GET endpoints with the analysis cache (10k products, through the API)", "",
            f"{connection.vendor}, {n_products:,} products, the same shop as above, Django's default LocMemCache, "
-           f"INVENTORY_CACHE_SECONDS = {ml_settings.INVENTORY_CACHE_SECONDS}; each figure is one whole GET "
+           f"INVENTORY_CACHE_SECONDS = {ml_settings.INVENTORY_CACHE_SECONDS}, INVENTORY_FINGERPRINT_SECONDS = {memo} "
+           "(> 0: the stock change below is not seen within that time); each figure is one whole GET "
            "through the DRF test client (authentication, filters, serialization included):", "",
            "| request | time |", "|---|---:|",
            f"| inventory-analysis, cold (empty cache: fingerprint + read + fit + response) | {1000 * cold['analysis']:.0f} ms |",

@@ -138,6 +138,10 @@ DEFAULTS: dict[str, Any] = {
     # bounds memory and the rare edit a fingerprint cannot see. 0 disables the cache.
     "INVENTORY_CACHE_SECONDS": 300,
     "INVENTORY_CACHE_ALIAS": "default",
+    # Reuse the data fingerprint behind the cache key for this many seconds (0 = check the data on every
+    # request, exact). A warm GET then costs a cache read instead of the fingerprint's queries, at the price
+    # of a stock or order change taking up to this long to show.
+    "INVENTORY_FINGERPRINT_SECONDS": 0,
     # --- customer segmentation -------------------------------------------------------------------
     # RFM window in days before calc_date (the RFM + K-means peer system's RFM_WINDOW_DAYS).
     "SEGMENTATION_WINDOW_DAYS": 365,

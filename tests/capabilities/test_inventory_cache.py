@@ -245,3 +245,28 @@ def test_system_check_names_a_missing_cache_alias(settings):
     assert [e.id for e in check_ml_settings()] == ["ml_predictions.E005"]
     settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_CACHE_SECONDS": 0}
     assert check_ml_settings() == []
+
+
+@pytest.mark.django_db
+def test_a_reused_fingerprint_trades_freshness_for_speed(staff_client, small_shop, computations, settings,
+                                                          monkeypatch):
+    """INVENTORY_FINGERPRINT_SECONDS > 0: the data is not re-checked within that time (no fingerprint query,
+    the stock change is not seen yet); once the stored fingerprint expires, it is."""
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_FINGERPRINT_SECONDS": 60}
+    checks: list[int] = []
+    real = DjangoORMDataSource.fingerprint
+
+    def counting(self, **kwargs):
+        checks.append(1)
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(DjangoORMDataSource, "fingerprint", counting)
+    first = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
+    product_id = next(a["product_id"] for a in first["alerts"] if a["alert_type"] in ("slow_moving", "overstock"))
+    Product.objects.filter(pk=product_id).update(stock_quantity=F("stock_quantity") + 7)
+    second = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
+    assert len(checks) == 1 and len(computations) == 1
+    assert stock_of(second, product_id) == stock_of(first, product_id)
+    cache.clear()  # the stored fingerprint expires
+    third = staff_client.get(URLS[0], {"as_of": AS_OF}).json()
+    assert len(checks) == 2 and stock_of(third, product_id) == stock_of(first, product_id) + 7

@@ -140,3 +140,17 @@ def test_the_optimiser_passes_the_estimator_contract():
     )
     with pytest.raises(NotFittedError):
         InventoryOptimizer().health()
+
+
+def test_the_forecast_error_replaces_the_history_spread():
+    # forecast 3 a day with its own daily error 2: SS = z * sqrt(L * 4) = 1.645 * 2 * sqrt(7)
+    sales = make_sales({"a": weekly_pattern([7, 35, 7, 35, 7, 35, 7, 35]), "b": np.full(56, 3.0)})
+    products = make_products([{"id": "a", "stock": 100}, {"id": "b", "stock": 100}])
+    days = pd.date_range(AS_OF, periods=30, freq="D")
+    forecast = pd.DataFrame({"product_id": "a", "date": days, "predicted_quantity": 3.0, "residual_std": 2.0})
+    p = InventoryOptimizer(**NO_SEASON).fit(sales, products, as_of=AS_OF, forecast=forecast).policy_
+    p = p.set_index("product_id")
+    assert p.loc["a", "demand_source"] == "forecast" and p.loc["a", "demand_std"] == 2.0
+    assert p.loc["a", "safety_stock"] == pytest.approx(norm.ppf(0.95) * 2.0 * np.sqrt(7))
+    # without the column the history's spread stays (b has none: constant demand)
+    assert p.loc["b", "demand_std"] == 0.0

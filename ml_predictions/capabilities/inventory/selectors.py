@@ -215,6 +215,32 @@ def run_inventory_analysis(*, as_of: date | str | None = None, overrides: dict[s
 CACHE_KEY_PREFIX = "ml_predictions:inventory_analysis:"
 
 
+FINGERPRINT_KEY_PREFIX = "ml_predictions:inventory_fingerprint:"
+
+
+def _data_fingerprint(source: Any, windows: list[tuple[date, date]]) -> str | None:
+    """The data source's fingerprint of the analysis' reads, reused for INVENTORY_FINGERPRINT_SECONDS."""
+    ttl = int(ml_settings.INVENTORY_FINGERPRINT_SECONDS or 0)
+    if ttl <= 0:
+        return source.fingerprint(order_windows=windows, products=True)
+    cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
+    key = FINGERPRINT_KEY_PREFIX + hashlib.sha256(
+        f"{type(source).__module__}.{type(source).__qualname__}|{windows}".encode()).hexdigest()
+    try:
+        stored = cache.get(key)
+    except Exception:  # noqa: BLE001 — an unreachable cache only costs the queries
+        stored = None
+    if isinstance(stored, str):
+        return stored
+    fingerprint = source.fingerprint(order_windows=windows, products=True)
+    if fingerprint is not None:
+        try:
+            cache.set(key, fingerprint, ttl)
+        except Exception:  # noqa: BLE001
+            logger.warning("inventory fingerprint not cached", exc_info=True)
+    return fingerprint
+
+
 def analysis_cache_key(as_of: date, optimizer: InventoryOptimizer) -> str | None:
     """Everything the analysis depends on, hashed; None when the data source cannot fingerprint its data.
 
@@ -226,7 +252,7 @@ def analysis_cache_key(as_of: date, optimizer: InventoryOptimizer) -> str | None
     urgency, limit) are not in it: they are cheap cuts of one analysis, which all three endpoints share.
     """
     source = get_data_source()
-    fingerprint = source.fingerprint(order_windows=optimizer.history_windows(as_of), products=True)
+    fingerprint = _data_fingerprint(source, optimizer.history_windows(as_of))
     if fingerprint is None:
         return None
     active = dict(MLModel.objects.filter(

@@ -66,19 +66,21 @@ def _wanted_alerts(alerts: pd.DataFrame, as_of: date) -> dict[tuple[str, str], d
     with translation.override(settings.LANGUAGE_CODE):
         messages = alert_messages(alerts) if len(alerts) else []
     classes = alerts["abc_xyz"] if "abc_xyz" in alerts.columns else pd.Series("", index=alerts.index)
+    cols = ["product_id", "alert_type", "product_name", "current_stock", "recommended_stock",
+            "predicted_demand_7days", "predicted_demand_30days", "urgency_level", "estimated_stockout_date"]
     wanted: dict[tuple[str, str], dict[str, Any]] = {}
-    for i, (row, klass) in enumerate(zip(alerts.itertuples(index=False), classes, strict=True)):
-        stockout = row.estimated_stockout_date
-        wanted[(str(row.product_id), str(row.alert_type))] = {
-            "product_name": str(row.product_name)[:255],
-            "current_stock": int(row.current_stock) if pd.notna(row.current_stock) else 0,
-            "recommended_stock": int(row.recommended_stock),
-            "predicted_demand_7days": round(float(row.predicted_demand_7days), 1),
-            "predicted_demand_30days": round(float(row.predicted_demand_30days), 1),
-            "urgency_level": int(row.urgency_level),
+    rows = zip(*(alerts[c].tolist() for c in cols), classes.tolist(), messages, strict=True)
+    for pid, atype, name, stock, target, d7, d30, urgency, stockout, klass, message in rows:
+        wanted[(str(pid), str(atype))] = {
+            "product_name": str(name)[:255],
+            "current_stock": int(stock) if pd.notna(stock) else 0,
+            "recommended_stock": int(target),
+            "predicted_demand_7days": round(float(d7), 1),
+            "predicted_demand_30days": round(float(d30), 1),
+            "urgency_level": int(urgency),
             "estimated_stockout_date": stockout if isinstance(stockout, date) else None,
             "product_class": str(klass or "")[:2],
-            "message": messages[i],
+            "message": message,
             "as_of": as_of,
         }
     return wanted

@@ -16,6 +16,7 @@ from backend_django.shop.importer import (
     parse_mapping,
     parse_values,
 )
+from backend_django.shop.product_terms import import_product_terms
 from ml_predictions.management.base import BatchCommand
 
 SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "whitespace": "whitespace"}
@@ -28,6 +29,9 @@ class Command(BatchCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("orders", nargs="?", help="Orders or order-lines CSV file")
         parser.add_argument("--customers", help="Customers CSV (customer_id,email,country,created_at)")
+        parser.add_argument("--products", help="Products CSV of supplier terms and stock for products already in the "
+                            "shop (product_id, and any of cost, price, stock, lead_time_days, lead_time_std_days, "
+                            "min_order_quantity, case_pack, supplier); read after the orders")
         parser.add_argument("--map", default="", metavar="SRC=DST,…",
                             help="Rename file columns to canonical ones; 'Date+Time=ordered_at' joins two columns")
         parser.add_argument("--date-format", default=None, help="strftime format of ordered_at, e.g. '%%m/%%d/%%Y %%H:%%M' "
@@ -57,9 +61,9 @@ class Command(BatchCommand):
         parser.add_argument("--dry-run", action="store_true", help="Validate and write, then roll back")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        if not opts["orders"] and not opts["customers"]:
-            raise CommandError("Give an orders file, --customers FILE, or both.")
-        for key in ("orders", "customers"):
+        if not opts["orders"] and not opts["customers"] and not opts["products"]:
+            raise CommandError("Give an orders file, --customers FILE, --products FILE, or several.")
+        for key in ("orders", "customers", "products"):
             if opts[key] and not Path(opts[key]).is_file():
                 raise CommandError(f"{opts[key]} does not exist.")
         try:
@@ -71,8 +75,12 @@ class Command(BatchCommand):
                 returns=opts["returns"], defaults=parse_values(opts["default"]),
                 exclude=parse_values(opts["exclude"], multi=True), id_prefix=opts["id_prefix"],
                 default_status=opts["status"], default_currency=opts["currency"].upper(), channel=opts["channel"])
-            report = import_orders(opts["orders"], customers_path=opts["customers"], options=options,
-                                   dry_run=opts["dry_run"], progress=self.stdout.write)
+            report = None
+            if opts["orders"] or opts["customers"]:
+                report = import_orders(opts["orders"], customers_path=opts["customers"], options=options,
+                                       dry_run=opts["dry_run"], progress=self.stdout.write)
+            terms = (import_product_terms(opts["products"], options=options, dry_run=opts["dry_run"])
+                     if opts["products"] else None)
         except ImportAborted as exc:
             self._write_errors(exc.report, opts["errors_file"])
             raise CommandError(f"{exc.report.error_summary()}\nNothing was imported "
@@ -81,10 +89,16 @@ class Command(BatchCommand):
             raise CommandError(str(exc)) from exc
         except DatabaseError as exc:  # the transaction was rolled back: nothing was imported
             raise CommandError(f"The database refused the import, nothing was imported: {exc}") from exc
-        self._write_errors(report, opts["errors_file"])
-        if report.errors:
-            self.stderr.write(f"Skipped {report.error_summary()}")
-        self.stdout.write(self._summary(report))
+        if report is not None:
+            self._write_errors(report, opts["errors_file"])
+            if report.errors:
+                self.stderr.write(f"Skipped {report.error_summary()}")
+            self.stdout.write(self._summary(report))
+        if terms is not None:
+            verb = "would update" if opts["dry_run"] else "updated"
+            self.stdout.write(self.style.SUCCESS(
+                f"Products file: {terms.rows:,} rows, {verb} {terms.updated:,} products ({', '.join(terms.columns)})"
+                + (f"; {terms.unknown_products:,} not in the shop (skipped)" if terms.unknown_products else "")))
 
     def _write_errors(self, report: ImportReport, path: str | None) -> None:
         if not path or not report.errors:
