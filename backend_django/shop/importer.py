@@ -52,6 +52,7 @@ ALIASES = {
     "stockcode": "product_id", "sku": "product_id", "itemid": "product_id",
     "description": "product_name", "productname": "product_name", "itemname": "product_name",
     "unitprice": "unit_price", "price": "unit_price", "linetotal": "line_total",
+    "sales": "line_total", "amount": "line_total", "lineamount": "line_total", "revenue": "line_total",
     "customerid": "customer_id", "customer": "customer_id", "clientid": "customer_id",
     "qty": "quantity", "productid": "product_id", "orderid": "order_id",
 }
