@@ -39,8 +39,27 @@ GUEST_CUSTOMER = "guest"
 LINE_COLUMNS = {"order_id", "customer_id", "ordered_at", "product_id", "product_name", "category", "quantity",
                 "unit_price", "line_total", "status", "currency", "email", "country", "stock"}
 CUSTOMER_COLUMNS = {"customer_id", "email", "country", "created_at"}
-# Names used by the RFM + K-means peer system's orders.csv, accepted without --map.
-ALIASES = {"order_date": "ordered_at", "order_amount": "line_total"}
+# Header names other exports use, accepted without --map. Keys are compared after `_header_key`
+# (lower case, only letters and digits), so "Customer ID", "CustomerID" and "customer_id" are one name.
+# They cover the RFM + K-means peer system's orders.csv and the common online-retail exports (the UCI
+# Online Retail files: InvoiceNo/Invoice, StockCode, Description, Quantity, InvoiceDate, UnitPrice/Price,
+# CustomerID/Customer ID, Country), whose users should not need a --map for a standard file.
+ALIASES = {
+    "orderdate": "ordered_at", "orderamount": "line_total",
+    "invoiceno": "order_id", "invoice": "order_id", "invoiceid": "order_id", "invoicenumber": "order_id",
+    "orderno": "order_id", "ordernumber": "order_id",
+    "invoicedate": "ordered_at", "orderdatetime": "ordered_at", "orderedat": "ordered_at",
+    "stockcode": "product_id", "sku": "product_id", "itemid": "product_id",
+    "description": "product_name", "productname": "product_name", "itemname": "product_name",
+    "unitprice": "unit_price", "price": "unit_price", "linetotal": "line_total",
+    "sales": "line_total", "amount": "line_total", "lineamount": "line_total", "revenue": "line_total",
+    "customerid": "customer_id", "customer": "customer_id", "clientid": "customer_id",
+    "qty": "quantity", "productid": "product_id", "orderid": "order_id",
+}
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 STATUS_MAP = {
     "completed": "shipped", "complete": "shipped", "delivered": "shipped", "shipped": "shipped", "closed": "shipped",
@@ -216,10 +235,14 @@ def _apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], known: set[str]
     if missing:
         raise ValueError(f"--map names columns the file does not have: {missing}; it has {list(frame.columns)}")
     mapped_sources = {p.strip() for src in mapping for p in src.split("+")}
-    for col in frame.columns:
-        if col in mapped_sources:
-            continue
-        name = ALIASES.get(col, col)
+    rest = [col for col in frame.columns if col not in mapped_sources]
+    # Exact canonical names first, so a file with both `order_id` and `Invoice` keeps `order_id`.
+    for col in rest:
+        if col in known and col not in out.columns:
+            out[col] = frame[col]
+    for col in rest:
+        key = _header_key(col)
+        name = ALIASES.get(key) or next((k for k in known if _header_key(k) == key), None)
         if name in known and name not in out.columns:
             out[name] = frame[col]
     return out
@@ -275,19 +298,29 @@ class _Errors:
         return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
+def _to_datetime(raw: pd.Series, fmt: str | None, tz: str, dayfirst: bool) -> pd.Series:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" -> per-value parsing
+        if tz == "UTC":
+            return pd.to_datetime(raw, format=fmt, errors="coerce", utc=True, dayfirst=dayfirst)
+        parsed = pd.to_datetime(raw, format=fmt, errors="coerce", dayfirst=dayfirst)
+        if parsed.dt.tz is None:
+            parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+        return parsed.dt.tz_convert("UTC")
+
+
 def _parse_dates(raw: pd.Series, fmt: str | None, tz: str) -> pd.Series:
     index = raw.index
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)  # parse each distinct string once
     raw = pd.Series(uniques, dtype=object)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" -> per-value parsing
-        if tz == "UTC":
-            parsed = pd.to_datetime(raw, format=fmt, errors="coerce", utc=True)
-        else:
-            parsed = pd.to_datetime(raw, format=fmt, errors="coerce")
-            if parsed.dt.tz is None:
-                parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-            parsed = parsed.dt.tz_convert("UTC")
+    parsed = _to_datetime(raw, fmt, tz, dayfirst=False)
+    if fmt is None and parsed.isna().any() and raw.astype(str).str.contains("/", regex=False).any():
+        # The format is inferred from the first value, so a day-first file ("01/12/2010 08:26", the
+        # UCI exports) whose first days are <= 12 is read month-first and every day above 12 fails.
+        # Whichever reading parses more of the file wins; a tie keeps the month-first default.
+        other = _to_datetime(raw, fmt, tz, dayfirst=True)
+        if other.isna().sum() < parsed.isna().sum():
+            parsed = other
     parsed = parsed.dt.floor("s").dt.tz_localize(None).to_numpy()
     out = np.full(len(codes), np.datetime64("NaT"), dtype=parsed.dtype)
     out[codes >= 0] = parsed[codes[codes >= 0]]

@@ -140,6 +140,58 @@ def test_uci_online_retail_headers_with_map_and_rules(tmp_path):
     assert Product.objects.get(sku="85123A").name == "WHITE HANGING HEART T-LIGHT HOLDER"
 
 
+def test_uci_online_retail_headers_need_no_map(tmp_path):
+    """A standard online-retail export imports as it is: its headers are recognised by name."""
+    mapped = import_orders(_write(tmp_path, "mapped.csv", UCI), options=ImportOptions(
+        column_map=parse_mapping(UCI_MAP), date_format="%m/%d/%Y %H:%M"))
+    mapped_snapshot = _snapshot()
+    for model in (OrderItem, Order, Product, Category, Customer):
+        model.objects.all().delete()
+    plain = import_orders(_write(tmp_path, "plain.csv", UCI))
+    assert (plain.lines_imported, plain.skipped_no_customer, plain.skipped_returns) == (
+        mapped.lines_imported, mapped.skipped_no_customer, mapped.skipped_returns) == (4, 1, 1)
+    assert _snapshot().keys() == mapped_snapshot.keys()
+    assert set(Order.objects.values_list("external_id", flat=True)) == {"536365", "536366", "536367"}
+    assert Product.objects.get(sku="84879").name == "ASSORTED COLOUR BIRD ORNAMENT"
+    assert Customer.objects.get(external_id="13047").country == "United Kingdom"
+
+
+def test_online_retail_ii_headers_with_day_first_dates(tmp_path):
+    """The second UCI release names its columns "Invoice", "Price" and "Customer ID"; exports of it are
+    often day-first. The first dates have days <= 12, so only the later rows tell the two readings apart."""
+    text = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
+489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,01/12/2009 07:45,6.95,13085.0,United Kingdom
+489435,22350,CAT BOWL,12,05/12/2009 10:05,2.55,13085.0,United Kingdom
+489436,48173C,DOOR MAT BLACK FLOCK,10,13/12/2009 09:06,5.95,13078.0,United Kingdom
+489437,21755,LOVE BUILDING BLOCK WORD,18,25/12/2009 09:08,5.45,15362.0,United Kingdom
+"""
+    report = import_orders(_write(tmp_path, "retail_ii.csv", text))
+    assert (report.lines_imported, report.invalid) == (4, 0)
+    got = dict(Order.objects.values_list("external_id", "created_at"))
+    assert got["489434"] == datetime(2009, 12, 1, 7, 45, tzinfo=UTC)  # day first: 1 December, not 12 January
+    assert got["489435"] == datetime(2009, 12, 5, 10, 5, tzinfo=UTC)
+    assert got["489437"] == datetime(2009, 12, 25, 9, 8, tzinfo=UTC)
+    assert Product.objects.get(sku="22350").price == Decimal("2.55")
+
+
+def test_month_first_slashed_dates_stay_month_first(tmp_path):
+    text = """order_id,customer_id,ordered_at,unit_price
+A,K,12/1/2010 8:26,1
+B,K,12/13/2010 8:26,1
+"""
+    import_orders(_write(tmp_path, "us.csv", text))
+    got = dict(Order.objects.values_list("external_id", "created_at"))
+    assert (got["A"].month, got["A"].day, got["B"].day) == (12, 1, 13)
+
+
+def test_a_canonical_column_wins_over_a_recognised_header(tmp_path):
+    text = """order_id,Invoice,customer_id,ordered_at,unit_price
+REAL-1,OTHER-1,K,2025-01-01,3
+"""
+    import_orders(_write(tmp_path, "both.csv", text))
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["REAL-1"]
+
+
 def test_returns_as_refunds_and_guest_customer(tmp_path):
     path = _write(tmp_path, "online_retail.csv", UCI)
     call_command("import_orders", path, "--map", UCI_MAP, "--date-format", "%m/%d/%Y %H:%M",

@@ -44,6 +44,16 @@ def test_superstore():
     assert (lines["quantity"] * lines["unit_price"]).sum() == pytest.approx(2_297_200.86, abs=50)
 
 
+def test_superstore_headers_are_recognised_without_a_map():
+    path = _need(DATA / "superstore_fictional" / "Sample - Superstore.csv")
+    call_command("import_orders", path, "--currency", "USD")  # month-first dates inferred
+    assert (Order.objects.count(), Customer.objects.count(), Product.objects.count()) == (5009, 793, 1862)
+    lines = get_data_source().order_lines()
+    assert (lines["quantity"] * lines["unit_price"]).sum() == pytest.approx(2_297_200.86, abs=50)
+    assert lines["ordered_at"].min().date().isoformat() == "2016-01-03"  # as with --date-format %m/%d/%Y
+    assert Product.objects.filter(category__name="Furniture").exists()
+
+
 def test_cdnow():
     path = _need(DATA / "cdnow" / "CDNOW_master.txt")
     call_command("import_orders", path, "--sep", "whitespace", "--map",
