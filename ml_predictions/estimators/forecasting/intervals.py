@@ -56,32 +56,6 @@ def step_quantiles(resid: np.ndarray, alpha: float, max_horizon: int) -> tuple[n
     return lo_s[idx] * grow, hi_s[idx] * grow
 
 
-def leave_one_origin_out_coverage(
-    pred: np.ndarray, actual: np.ndarray, level: np.ndarray, open_days: np.ndarray, alpha: float,
-) -> tuple[float, list[float]]:
-    """(pooled, per-window) coverage of the conformal band on backtest windows (origins x series x
-    steps), each window's band built from the other windows' scaled errors. Closed days (open_days
-    False) are neither scored nor used: their forecast is exactly 0 by construction."""
-    k, _, steps = pred.shape
-    resid = np.where(open_days, (actual - pred) / level[:, :, None], np.nan)
-    if k < 2:
-        return float("nan"), []
-    per_window, hits, total = [], 0, 0
-    for i in range(k):
-        others = np.delete(resid, i, axis=0).reshape(-1, steps)
-        lo, hi = step_quantiles(others, alpha, steps)
-        lower = np.maximum(pred[i] + lo[None, :] * level[i][:, None], 0.0)
-        upper = np.maximum(pred[i] + hi[None, :] * level[i][:, None], 0.0)
-        inside = (actual[i] >= lower - 1e-9) & (actual[i] <= upper + 1e-9)
-        mask = open_days[i]
-        n = int(mask.sum())
-        if n:
-            per_window.append(float(inside[mask].mean()))
-            hits += int(inside[mask].sum())
-            total += n
-    return (hits / total if total else float("nan")), per_window
-
-
 _PROFILE_HALF_WINDOW = 3
 
 
