@@ -21,8 +21,9 @@ the errors divided by that profile (order statistic ceil((n+1)(1-alpha)) of n). 
 wider of the two at every step. Beyond the backtested steps it grows with sqrt(step), the
 random-walk rate. Lower bounds are clipped at 0.
 
-Coverage is reported honestly: each selection window is scored with a band built without its own
-errors (leave one origin out; reference origins whose window overlaps it are left out too).
+Coverage is reported per window and pooled: each selection window is scored with a band built
+without any window (own or reference) that shares a day with it. It still scores the windows the
+model was chosen on, so it reads higher than out-of-sample coverage (benchmarks/forecasting_auto_bench.py).
 """
 from __future__ import annotations
 
@@ -54,32 +55,6 @@ def step_quantiles(resid: np.ndarray, alpha: float, max_horizon: int) -> tuple[n
     grow = np.sqrt(np.maximum(h / steps, 1.0))
     idx = np.minimum(h, steps) - 1
     return lo_s[idx] * grow, hi_s[idx] * grow
-
-
-def leave_one_origin_out_coverage(
-    pred: np.ndarray, actual: np.ndarray, level: np.ndarray, open_days: np.ndarray, alpha: float,
-) -> tuple[float, list[float]]:
-    """(pooled, per-window) coverage of the conformal band on backtest windows (origins x series x
-    steps), each window's band built from the other windows' scaled errors. Closed days (open_days
-    False) are neither scored nor used: their forecast is exactly 0 by construction."""
-    k, _, steps = pred.shape
-    resid = np.where(open_days, (actual - pred) / level[:, :, None], np.nan)
-    if k < 2:
-        return float("nan"), []
-    per_window, hits, total = [], 0, 0
-    for i in range(k):
-        others = np.delete(resid, i, axis=0).reshape(-1, steps)
-        lo, hi = step_quantiles(others, alpha, steps)
-        lower = np.maximum(pred[i] + lo[None, :] * level[i][:, None], 0.0)
-        upper = np.maximum(pred[i] + hi[None, :] * level[i][:, None], 0.0)
-        inside = (actual[i] >= lower - 1e-9) & (actual[i] <= upper + 1e-9)
-        mask = open_days[i]
-        n = int(mask.sum())
-        if n:
-            per_window.append(float(inside[mask].mean()))
-            hits += int(inside[mask].sum())
-            total += n
-    return (hits / total if total else float("nan")), per_window
 
 
 _PROFILE_HALF_WINDOW = 3
