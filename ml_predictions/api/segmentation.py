@@ -27,6 +27,13 @@ from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.pagination import StandardPagination
 from ml_predictions.api.parsers import LargeJSONParser, SafeJSONParser
 from ml_predictions.api.plots import new_figure, png_response
+from ml_predictions.api.segmentation_out import (
+    ApplyOut,
+    PredictOut,
+    RFMOut,
+    RFMStandardizedOut,
+    SegmentCustomersOut,
+)
 from ml_predictions.api.segmentation_serializers import (  # noqa: F401  (TrainInput is imported from here)
     CUSTOMER_EXAMPLE,
     MAX_APPLY_ROWS,
@@ -173,7 +180,7 @@ class SegmentCustomersView(MLAPIView):
             OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT),
             OpenApiParameter("calc_date", OpenApiTypes.DATE),
         ],
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: SegmentCustomersOut, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Page", value={"count": 40, "next": None, "previous": None, "segment": "vip",
                                                 "results": [{"customer_id": "c-1", "cluster": 0,
                                                              "cluster_name": "vip", "segment_type": "vip",
@@ -228,7 +235,7 @@ class SegmentPredictView(MLAPIView):
     @extend_schema(
         summary="Segment of stored customers or of raw RFM values, from the active model",
         request=PredictInput,
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
+        responses={200: PredictOut, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT,
                    409: OpenApiTypes.OBJECT},
         examples=[
             OpenApiExample("By customer id", value={"customer_ids": ["04b6c135-b0f3-48d5-9d04-d999ce43ebe4"]},
@@ -258,7 +265,7 @@ class SegmentApplyView(MLAPIView):
         summary="Stateless segmentation of posted data with automatic k; no model is stored, the "
                 "call is recorded as a Prediction row",
         request=ApplyInput,
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+        responses={200: ApplyOut, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
         examples=[
             OpenApiExample("Raw sales", request_only=True, value={
                 "sales": [{"sale_id": 1, "customer_id": 101, "date": "2025-01-05", "amount": 120, "product": "Laptop",
@@ -306,7 +313,7 @@ class RFMView(MLAPIView):
         summary="RFM table of the run, paginated, with an explanation",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
-        responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: RFMOut, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("RFM", response_only=True, value={
             "count": 300, "next": None, "previous": None, "calc_date": "2026-07-01", "window_days": 365,
             "explanation": RFM_EXPLANATION,
@@ -327,7 +334,7 @@ class RFMStandardizedView(MLAPIView):
         summary="Standardized RFM (the clustering input) with an explanation",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT),
                     OpenApiParameter("calc_date", OpenApiTypes.DATE)],
-        responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={200: RFMStandardizedOut, 409: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("Standardized", response_only=True, value={
             "count": 300, "next": None, "previous": None, "explanation": STANDARDIZED_EXPLANATION,
             "scaler": {"mean": [3.1, 1.6, 6.9], "scale": [1.2, 0.6, 1.4], "features": ["recency_days", "frequency",
