@@ -183,6 +183,36 @@ def test_buy_again_parts_reblend_to_the_same_lists_as_customer_top_k():
                 ref_i, ref_v = m.customer_top_k(Hc, 10, include_purchased=True, repeat=m.repeat_[cust])
                 np.testing.assert_array_equal(fast_i, ref_i)
                 np.testing.assert_array_equal(fast_v, ref_v)
+                old_i, old_v = _old_buy_again_lists(m, Hc, m.repeat_[cust], 10)
+                np.testing.assert_array_equal(fast_i, old_i)
+                np.testing.assert_array_equal(fast_v, old_v)
+
+
+def _old_buy_again_lists(m, Hc, repeat, k):
+    """The buy-again scores written out as before the split into parts (one pass, no shared state)."""
+    from ml_predictions.estimators.recommendation.constants import BUY_AGAIN_FILL
+    from ml_predictions.estimators.recommendation.kernels import sparse_top_k
+
+    n = len(m.product_ids_)
+    mask = ~m.available_ if m.exclude_unavailable else np.zeros(n, bool)
+    neigh = m.repeat_neighbours_ if m.buy_again_neighbours == "history" else m._neighbour_matrix("hybrid")
+    pop = m.popularity_.astype(np.float32)
+    order = np.lexsort((np.arange(n), -pop))
+    pop_cand = order[~mask[order]][:int(k + np.diff(Hc.indptr).max())]
+    in_pop = np.zeros(n, bool)
+    in_pop[pop_cand] = True
+    R = repeat.astype(np.float32)
+    wr, wp = np.float32(m.buy_again_weight), np.float32(m.buy_again_popularity_weight)
+    S = (np.float32(1.0 - wr) * (R @ neigh) + wr * R).tocsr()
+    if wp > 0:
+        S.data += wp * pop[S.indices] * ~in_pop[S.indices]
+    rows = R.shape[0]
+    P = sp.csr_matrix((np.tile((wp + np.float32(BUY_AGAIN_FILL)) * pop[pop_cand], rows), np.tile(pop_cand, rows),
+                       np.arange(rows + 1) * len(pop_cand)), shape=(rows, n))
+    S = (S + P).tocsr()
+    S.data[mask[S.indices]] = 0.0
+    S.eliminate_zeros()
+    return sparse_top_k(S, k)
 
 
 def test_shared_buy_again_tuning_picks_the_same_parameters_and_figures():
