@@ -120,3 +120,109 @@ def test_blend_with_reused_buffers_is_bit_identical():
         assert got is out
         assert np.array_equal(got, model.blend(bt, cold, ct))
         np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def _repeat_shop() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Returning customers over ~500 days, so the half-lives tried give different repeat scores."""
+    lines, products = _shop(seed=3, n_products=80, n_orders=1200)
+    hours = lines["order_id"].str[1:].astype(int)
+    lines["ordered_at"] = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(hours * 10, unit="h")
+    return lines, products
+
+
+def _old_tune_buy_again(m, valid_lines, *, k, max_queries, random_state):
+    """The tuning before the neighbour product was shared: one full list evaluation per grid point."""
+    from ml_predictions.estimators.recommendation import tuning
+    from ml_predictions.estimators.recommendation.evaluation import customer_targets, evaluate_buy_again
+
+    targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=random_state, new_only=False)
+    trace = {}
+
+    def score(**params):
+        m.set_params(**params)
+        f = evaluate_buy_again(m, valid_lines, k=k, targets=targets, baselines=False)["buy_again"]
+        trace[",".join(f"{key}={value}" for key, value in params.items())] = f["recall_at_10"]
+        return f["recall_at_10"], f["ndcg_at_10"]
+
+    m.set_params(repeat_half_life_days=365.0)
+    first = {(nb, w): score(buy_again_neighbours=nb, buy_again_weight=w)
+             for nb in tuning.BUY_AGAIN_TUNED_NEIGHBOURS for w in tuning.BUY_AGAIN_WEIGHTS}
+    nb, w = max(first, key=lambda key: (first[key], -tuning.BUY_AGAIN_TUNED_NEIGHBOURS.index(key[0]), key[1]))
+    m.set_params(buy_again_neighbours=nb, buy_again_weight=w)
+    trace["repeat_half_life_days=365.0"] = first[(nb, w)][0]
+    lives = {h: first[(nb, w)] if h == 365.0 else score(repeat_half_life_days=h) for h in tuning.BUY_AGAIN_HALF_LIVES}
+    h = max(lives, key=lambda key: (lives[key], key))
+    m.set_params(repeat_half_life_days=h)
+    pops = {wp: score(buy_again_popularity_weight=wp) for wp in tuning.BUY_AGAIN_POPULARITY_WEIGHTS}
+    wp = max(pops, key=lambda key: (pops[key], -key))
+    return {"buy_again_neighbours": nb, "buy_again_weight": w, "repeat_half_life_days": h,
+            "buy_again_popularity_weight": wp}, trace
+
+
+def _tuning_model():
+    from ml_predictions.estimators.recommendation.evaluation import encode_lines, time_split
+
+    lines, products = _repeat_shop()
+    fit_lines, valid_lines, _ = time_split(encode_lines(lines), 0.2)
+    return ProductRecommender(top_k=8).fit(fit_lines, products, precompute=False), valid_lines
+
+
+def test_buy_again_parts_reblend_to_the_same_lists_as_customer_top_k():
+    from ml_predictions.estimators.recommendation.evaluation import customer_targets
+
+    m, valid_lines = _tuning_model()
+    cust, _, Hc = customer_targets(m, valid_lines, max_queries=None, random_state=0, new_only=False)
+    assert len(cust) > 10 and m.available_.sum() < len(m.available_)  # unavailable products in play
+    for nb in ("history", "hybrid"):
+        for h in (30.0, 1000.0):
+            m.set_params(buy_again_neighbours=nb, repeat_half_life_days=h)
+            parts = m.buy_again_parts(Hc, m.repeat_[cust], 10)
+            for w, wp in ((0.1, 0.0), (0.67, 0.3), (0.999, 3.0)):
+                m.set_params(buy_again_weight=w, buy_again_popularity_weight=wp)
+                fast_i, fast_v = m.buy_again_top_k(parts, 10)
+                ref_i, ref_v = m.customer_top_k(Hc, 10, include_purchased=True, repeat=m.repeat_[cust])
+                np.testing.assert_array_equal(fast_i, ref_i)
+                np.testing.assert_array_equal(fast_v, ref_v)
+                old_i, old_v = _old_buy_again_lists(m, Hc, m.repeat_[cust], 10)
+                np.testing.assert_array_equal(fast_i, old_i)
+                np.testing.assert_array_equal(fast_v, old_v)
+
+
+def _old_buy_again_lists(m, Hc, repeat, k):
+    """The buy-again scores written out as before the split into parts (one pass, no shared state)."""
+    from ml_predictions.estimators.recommendation.constants import BUY_AGAIN_FILL
+    from ml_predictions.estimators.recommendation.kernels import sparse_top_k
+
+    n = len(m.product_ids_)
+    mask = ~m.available_ if m.exclude_unavailable else np.zeros(n, bool)
+    neigh = m.repeat_neighbours_ if m.buy_again_neighbours == "history" else m._neighbour_matrix("hybrid")
+    pop = m.popularity_.astype(np.float32)
+    order = np.lexsort((np.arange(n), -pop))
+    pop_cand = order[~mask[order]][:int(k + np.diff(Hc.indptr).max())]
+    in_pop = np.zeros(n, bool)
+    in_pop[pop_cand] = True
+    R = repeat.astype(np.float32)
+    wr, wp = np.float32(m.buy_again_weight), np.float32(m.buy_again_popularity_weight)
+    S = (np.float32(1.0 - wr) * (R @ neigh) + wr * R).tocsr()
+    if wp > 0:
+        S.data += wp * pop[S.indices] * ~in_pop[S.indices]
+    rows = R.shape[0]
+    P = sp.csr_matrix((np.tile((wp + np.float32(BUY_AGAIN_FILL)) * pop[pop_cand], rows), np.tile(pop_cand, rows),
+                       np.arange(rows + 1) * len(pop_cand)), shape=(rows, n))
+    S = (S + P).tocsr()
+    S.data[mask[S.indices]] = 0.0
+    S.eliminate_zeros()
+    return sparse_top_k(S, k)
+
+
+def test_shared_buy_again_tuning_picks_the_same_parameters_and_figures():
+    from ml_predictions.estimators.recommendation.tuning import _tune_buy_again
+
+    m, valid_lines = _tuning_model()
+    best, trace = _tune_buy_again(m, valid_lines, k=10, max_queries=3000, random_state=0)
+    m2, _ = _tuning_model()
+    ref_best, ref_trace = _old_tune_buy_again(m2, valid_lines, k=10, max_queries=3000, random_state=0)
+    assert best == ref_best
+    assert trace == ref_trace and len(set(trace.values())) > 3  # the grid points do differ
+    assert m.repeat_half_life_days == best["repeat_half_life_days"]
+    np.testing.assert_array_equal(m.repeat_.toarray(), m.repeat_scores(best["repeat_half_life_days"]).toarray())

@@ -5,6 +5,8 @@ the popularity part a bounded candidate set, so no customers x products dense bl
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,43 @@ import scipy.sparse as sp
 
 from ml_predictions.estimators.recommendation.constants import BUY_AGAIN_FILL
 from ml_predictions.estimators.recommendation.kernels import binary_matrix, left_out, prune_rows, sparse_top_k
+
+
+class _LazyChunks:
+    """The (repeat rows, repeat rows @ neighbours) pairs of each chunk of customers, built on first
+    iteration and then kept: `customer_top_k` walks them once, the tuning re-blends them many times."""
+
+    def __init__(self, repeat: sp.csr_matrix, neigh: sp.csr_matrix, step: int, keep: bool) -> None:
+        self._repeat, self._neigh, self._step, self._keep, self._built = repeat, neigh, step, keep, None
+
+    def __iter__(self) -> Iterator[tuple[sp.csr_matrix, sp.csr_matrix]]:
+        if self._built is not None:
+            yield from self._built
+            return
+        built = []
+        for start in range(0, self._repeat.shape[0], self._step):
+            R = self._repeat[start:start + self._step].astype(np.float32)
+            pair = (R, (R @ self._neigh).tocsr())
+            if self._keep:
+                built.append(pair)
+            yield pair
+        if self._keep:
+            self._built = built
+
+    def __bool__(self) -> bool:
+        return self._repeat.shape[0] > 0
+
+
+@dataclass
+class BuyAgainParts:
+    """What `buy_again_top_k` re-blends: per chunk of customers the repeat rows and their neighbour
+    product, plus the popularity candidates and the availability mask of the ranking."""
+
+    chunks: _LazyChunks
+    pop: np.ndarray
+    pop_cand: np.ndarray
+    in_pop: np.ndarray
+    mask: np.ndarray
 
 
 class CustomerListsMixin:
@@ -80,44 +119,21 @@ class CustomerListsMixin:
         buying_again = include_purchased and repeat is not None
         with_excluded = filtered is not None and bool(mask.any())
         # artifacts from before buy_again_neighbours blend the repeat score into the discovery scores
-        source = getattr(self, "buy_again_neighbours", None) if buying_again else None
-        repeat_neigh = None
-        if source == "history":
-            if getattr(self, "repeat_neighbours_", None) is None:
-                self.repeat_neighbours_ = self._repeat_neighbours(self.history_)
-            repeat_neigh = self.repeat_neighbours_  # holds unavailable products too: removed when ranking
-        elif source is not None:
-            repeat_neigh = self._neighbour_matrix(source, with_excluded=with_excluded)
-        neigh = None if repeat_neigh is not None else self._neighbour_matrix(
-            getattr(self, "customer_neighbours", "hybrid"), with_excluded=with_excluded)
+        if buying_again and getattr(self, "buy_again_neighbours", None) is not None:
+            parts = self._buy_again_parts(Hq, repeat, k, with_excluded, counting=filtered is not None)
+            # one chunk's neighbour product at a time: the full list of parts is only for the tuning
+            out = [self._rank_buy_again(parts, chunk, k, filtered) for chunk in parts.chunks]
+            return np.vstack([o[0] for o in out]), np.vstack([o[1] for o in out])
+        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"), with_excluded=with_excluded)
         w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
-        pop = self.popularity_.astype(np.float32)
-        # popularity candidates: enough of the most popular available products to survive the removal
-        # of any history (or of the neighbours already counted)
-        available_by_popularity = self.__dict__.get("_available_by_popularity")
-        if available_by_popularity is None:  # cached: a single request must not sort the catalogue
-            pop_order = np.lexsort((np.arange(n), -pop))
-            available_by_popularity = self._available_by_popularity = pop_order[~mask[pop_order]]
-        n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
-        pop_cand = available_by_popularity[:n_pop]
-        if filtered is not None and mask.any():  # the unavailable best-sellers compete too, to be counted
-            pop_order = np.lexsort((np.arange(n), -pop))
-            pop_cand = np.concatenate([pop_cand, pop_order[mask[pop_order]][:k]])
-        in_pop = np.zeros(n, bool)
-        in_pop[pop_cand] = True
-        chunk = max(1, int(self.chunk_cells // max(k + n_pop + 2 * self.top_k, 1) // 8))
+        pop, pop_cand, in_pop = self._popularity_candidates(Hq, k, mask, filtered is not None)
         out_i, out_v = [], []
-        for start in range(0, n_c, chunk):
-            sub = Hq[start:start + chunk]
+        step = self._customer_chunk(Hq, k)
+        for start in range(0, n_c, step):
+            sub = Hq[start:start + step]
             m = sub.shape[0]
-            if repeat_neigh is not None:
-                S = self._buy_again_scores(repeat[start:start + chunk], repeat_neigh, pop, pop_cand, in_pop)
-                out = self._rank_available(S, k, mask, filtered)
-                out_i.append(out[0])
-                out_v.append(out[1])
-                continue
             # buy again: the neighbours of every product bought, weighted by its own repeat score
-            weights = repeat[start:start + chunk].astype(np.float32) if buying_again else sub
+            weights = repeat[start:start + sub.shape[0]].astype(np.float32) if buying_again else sub
             size = np.maximum(np.asarray(weights.sum(axis=1)).ravel(), 1e-6).astype(np.float32)
             S = (weights @ neigh).tocsr()
             S.data = (S.data / np.repeat(size, np.diff(S.indptr))).astype(np.float32)
@@ -127,7 +143,7 @@ class CustomerListsMixin:
             S = (S + P).tocsr()
             if buying_again:
                 wr = np.float32(self.buy_again_weight)
-                S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + chunk].astype(np.float32)).tocsr()
+                S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + m].astype(np.float32)).tocsr()
             if not include_purchased:
                 S = S - S.multiply(sub)
             i, v = self._rank_available(S.tocsr(), k, mask, filtered)
@@ -135,22 +151,82 @@ class CustomerListsMixin:
             out_v.append(v)
         return np.vstack(out_i), np.vstack(out_v)
 
-    def _buy_again_scores(self, repeat: sp.csr_matrix, neigh: sp.csr_matrix, pop: np.ndarray,
-                          pop_cand: np.ndarray, in_pop: np.ndarray) -> sp.csr_matrix:
+    def _customer_chunk(self, Hq: sp.csr_matrix, k: int) -> int:
+        n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
+        return max(1, int(self.chunk_cells // max(k + n_pop + 2 * self.top_k, 1) // 8))
+
+    def _popularity_candidates(self, Hq: sp.csr_matrix, k: int, mask: np.ndarray,
+                               counting: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Enough of the most popular available products to survive the removal of any history (or of
+        the neighbours already counted); with `counting`, the unavailable best-sellers compete too."""
+        n = len(self.product_ids_)
+        pop = self.popularity_.astype(np.float32)
+        available_by_popularity = self.__dict__.get("_available_by_popularity")
+        if available_by_popularity is None:  # cached: a single request must not sort the catalogue
+            pop_order = np.lexsort((np.arange(n), -pop))
+            available_by_popularity = self._available_by_popularity = pop_order[~mask[pop_order]]
+        n_pop = int(k + np.diff(Hq.indptr).max(initial=0))
+        pop_cand = available_by_popularity[:n_pop]
+        if counting and mask.any():
+            pop_order = np.lexsort((np.arange(n), -pop))
+            pop_cand = np.concatenate([pop_cand, pop_order[mask[pop_order]][:k]])
+        in_pop = np.zeros(n, bool)
+        in_pop[pop_cand] = True
+        return pop, pop_cand, in_pop
+
+    def buy_again_parts(self, histories: sp.csr_matrix, repeat: sp.csr_matrix, k: int) -> BuyAgainParts:
+        """The costly part of the buy-again lists of these customers (sparse history rows and their
+        `repeat_scores` rows): the repeat rows and their product with the `buy_again_neighbours` lists.
+
+        Depends only on the neighbour source and the half-life behind `repeat`; `buy_again_top_k`
+        then re-blends it under the current buy_again_weight / buy_again_popularity_weight, so the
+        tuning pays for one sparse product per (source, half-life) instead of one per grid point.
+        """
+        self._check_fitted()
+        Hq = sp.csr_matrix(histories, dtype=np.float32, copy=True)
+        Hq.data[:] = 1.0
+        return self._buy_again_parts(Hq, repeat, k, False, counting=False, keep=True)
+
+    def buy_again_top_k(self, parts: BuyAgainParts, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The lists of `buy_again_parts` under the current weights: the same scores, bit for bit, as
+        `customer_top_k(..., include_purchased=True, repeat=...)` (which runs the same two steps)."""
+        if not parts.chunks:
+            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
+        out = [self._rank_buy_again(parts, chunk, k, None) for chunk in parts.chunks]
+        return np.vstack([o[0] for o in out]), np.vstack([o[1] for o in out])
+
+    def _buy_again_parts(self, Hq: sp.csr_matrix, repeat: sp.csr_matrix, k: int, with_excluded: bool, *,
+                         counting: bool, keep: bool = False) -> BuyAgainParts:
+        n = len(self.product_ids_)
+        mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
+        source = self.buy_again_neighbours
+        if source == "history":
+            if getattr(self, "repeat_neighbours_", None) is None:
+                self.repeat_neighbours_ = self._repeat_neighbours(self.history_)
+            neigh = self.repeat_neighbours_  # holds unavailable products too: removed when ranking
+        else:
+            neigh = self._neighbour_matrix(source, with_excluded=with_excluded)
+        pop, pop_cand, in_pop = self._popularity_candidates(Hq, k, mask, counting)
+        step = self._customer_chunk(Hq, k)
+        return BuyAgainParts(_LazyChunks(repeat, neigh, step, keep), pop, pop_cand, in_pop, mask)
+
+    def _rank_buy_again(self, parts: BuyAgainParts, chunk: tuple[sp.csr_matrix, sp.csr_matrix], k: int,
+                        filtered: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
         """Own repeat score and its neighbours blended by `buy_again_weight`, plus
         `buy_again_popularity_weight` x popularity; with that weight at 0 the popular candidates still
         enter, far below any history-based score, so they only fill short lists."""
-        R = repeat.astype(np.float32)
+        R, RN = chunk
+        pop, pop_cand, in_pop = parts.pop, parts.pop_cand, parts.in_pop
         m, n = R.shape
         wr = np.float32(self.buy_again_weight)
         wp = np.float32(getattr(self, "buy_again_popularity_weight", 0.0))
-        S = (np.float32(1.0 - wr) * (R @ neigh) + wr * R).tocsr()
+        S = (np.float32(1.0 - wr) * RN + wr * R).tocsr()
         if wp > 0:
             S.data += wp * pop[S.indices] * ~in_pop[S.indices]
         fill = (wp + np.float32(BUY_AGAIN_FILL)) * pop[pop_cand]
         P = sp.csr_matrix((np.tile(fill, m), np.tile(pop_cand, m), np.arange(m + 1) * len(pop_cand)),
                           shape=(m, n))
-        return (S + P).tocsr()
+        return self._rank_available((S + P).tocsr(), k, parts.mask, filtered)
 
     @staticmethod
     def _rank_available(S: sp.csr_matrix, k: int, mask: np.ndarray,
