@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
 from ml_predictions.capabilities.forecasting.selectors import forecast_product_demand
@@ -170,7 +171,10 @@ def test_plot_is_png(trained, staff_client):
 
 def test_forecast_product_demand_for_inventory(trained, small_shop):
     frame = forecast_product_demand(14)
-    assert list(frame.columns) == ["product_id", "date", "predicted_quantity"]
+    assert list(frame.columns) == ["product_id", "date", "predicted_quantity", "residual_std"]
+    # the product level's backtest daily RMSE, one value per product for inventory's safety stock
+    assert np.isfinite(frame["residual_std"]).all() and (frame["residual_std"] >= 0).all()
+    assert frame.groupby("product_id")["residual_std"].nunique().eq(1).all()
     sold = set(small_shop.order_items["product_id"].map(_canonical))
     assert set(frame["product_id"]) == sold
     assert len(frame) == 14 * len(sold)
