@@ -184,6 +184,21 @@ def test_forecast_product_demand_for_inventory(trained, small_shop):
     assert frame.groupby("product_id").size().eq(14).all()
 
 
+def test_inventory_reorder_uses_the_trained_forecast_error(trained, small_shop, staff_client):
+    """End to end: a trained product-level forecast's backtest RMSE becomes the reorder rows' spread."""
+    frame = forecast_product_demand(30)
+    sigma = frame.groupby("product_id")["residual_std"].first()
+    first = _last_order_day(small_shop) + timedelta(days=1)
+    res = staff_client.get("/api/ml/reorder-recommendations/", {"as_of": str(first), "limit": 500})
+    assert res.status_code == 200, res.content[:300]
+    body = res.json()
+    assert body["demand_source"] in ("forecast", "mixed")
+    rows = [r for r in body["recommendations"] if r["product_id"] in sigma.index]
+    assert rows and {r["demand_spread_source"] for r in rows} == {"forecast_backtest"}
+    for r in rows:
+        assert r["demand_std"] == pytest.approx(sigma[r["product_id"]], abs=1e-3)
+
+
 def test_forecast_product_demand_none_without_product_level(small_shop, staff_client):
     res = staff_client.post(TRAIN_URL, {"model_type": "linear", "level": "total"}, format="json")
     assert res.status_code == 200
