@@ -122,6 +122,10 @@ class ReorderRowSerializer(serializers.Serializer):
     case_pack = serializers.FloatField(allow_null=True)
     safety_stock = serializers.IntegerField()
     daily_demand = serializers.FloatField(allow_null=True)
+    demand_std = serializers.FloatField(allow_null=True, help_text="Daily demand spread the safety stock uses.")
+    demand_spread_source = serializers.ChoiceField(
+        choices=["forecast_backtest", "history"],
+        help_text="forecast_backtest: the active forecast's per-product backtest RMSE; history: recent sales.")
     lead_time_days = serializers.FloatField(allow_null=True)
     lead_time_std_days = serializers.FloatField(allow_null=True)
     estimated_cost = serializers.FloatField(allow_null=True)
@@ -202,7 +206,7 @@ REORDER_EXAMPLE = {
             "product_id": "5d1e…", "product_name": "Vestido Floral", "category": "Vestidos", "supplier": "Textiles SA",
             "abc_xyz": "BY", "service_level": 0.95, "current_stock": 2, "reorder_point": 15,
             "recommended_order_quantity": 36, "min_order_quantity": 20.0, "case_pack": 12.0, "safety_stock": 8,
-            "daily_demand": 1.2, "lead_time_days": 7.0, "lead_time_std_days": 2.0, "estimated_cost": 1080.0,
+            "daily_demand": 1.2, "demand_std": 0.8, "demand_spread_source": "history", "lead_time_days": 7.0, "lead_time_std_days": 2.0, "estimated_cost": 1080.0,
             "estimated_stockout_date": "2026-11-24", "order_by_date": "2026-11-23", "days_of_cover": 1.7,
             "estimated_lost_revenue": 1140.0, "urgency_level": 5, "priority": "high",
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
 from ml_predictions.capabilities.forecasting.selectors import forecast_product_demand
@@ -170,7 +171,10 @@ def test_plot_is_png(trained, staff_client):
 
 def test_forecast_product_demand_for_inventory(trained, small_shop):
     frame = forecast_product_demand(14)
-    assert list(frame.columns) == ["product_id", "date", "predicted_quantity"]
+    assert list(frame.columns) == ["product_id", "date", "predicted_quantity", "residual_std"]
+    # the product level's backtest daily RMSE, one value per product for inventory's safety stock
+    assert np.isfinite(frame["residual_std"]).all() and (frame["residual_std"] >= 0).all()
+    assert frame.groupby("product_id")["residual_std"].nunique().eq(1).all()
     sold = set(small_shop.order_items["product_id"].map(_canonical))
     assert set(frame["product_id"]) == sold
     assert len(frame) == 14 * len(sold)
@@ -178,6 +182,21 @@ def test_forecast_product_demand_for_inventory(trained, small_shop):
     first = _last_order_day(small_shop) + timedelta(days=1)
     assert frame["date"].min() == first and frame["date"].max() == first + timedelta(days=13)
     assert frame.groupby("product_id").size().eq(14).all()
+
+
+def test_inventory_reorder_uses_the_trained_forecast_error(trained, small_shop, staff_client):
+    """End to end: a trained product-level forecast's backtest RMSE becomes the reorder rows' spread."""
+    frame = forecast_product_demand(30)
+    sigma = frame.groupby("product_id")["residual_std"].first()
+    first = _last_order_day(small_shop) + timedelta(days=1)
+    res = staff_client.get("/api/ml/reorder-recommendations/", {"as_of": str(first), "limit": 500})
+    assert res.status_code == 200, res.content[:300]
+    body = res.json()
+    assert body["demand_source"] in ("forecast", "mixed")
+    rows = [r for r in body["recommendations"] if r["product_id"] in sigma.index]
+    assert rows and {r["demand_spread_source"] for r in rows} == {"forecast_backtest"}
+    for r in rows:
+        assert r["demand_std"] == pytest.approx(sigma[r["product_id"]], abs=1e-3)
 
 
 def test_forecast_product_demand_none_without_product_level(small_shop, staff_client):

@@ -7,6 +7,7 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from tests.helpers import assert_error, assert_staff_only
 
@@ -185,6 +186,27 @@ def test_forecast_is_the_demand_source_when_available(staff_client, fake_forecas
     recs = staff_client.get(URLS[1], {"as_of": AS_OF}).json()
     assert recs["demand_source"] == "forecast"
     assert {r["daily_demand"] for r in recs["recommendations"]} == {5.0}
+    # the fake forecast has no residual_std: the spread still comes from the shop's history
+    assert {r["demand_spread_source"] for r in recs["recommendations"]} == {"history"}
+
+
+@pytest.mark.django_db
+def test_forecast_residual_std_sets_the_safety_stock(staff_client, small_shop, monkeypatch):
+    ids = small_shop.products.loc[small_shop.products["is_active"], "id"]
+    ids = [f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}" for v in ids]
+    days = pd.date_range(AS_OF, periods=30, freq="D")
+    frame = pd.DataFrame({"product_id": np.repeat(ids, 30), "date": np.tile(days, len(ids)),
+                          "predicted_quantity": 5.0, "residual_std": 2.0})
+    module = types.ModuleType("ml_predictions.capabilities.forecasting.selectors")
+    module.forecast_product_demand = lambda horizon_days: frame
+    monkeypatch.setitem(sys.modules, "ml_predictions.capabilities.forecasting.selectors", module)
+    recs = staff_client.get(URLS[1], {"as_of": AS_OF}).json()["recommendations"]
+    assert recs and {r["demand_spread_source"] for r in recs} == {"forecast_backtest"}
+    assert {r["demand_std"] for r in recs} == {2.0}
+    for r in recs:  # z * sqrt(L * 2^2 + 5^2 * sigma_L^2), rounded up like the response
+        z = norm.ppf(r["service_level"])
+        ss = z * np.sqrt(r["lead_time_days"] * 4.0 + 25.0 * r["lead_time_std_days"] ** 2)
+        assert r["safety_stock"] == int(np.ceil(ss - 1e-9))
 
 
 @pytest.mark.django_db

@@ -132,6 +132,7 @@ def reorder_report(filters: dict[str, Any]) -> dict[str, Any]:
             "recommended_order_quantity": int(row.recommended_order_quantity),
             "min_order_quantity": _num(row.min_order_quantity, 0), "case_pack": _num(row.case_pack, 0),
             "safety_stock": int(math.ceil(row.safety_stock - 1e-9)), "daily_demand": _num(row.daily_demand, 2),
+            "demand_std": _num(row.demand_std, 3), "demand_spread_source": row.demand_spread_source,
             "lead_time_days": _num(row.lead_time_days, 1), "lead_time_std_days": _num(row.lead_time_std_days, 1),
             "estimated_cost": _num(row.estimated_cost, 2),
             "estimated_stockout_date": day(row.stockout_in_days), "order_by_date": day(row.order_by_in_days),

@@ -250,3 +250,20 @@ def _counts(labels: np.ndarray) -> dict[str, int]:
 def _mean(x: np.ndarray) -> float | None:
     x = x[np.isfinite(x)]
     return round(float(x.mean()), 6) if x.size else None
+
+
+def backtest_daily_rmse(model: Any) -> np.ndarray | None:
+    """Per series, the root mean squared one-day error (in the model's units) over every rolling-origin
+    backtest window, or None without stored errors.
+
+    Why RMSE and not the errors' std: a safety stock must cover the forecast's bias as well as its
+    scatter. Closed days count as zero-error days, matching the calendar-day demand inventory plans with.
+    """
+    errors = getattr(model, "backtest_errors_", None) or {}
+    if not errors:
+        return None
+    stacked = np.concatenate([np.asarray(e, dtype=float) for e in errors.values()], axis=1)  # series x steps
+    if stacked.shape[0] != len(model.series_) or not stacked.shape[1]:
+        return None
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.nanmean(stacked ** 2, axis=1))

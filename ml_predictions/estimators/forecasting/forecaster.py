@@ -64,6 +64,7 @@ from ml_predictions.estimators.forecasting.baselines import (  # noqa: F401  (re
 )
 from ml_predictions.estimators.forecasting.demand import (
     assign_methods,
+    backtest_daily_rmse,
     backtest_origins,
     class_bands,
     model_backtest_errors,
@@ -368,8 +369,9 @@ class SalesForecaster(BaseEstimator):
         )
 
     def product_demand(self, horizon_days: int) -> pd.DataFrame | None:
-        """Long frame product_id, date, predicted_quantity for every product, from the day after the
-        last day with data; None when no product level was trained."""
+        """Long frame product_id, date, predicted_quantity (and residual_std, the backtest's daily RMSE in
+        units, when stored) for every product from the day after the last day with data; None without a
+        product level."""
         _check_fitted(self, "levels_")
         model = self.levels_.get("product", {}).get("units")
         if model is None or not model.series_:
@@ -377,13 +379,11 @@ class SalesForecaster(BaseEstimator):
         _offset(model.forecast_start_, None, horizon_days, model.max_horizon)
         n = len(model.series_)
         dates = pd.date_range(pd.Timestamp(model.forecast_start_), periods=horizon_days, freq="D").date
-        return pd.DataFrame(
-            {
-                "product_id": np.repeat(np.array(model.series_, dtype=object), horizon_days),
-                "date": np.tile(dates, n),
-                "predicted_quantity": model.forecast_[:, :horizon_days].astype(float).ravel(),
-            }
-        )
+        frame = {"product_id": np.repeat(np.array(model.series_, dtype=object), horizon_days),
+                 "date": np.tile(dates, n), "predicted_quantity": model.forecast_[:, :horizon_days].astype(float).ravel()}
+        if (rmse := backtest_daily_rmse(model)) is not None:
+            frame["residual_std"] = np.repeat(rmse, horizon_days)
+        return pd.DataFrame(frame)
 
     def history(self, level: str = "total", id: str | None = None) -> pd.DataFrame:
         """Recent daily revenue history (up to 400 days) of one series, for plots."""

@@ -27,6 +27,7 @@ class DemandEstimate:
     demand_7: np.ndarray
     demand_30: np.ndarray
     source: np.ndarray          # "history" or "forecast"
+    spread_source: np.ndarray   # sigma from "history" or the forecast's "forecast_backtest" error
     forecast_rate: np.ndarray   # the forecast's mean daily rate (NaN without one)
     seasonal_index: float
 
@@ -145,6 +146,7 @@ def apply_forecast(forecast: pd.DataFrame, ids: np.ndarray, as_of: pd.Timestamp,
         resid = pd.to_numeric(g["residual_std"].first(), errors="coerce").to_numpy(float)
         ok = np.isfinite(resid) & (resid >= 0)
         est.sigma[codes[ok]] = resid[ok]
+        est.spread_source[codes[ok]] = "forecast_backtest"
 
 
 def estimate_demand(sales: pd.DataFrame, ids: np.ndarray, as_of: pd.Timestamp, *, span: int, window: int,
@@ -161,7 +163,8 @@ def estimate_demand(sales: pd.DataFrame, ids: np.ndarray, as_of: pd.Timestamp, *
         matrix=matrix, has_sale=h["has_sale"], first_sale=h["first_sale"],
         days_since_last_sale=h["days_since_last_sale"], daily=daily.copy(), sigma=h["sigma"] * index,
         weekly_cv=h["weekly_cv"], demand_7=daily * 7, demand_30=daily * 30,
-        source=np.full(n, "history", dtype=object), forecast_rate=np.full(n, np.nan), seasonal_index=index)
+        source=np.full(n, "history", dtype=object), spread_source=np.full(n, "history", dtype=object),
+        forecast_rate=np.full(n, np.nan), seasonal_index=index)
     if forecast is not None and len(forecast):
         apply_forecast(forecast, ids, as_of, est)
     return est

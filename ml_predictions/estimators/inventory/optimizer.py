@@ -312,6 +312,7 @@ class InventoryOptimizer(BaseEstimator):
                 "has_history": est.has_sale,
                 "daily_demand": daily,
                 "demand_std": sigma,
+                "demand_spread_source": est.spread_source,
                 "predicted_demand_7days": est.demand_7,
                 "predicted_demand_30days": est.demand_30,
                 "safety_stock": safety,
