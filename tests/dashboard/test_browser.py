@@ -193,7 +193,9 @@ def test_ml_admin_change_lists_fit_a_laptop_screen(live_server, browser, segment
     browser.type("#id_username", "staff")
     browser.type("#id_password", "pw-staff-123")
     browser.click("input[type=submit]")
-    browser.wait_for("return document.querySelector('#content-main') !== null")
+    # the login page has #content-main too: wait for the logged-in index, or the next navigation can race the
+    # login POST and land on the login form (seen once in CI on PostgreSQL)
+    browser.wait_for("return location.pathname === '/admin/' && document.querySelector('#user-tools') !== null")
     from django.contrib.auth import get_user_model
 
     from ml_predictions.models import CustomerSegmentAssignment, MLModel, MLTrainingLog
