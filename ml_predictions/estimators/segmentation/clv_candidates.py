@@ -32,7 +32,7 @@ from ml_predictions.estimators.segmentation.clv_data import (
     summary_at,
 )
 from ml_predictions.estimators.segmentation.lifetime_value import BetaGeoModel, GammaGammaModel
-from ml_predictions.estimators.segmentation.pareto_nbd import ParetoNBDModel, sample_customers
+from ml_predictions.estimators.segmentation.pareto_nbd import ParetoNBDModel, weighted_sample
 
 CANDIDATES: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
                                "gradient_boosting", "pnbd_gbm_mean", "rank_ensemble")
@@ -76,10 +76,8 @@ class ModifiedBetaGeoModel(BaseEstimator):
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         if len(x) == 0:
             raise InsufficientDataError("no customers to fit MBG/NBD on.")
-        # numerical gradient: fitted on a seeded sample, as Pareto/NBD is (see sample_customers)
-        x, t_x, T = sample_customers(x, t_x, T, self.max_customers, self.random_state)
-        rows = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
-        xu, tu, Tu, w = (rows[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
+        # numerical gradient: fitted on a seeded sample, as Pareto/NBD is (see weighted_sample)
+        xu, tu, Tu, w = weighted_sample(x, t_x, T, self.max_customers, self.random_state)
 
         def objective(logp: np.ndarray) -> float:
             with np.errstate(all="ignore"):

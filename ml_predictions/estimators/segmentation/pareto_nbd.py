@@ -25,18 +25,19 @@ from sklearn.base import BaseEstimator
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, NotFittedError
 
 
-def sample_customers(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, max_customers: int | None,
-                     random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A seeded sample of at most `max_customers` customers to fit on.
+def weighted_sample(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, max_customers: int | None,
+                    random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, t_x, T) rows of a seeded sample of at most `max_customers` customers, with their counts.
 
     Why: the four population parameters are pinned down by a few thousand customers, and each
     likelihood evaluation calls hyp2f1 twice per distinct (x, t_x, T) row with a numerical gradient;
     on 100k customers in days the full fit took 4.9 s, on a 20k sample about a fifth of that.
     """
-    if max_customers is None or len(x) <= max_customers:
-        return x, t_x, T
-    keep = np.random.default_rng(random_state).choice(len(x), size=int(max_customers), replace=False)
-    return x[keep], t_x[keep], T[keep]
+    if max_customers is not None and len(x) > max_customers:
+        keep = np.random.default_rng(random_state).choice(len(x), size=int(max_customers), replace=False)
+        x, t_x, T = x[keep], t_x[keep], T[keep]
+    rows = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
+    return tuple(rows[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
 
 
 def _log_a0(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -78,9 +79,7 @@ class ParetoNBDModel(BaseEstimator):
             raise InsufficientDataError("no customers to fit Pareto/NBD on.")
         if (x < 0).any() or (t_x < 0).any() or (T <= 0).any() or (t_x > T + 1e-9).any():
             raise InvalidParameterError("Pareto/NBD needs x >= 0, 0 <= t_x <= T and T > 0.")
-        x, t_x, T = sample_customers(x, t_x, T, self.max_customers, self.random_state)
-        rows = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
-        xu, tu, Tu, w = (rows[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
+        xu, tu, Tu, w = weighted_sample(x, t_x, T, self.max_customers, self.random_state)
         total_w = w.sum()
 
         def objective(logp: np.ndarray) -> float:
