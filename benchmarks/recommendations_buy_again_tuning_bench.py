@@ -26,34 +26,9 @@ from ml_predictions.estimators.recommendation import (  # noqa: E402
     time_split,
     tuning,  # noqa: E402
 )
-from ml_predictions.estimators.recommendation.evaluation import customer_targets, evaluate_buy_again  # noqa: E402
 
-
-def old_tune_buy_again(m, valid_lines, *, k, max_queries, random_state):
-    targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=random_state, new_only=False)
-    trace = {}
-
-    def score(**params):
-        m.set_params(**params)
-        f = evaluate_buy_again(m, valid_lines, k=k, targets=targets, baselines=False)["buy_again"]
-        trace[",".join(f"{key}={value}" for key, value in params.items())] = f["recall_at_10"]
-        return f["recall_at_10"], f["ndcg_at_10"]
-
-    m.set_params(repeat_half_life_days=365.0)
-    first = {(nb, w): score(buy_again_neighbours=nb, buy_again_weight=w)
-             for nb in tuning.BUY_AGAIN_TUNED_NEIGHBOURS for w in tuning.BUY_AGAIN_WEIGHTS}
-    nb, w = max(first, key=lambda key: (first[key], -tuning.BUY_AGAIN_TUNED_NEIGHBOURS.index(key[0]), key[1]))
-    m.set_params(buy_again_neighbours=nb, buy_again_weight=w)
-    trace["repeat_half_life_days=365.0"] = first[(nb, w)][0]
-    lives = {h: first[(nb, w)] if h == 365.0 else score(repeat_half_life_days=h) for h in tuning.BUY_AGAIN_HALF_LIVES}
-    h = max(lives, key=lambda key: (lives[key], key))
-    m.set_params(repeat_half_life_days=h)
-    pops = {wp: score(buy_again_popularity_weight=wp) for wp in tuning.BUY_AGAIN_POPULARITY_WEIGHTS}
-    wp = max(pops, key=lambda key: (pops[key], -key))
-    best = {"buy_again_neighbours": nb, "buy_again_weight": w, "repeat_half_life_days": h,
-            "buy_again_popularity_weight": wp}
-    m.set_params(**best)
-    return best, trace
+# The reference loop lives once, in the test that pins the shared tuning to it.
+from tests.estimators.test_recommendation_speedups import _old_tune_buy_again as old_tune_buy_again  # noqa: E402
 
 
 def main() -> None:
