@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
+from backend_django.shop.generator import GeneratorConfig, SyntheticShop, synthesize, write_shop
 from ml_predictions.training.registry import clear_artifact_cache
 
 # The settings refuse to start without DEBUG or a real SECRET_KEY; under pytest they draw a random key,
@@ -77,9 +77,14 @@ def user_client(plain_user):
     return client
 
 
+def small_shop_data() -> SyntheticShop:
+    """~300 customers, 60 products, 3,000 orders over two years ending TEST_END_DATE (not written)."""
+    return synthesize(GeneratorConfig(customers=300, products=60, orders=3000, years=2, seed=7, end_date=TEST_END_DATE))
+
+
 @pytest.fixture
 def small_shop(db):
-    """~300 customers, 60 products, 3,000 orders over two years ending TEST_END_DATE."""
-    shop = synthesize(GeneratorConfig(customers=300, products=60, orders=3000, years=2, seed=7, end_date=TEST_END_DATE))
+    """The small shop, written for this test only."""
+    shop = small_shop_data()
     write_shop(shop)
     return shop

@@ -1,36 +1,46 @@
 """Sales forecast endpoints: training, prediction, plot, errors, authorization, inventory hook."""
 from __future__ import annotations
 
+import copy
 import uuid
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
+from backend_django.shop.generator import write_shop
 from ml_predictions.capabilities.forecasting.selectors import forecast_product_demand
 from ml_predictions.models import MLModel, Prediction
 from ml_predictions.training.registry import register_model
+from tests.conftest import small_shop_data
 from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
+from tests.shared import build_shared, use_shared_artifacts
 
 TRAIN_URL = "/api/ml/train-sales-forecast/"
 PREDICT_URL = "/api/ml/predict-sales/"
 PLOT_URL = "/api/ml/sales-forecast/plot/"
 LAST_DAY = date(2026, 6, 30)
+# Small row budgets keep each training to a few seconds; the logic is the same.
+SMALL_MODELS = {"FORECAST_MAX_TRAIN_ROWS": 1500, "FORECAST_PRODUCT_TRAIN_ROWS": 3000}
 
 
 @pytest.fixture(autouse=True)
 def _small_models(settings):
-    """Small row budgets keep each training to a few seconds; the logic is the same."""
-    settings.ML_PREDICTIONS = {
-        **settings.ML_PREDICTIONS, "FORECAST_MAX_TRAIN_ROWS": 1500, "FORECAST_PRODUCT_TRAIN_ROWS": 3000,
-    }
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, **SMALL_MODELS}
 
 
-@pytest.fixture
-def trained(small_shop, staff_client):
-    res = staff_client.post(TRAIN_URL, {"model_type": "linear"}, format="json")
-    assert res.status_code == 200, res.content[:500]
-    return res.json()
+@pytest.fixture(scope="class")
+def linear_forecast(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The small shop written and a linear model trained at every level, once for the class below."""
+    def build(client):
+        shop = small_shop_data()
+        write_shop(shop)
+        res = client.post(TRAIN_URL, {"model_type": "linear"}, format="json")
+        assert res.status_code == 200, res.content[:500]
+        return shop, res.json()
+
+    with build_shared(django_db_blocker, tmp_path_factory.mktemp("forecast"), build, **SMALL_MODELS) as shared:
+        yield shared
 
 
 def _canonical(product_id: object) -> str:
@@ -49,77 +59,6 @@ def test_authorization_matrix(db, anon_client, user_client):
     assert_staff_only(anon_client, user_client, "get", PLOT_URL)
 
 
-def test_train_returns_seed_response_and_registers_all_levels(trained, small_shop):
-    body = trained
-    assert body["success"] is True
-    for key in ("test_r2", "test_rmse", "train_r2", "cv_r2_mean", "test_mae", "smape", "mase",
-                "interval_coverage", "baseline"):
-        assert key in body["metrics"], key
-    assert body["metrics"]["test_rmse"] > 0
-    assert 0 <= body["metrics"]["interval_coverage"] <= 1
-    assert body["levels"] == ["total", "category", "product"]
-    assert body["forecast_start"] == (_last_order_day(small_shop) + timedelta(days=1)).isoformat()
-    model = MLModel.objects.get(pk=body["model_id"])
-    assert model.is_active and model.model_type == "sales_forecast" and model.algorithm == "linear"
-    assert model.data_end == _last_order_day(small_shop)
-    assert set(model.metrics["levels"]) == {"total", "category", "product"}
-    assert model.metrics["levels"]["product"]["units"]["n_series"] == small_shop.order_items["product_id"].nunique()
-
-
-def test_predict_sales_total(trained, staff_client, small_shop):
-    res = staff_client.post(PREDICT_URL, {"days_ahead": 30}, format="json")
-    assert res.status_code == 200
-    body = res.json()
-    preds = body["predictions"]
-    assert len(preds) == 30
-    first = _last_order_day(small_shop) + timedelta(days=1)
-    assert preds[0]["date"] == first.isoformat() == body["start_date"]
-    assert body["end_date"] == (first + timedelta(days=29)).isoformat()
-    for row in preds:
-        assert row["predicted_sales"] >= 0 and row["predicted_quantity"] >= 0
-        assert row["confidence_lower"] <= row["predicted_sales"] + 0.01 <= row["confidence_upper"] + 0.02
-    total = sum(r["predicted_sales"] for r in preds)
-    assert body["summary"]["total_predicted_sales"] == pytest.approx(total, abs=0.5)
-    assert body["summary"]["avg_daily_sales"] == pytest.approx(total / 30, abs=0.05)
-    assert body["summary"]["total_predicted_quantity"] == pytest.approx(
-        sum(r["predicted_quantity"] for r in preds), abs=0.5)
-    stored = Prediction.objects.get(pk=body["prediction_id"])
-    assert stored.kind == "sales_forecast" and stored.target == "total"
-    assert stored.input["days_ahead"] == 30 and stored.model_id is not None
-    assert stored.output["summary"] == body["summary"]
-    # the historical daily mean is the right order of magnitude for a sane forecast
-    lines = small_shop.order_items
-    revenue = float((lines["quantity"] * lines["unit_price"]).sum())
-    days = (small_shop.orders["created_at"].max() - small_shop.orders["created_at"].min()).days
-    assert 0.2 < body["summary"]["avg_daily_sales"] / (revenue / days) < 5
-
-
-def test_predict_category_and_product_levels(trained, staff_client, small_shop):
-    product_id = _canonical(small_shop.order_items["product_id"].value_counts().index[0])
-    res = staff_client.post(PREDICT_URL, {"days_ahead": 7, "level": "product", "id": product_id}, format="json")
-    assert res.status_code == 200, res.content[:300]
-    body = res.json()
-    assert len(body["predictions"]) == 7 and body["level"] == "product" and body["id"] == product_id
-    assert Prediction.objects.get(pk=body["prediction_id"]).target == f"product:{product_id}"
-    used = small_shop.products.merge(small_shop.categories, left_on="category_id", right_on="id")
-    category = str(used["name_y"].value_counts().index[0])
-    res = staff_client.post(PREDICT_URL, {"days_ahead": 15, "level": "category", "id": category}, format="json")
-    assert res.status_code == 200, res.content[:300]
-    assert len(res.json()["predictions"]) == 15
-
-
-def test_predict_with_start_date_inside_horizon(trained, staff_client, small_shop):
-    start = _last_order_day(small_shop) + timedelta(days=10)
-    res = staff_client.post(PREDICT_URL, {"days_ahead": 7, "start_date": start.isoformat()}, format="json")
-    assert res.status_code == 200
-    assert res.json()["predictions"][0]["date"] == start.isoformat()
-    full = staff_client.post(PREDICT_URL, {"days_ahead": 16}, format="json").json()["predictions"]
-    assert res.json()["predictions"][0]["predicted_sales"] == full[9]["predicted_sales"]
-    before = _last_order_day(small_shop)
-    assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7, "start_date": before.isoformat()}, format="json"),
-                 400, "start_date")
-
-
 @pytest.mark.parametrize("payload,field", [
     ({"days_ahead": 0}, "days_ahead"),
     ({"days_ahead": 366}, "days_ahead"),
@@ -129,12 +68,6 @@ def test_predict_with_start_date_inside_horizon(trained, staff_client, small_sho
 ])
 def test_predict_bad_input_names_the_field(db, staff_client, payload, field):
     assert_error(staff_client.post(PREDICT_URL, payload, format="json"), 400, field)
-
-
-def test_predict_unknown_id_is_404(trained, staff_client):
-    assert_error(staff_client.post(PREDICT_URL, {"level": "product", "id": "no-such-product"}, format="json"),
-                 404, "no-such-product")
-    assert_error(staff_client.post(PREDICT_URL, {"level": "category", "id": "Nope"}, format="json"), 404, "nope")
 
 
 def test_no_active_model(db, staff_client):
@@ -160,43 +93,6 @@ def test_train_with_too_little_history_says_how_much(db, staff_client):
     body = assert_error(res, 422, "at least 120 days", f"there are {span}")
     assert body["error"]["code"] == "insufficient_data"
     assert not MLModel.objects.filter(model_type="sales_forecast").exists()
-
-
-def test_plot_is_png(trained, staff_client):
-    res = staff_client.get(PLOT_URL, {"days_ahead": 30})
-    assert res.status_code == 200 and res["Content-Type"] == "image/png"
-    assert res.content.startswith(PNG_MAGIC)
-    assert_error(staff_client.get(PLOT_URL, {"days_ahead": 400}), 400, "days_ahead")
-
-
-def test_forecast_product_demand_for_inventory(trained, small_shop):
-    frame = forecast_product_demand(14)
-    assert list(frame.columns) == ["product_id", "date", "predicted_quantity", "residual_std"]
-    # the product level's backtest daily RMSE, one value per product for inventory's safety stock
-    assert np.isfinite(frame["residual_std"]).all() and (frame["residual_std"] >= 0).all()
-    assert frame.groupby("product_id")["residual_std"].nunique().eq(1).all()
-    sold = set(small_shop.order_items["product_id"].map(_canonical))
-    assert set(frame["product_id"]) == sold
-    assert len(frame) == 14 * len(sold)
-    assert (frame["predicted_quantity"] >= 0).all()
-    first = _last_order_day(small_shop) + timedelta(days=1)
-    assert frame["date"].min() == first and frame["date"].max() == first + timedelta(days=13)
-    assert frame.groupby("product_id").size().eq(14).all()
-
-
-def test_inventory_reorder_uses_the_trained_forecast_error(trained, small_shop, staff_client):
-    """End to end: a trained product-level forecast's backtest RMSE becomes the reorder rows' spread."""
-    frame = forecast_product_demand(30)
-    sigma = frame.groupby("product_id")["residual_std"].first()
-    first = _last_order_day(small_shop) + timedelta(days=1)
-    res = staff_client.get("/api/ml/reorder-recommendations/", {"as_of": str(first), "limit": 500})
-    assert res.status_code == 200, res.content[:300]
-    body = res.json()
-    assert body["demand_source"] in ("forecast", "mixed")
-    rows = [r for r in body["recommendations"] if r["product_id"] in sigma.index]
-    assert rows and {r["demand_spread_source"] for r in rows} == {"forecast_backtest"}
-    for r in rows:
-        assert r["demand_std"] == pytest.approx(sigma[r["product_id"]], abs=1e-3)
 
 
 def test_forecast_product_demand_none_without_product_level(small_shop, staff_client):
@@ -293,23 +189,6 @@ def test_one_level_training_keeps_the_other_levels(small_shop, staff_client):
     assert forecast_product_demand(7) is None
 
 
-def test_training_all_levels_replaces_every_level(trained, staff_client):
-    again = staff_client.post(TRAIN_URL, {"model_type": "linear", "level": "all"}, format="json").json()
-    assert again["levels_carried"] == [] and again["levels_served"] == ["total", "category", "product"]
-    assert MLModel.objects.get(pk=again["model_id"]).metrics["level_versions"] == {}
-
-
-def test_train_reports_honest_figures(trained):
-    metrics = trained["metrics"]
-    relative = metrics["relative_mae"]
-    assert metrics["beats_baseline_by"] in ("relative_mae", "backtest.relative_mae")
-    assert metrics["beats_baseline"] is (relative < 1)
-    assert metrics["relative_mae"] == pytest.approx(metrics["test_mae"] / metrics["baseline"]["test_mae"], rel=1e-3)
-    word = "below" if relative <= 1 else "above"
-    assert f"30-day error {abs(round(100 * (1 - relative)))} % {word} repeating last week" in trained["summary"]
-    assert f"MASE {metrics['mase']:.2f}" in trained["summary"] and trained["summary"] == metrics["summary"]
-
-
 def test_auto_total_training_reports_pooled_and_per_window_coverage(small_shop, staff_client, settings):
     settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "FORECAST_MAX_HORIZON_DAYS": 60}
     res = staff_client.post(TRAIN_URL, {"model_type": "auto", "level": "total"}, format="json")
@@ -330,3 +209,146 @@ def test_auto_total_training_reports_pooled_and_per_window_coverage(small_shop, 
     assert stored["levels"]["total"]["revenue"]["interval_coverage"] == metrics["interval_coverage"]
     pred = staff_client.post(PREDICT_URL, {"days_ahead": 14}, format="json").json()["predictions"]
     assert all(0 <= p["confidence_lower"] <= p["predicted_sales"] <= p["confidence_upper"] for p in pred)
+
+
+class TestTrainedLinearForecast:
+    """Read-only tests of one linear model trained at every level on the small shop, built once."""
+
+    @pytest.fixture
+    def small_shop(self, linear_forecast, db):
+        return linear_forecast.value[0]
+
+    @pytest.fixture
+    def trained(self, linear_forecast, db, settings):
+        use_shared_artifacts(linear_forecast, settings)
+        return copy.deepcopy(linear_forecast.value[1])
+
+    def test_train_returns_seed_response_and_registers_all_levels(self, trained, small_shop):
+        body = trained
+        assert body["success"] is True
+        for key in ("test_r2", "test_rmse", "train_r2", "cv_r2_mean", "test_mae", "smape", "mase",
+                    "interval_coverage", "baseline"):
+            assert key in body["metrics"], key
+        assert body["metrics"]["test_rmse"] > 0
+        assert 0 <= body["metrics"]["interval_coverage"] <= 1
+        assert body["levels"] == ["total", "category", "product"]
+        assert body["forecast_start"] == (_last_order_day(small_shop) + timedelta(days=1)).isoformat()
+        model = MLModel.objects.get(pk=body["model_id"])
+        assert model.is_active and model.model_type == "sales_forecast" and model.algorithm == "linear"
+        assert model.data_end == _last_order_day(small_shop)
+        assert set(model.metrics["levels"]) == {"total", "category", "product"}
+        assert model.metrics["levels"]["product"]["units"]["n_series"] == small_shop.order_items["product_id"].nunique()
+
+
+    def test_predict_sales_total(self, trained, staff_client, small_shop):
+        res = staff_client.post(PREDICT_URL, {"days_ahead": 30}, format="json")
+        assert res.status_code == 200
+        body = res.json()
+        preds = body["predictions"]
+        assert len(preds) == 30
+        first = _last_order_day(small_shop) + timedelta(days=1)
+        assert preds[0]["date"] == first.isoformat() == body["start_date"]
+        assert body["end_date"] == (first + timedelta(days=29)).isoformat()
+        for row in preds:
+            assert row["predicted_sales"] >= 0 and row["predicted_quantity"] >= 0
+            assert row["confidence_lower"] <= row["predicted_sales"] + 0.01 <= row["confidence_upper"] + 0.02
+        total = sum(r["predicted_sales"] for r in preds)
+        assert body["summary"]["total_predicted_sales"] == pytest.approx(total, abs=0.5)
+        assert body["summary"]["avg_daily_sales"] == pytest.approx(total / 30, abs=0.05)
+        assert body["summary"]["total_predicted_quantity"] == pytest.approx(
+            sum(r["predicted_quantity"] for r in preds), abs=0.5)
+        stored = Prediction.objects.get(pk=body["prediction_id"])
+        assert stored.kind == "sales_forecast" and stored.target == "total"
+        assert stored.input["days_ahead"] == 30 and stored.model_id is not None
+        assert stored.output["summary"] == body["summary"]
+        # the historical daily mean is the right order of magnitude for a sane forecast
+        lines = small_shop.order_items
+        revenue = float((lines["quantity"] * lines["unit_price"]).sum())
+        days = (small_shop.orders["created_at"].max() - small_shop.orders["created_at"].min()).days
+        assert 0.2 < body["summary"]["avg_daily_sales"] / (revenue / days) < 5
+
+
+    def test_predict_category_and_product_levels(self, trained, staff_client, small_shop):
+        product_id = _canonical(small_shop.order_items["product_id"].value_counts().index[0])
+        res = staff_client.post(PREDICT_URL, {"days_ahead": 7, "level": "product", "id": product_id}, format="json")
+        assert res.status_code == 200, res.content[:300]
+        body = res.json()
+        assert len(body["predictions"]) == 7 and body["level"] == "product" and body["id"] == product_id
+        assert Prediction.objects.get(pk=body["prediction_id"]).target == f"product:{product_id}"
+        used = small_shop.products.merge(small_shop.categories, left_on="category_id", right_on="id")
+        category = str(used["name_y"].value_counts().index[0])
+        res = staff_client.post(PREDICT_URL, {"days_ahead": 15, "level": "category", "id": category}, format="json")
+        assert res.status_code == 200, res.content[:300]
+        assert len(res.json()["predictions"]) == 15
+
+
+    def test_predict_with_start_date_inside_horizon(self, trained, staff_client, small_shop):
+        start = _last_order_day(small_shop) + timedelta(days=10)
+        res = staff_client.post(PREDICT_URL, {"days_ahead": 7, "start_date": start.isoformat()}, format="json")
+        assert res.status_code == 200
+        assert res.json()["predictions"][0]["date"] == start.isoformat()
+        full = staff_client.post(PREDICT_URL, {"days_ahead": 16}, format="json").json()["predictions"]
+        assert res.json()["predictions"][0]["predicted_sales"] == full[9]["predicted_sales"]
+        before = _last_order_day(small_shop)
+        assert_error(staff_client.post(PREDICT_URL, {"days_ahead": 7, "start_date": before.isoformat()}, format="json"),
+                     400, "start_date")
+
+
+    def test_predict_unknown_id_is_404(self, trained, staff_client):
+        assert_error(staff_client.post(PREDICT_URL, {"level": "product", "id": "no-such-product"}, format="json"),
+                     404, "no-such-product")
+        assert_error(staff_client.post(PREDICT_URL, {"level": "category", "id": "Nope"}, format="json"), 404, "nope")
+
+
+    def test_plot_is_png(self, trained, staff_client):
+        res = staff_client.get(PLOT_URL, {"days_ahead": 30})
+        assert res.status_code == 200 and res["Content-Type"] == "image/png"
+        assert res.content.startswith(PNG_MAGIC)
+        assert_error(staff_client.get(PLOT_URL, {"days_ahead": 400}), 400, "days_ahead")
+
+
+    def test_forecast_product_demand_for_inventory(self, trained, small_shop):
+        frame = forecast_product_demand(14)
+        assert list(frame.columns) == ["product_id", "date", "predicted_quantity", "residual_std"]
+        # the product level's backtest daily RMSE, one value per product for inventory's safety stock
+        assert np.isfinite(frame["residual_std"]).all() and (frame["residual_std"] >= 0).all()
+        assert frame.groupby("product_id")["residual_std"].nunique().eq(1).all()
+        sold = set(small_shop.order_items["product_id"].map(_canonical))
+        assert set(frame["product_id"]) == sold
+        assert len(frame) == 14 * len(sold)
+        assert (frame["predicted_quantity"] >= 0).all()
+        first = _last_order_day(small_shop) + timedelta(days=1)
+        assert frame["date"].min() == first and frame["date"].max() == first + timedelta(days=13)
+        assert frame.groupby("product_id").size().eq(14).all()
+
+
+    def test_inventory_reorder_uses_the_trained_forecast_error(self, trained, small_shop, staff_client):
+        """End to end: a trained product-level forecast's backtest RMSE becomes the reorder rows' spread."""
+        frame = forecast_product_demand(30)
+        sigma = frame.groupby("product_id")["residual_std"].first()
+        first = _last_order_day(small_shop) + timedelta(days=1)
+        res = staff_client.get("/api/ml/reorder-recommendations/", {"as_of": str(first), "limit": 500})
+        assert res.status_code == 200, res.content[:300]
+        body = res.json()
+        assert body["demand_source"] in ("forecast", "mixed")
+        rows = [r for r in body["recommendations"] if r["product_id"] in sigma.index]
+        assert rows and {r["demand_spread_source"] for r in rows} == {"forecast_backtest"}
+        for r in rows:
+            assert r["demand_std"] == pytest.approx(sigma[r["product_id"]], abs=1e-3)
+
+
+    def test_training_all_levels_replaces_every_level(self, trained, staff_client):
+        again = staff_client.post(TRAIN_URL, {"model_type": "linear", "level": "all"}, format="json").json()
+        assert again["levels_carried"] == [] and again["levels_served"] == ["total", "category", "product"]
+        assert MLModel.objects.get(pk=again["model_id"]).metrics["level_versions"] == {}
+
+
+    def test_train_reports_honest_figures(self, trained):
+        metrics = trained["metrics"]
+        relative = metrics["relative_mae"]
+        assert metrics["beats_baseline_by"] in ("relative_mae", "backtest.relative_mae")
+        assert metrics["beats_baseline"] is (relative < 1)
+        assert metrics["relative_mae"] == pytest.approx(metrics["test_mae"] / metrics["baseline"]["test_mae"], rel=1e-3)
+        word = "below" if relative <= 1 else "above"
+        assert f"30-day error {abs(round(100 * (1 - relative)))} % {word} repeating last week" in trained["summary"]
+        assert f"MASE {metrics['mase']:.2f}" in trained["summary"] and trained["summary"] == metrics["summary"]

@@ -1,6 +1,7 @@
 """Segmentation endpoints: authorization matrix, seed-004 shapes, stored rows, errors."""
 from __future__ import annotations
 
+import copy
 import csv
 import io
 from datetime import date
@@ -12,7 +13,9 @@ from backend_django.shop.generator import GeneratorConfig, synthesize, write_sho
 from ml_predictions.capabilities.segmentation.trainer import lifetime_value
 from ml_predictions.data import get_data_source
 from ml_predictions.models import CustomerSegmentAssignment, MLModel
+from tests.conftest import small_shop_data
 from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
+from tests.shared import build_shared, use_shared_artifacts
 
 pytestmark = pytest.mark.django_db
 
@@ -39,53 +42,18 @@ def test_authorization_matrix(method, url, data, anon_client, user_client, staff
     assert res.status_code not in (401, 403)
 
 
-@pytest.fixture
-def trained(small_shop, staff_client):
-    res = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")
-    assert res.status_code == 200, res.content[:500]
-    return res.json()
+@pytest.fixture(scope="class")
+def segmentation_run(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The small shop written and segmented with k=6, once for the class below."""
+    def build(client):
+        shop = small_shop_data()
+        write_shop(shop)
+        res = client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")
+        assert res.status_code == 200, res.content[:500]
+        return shop, res.json()
 
-
-def test_train_fixed_k_returns_the_spec_shape_and_stores_rows(trained, small_shop):
-    m = trained["metrics"]
-    assert trained["success"] is True and m["n_clusters"] == 6
-    assert m["n_customers"] == len(small_shop.customers) == 300
-    assert sum(m["cluster_sizes"].values()) == 300 and set(m["cluster_sizes"]) == {str(i) for i in range(6)}
-    assert sorted(m["cluster_names"].values()) == sorted(["vip", "frequent", "occasional", "at_risk", "new",
-                                                           "inactive"])
-    assert -1 <= m["silhouette_score"] <= 1 and m["davies_bouldin"] > 0 and m["calinski_harabasz"] > 0
-    assert [row["k"] for row in m["k_selection"]] == [6]
-    assert m["clv_method"] == m["clv"]["selection"]["chosen"] and m["clv"]["bgnbd"]["converged"] is True
-    model = MLModel.objects.get(pk=trained["model_id"])
-    assert model.is_active and model.model_type == "customer_segmentation"
-    rows = CustomerSegmentAssignment.objects.filter(model=model)
-    assert rows.count() == 300
-    assert rows.filter(calc_date=date(2026, 7, 1)).count() == 300  # day after the last generated order
-    assert {str(c): rows.filter(cluster=c).count() for c in range(6)} == m["cluster_sizes"]
-    assert rows.filter(frequency=0, recency_days=366).exists()  # registered customers without orders
-    assert not rows.filter(confidence__lt=0).exists() and not rows.filter(confidence__gt=1).exists()
-
-
-def test_train_reports_every_clv_candidate_and_serves_the_chosen_models_value(trained, staff_client):
-    """The lifetime value a customer lookup returns is the selected model's prediction, refitted on all history."""
-    selection = trained["clv_selection"]
-    assert selection == trained["metrics"]["clv"]["selection"]
-    assert set(selection["candidates"]) == {"bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
-                                            "pnbd_gbm_mean", "gradient_boosting", "rank_ensemble"}
-    fitted = {n: c for n, c in selection["candidates"].items() if "skipped" not in c}
-    assert fitted and selection["chosen"] == max(fitted, key=lambda n: fitted[n]["spearman"])
-    for c in fitted.values():
-        assert {"spearman", "mae", "total_predicted", "total_actual"} <= set(c) and c["total_actual"] > 0
-    assert selection["holdout_days"] == 90 and trained["metrics"]["clv_method"] == selection["chosen"]
-
-    lines = get_data_source().order_lines()
-    expected = lifetime_value(lines, pd.Timestamp("2026-07-01", tz="UTC"), {})["predictions"]
-    top = expected["clv"].idxmax()
-    body = staff_client.get(f"/api/ml/customer-segment/{top}/").json()
-    assert body["lifetime_value_prediction"] == pytest.approx(round(expected.loc[top, "clv"], 2))
-    assert body["probability_alive"] == pytest.approx(round(expected.loc[top, "p_alive"], 4))
-    assert body["lifetime_value_prediction"] == max(
-        CustomerSegmentAssignment.objects.filter(model_id=trained["model_id"]).values_list("clv", flat=True))
+    with build_shared(django_db_blocker, tmp_path_factory.mktemp("segmentation"), build) as shared:
+        yield shared
 
 
 def test_train_rejects_a_bad_clv_holdout(small_shop, staff_client):
@@ -148,81 +116,10 @@ def test_train_fewer_customers_than_clusters(staff_client):
     assert_error(res, 422, "fewer than n_clusters")
 
 
-def test_customer_segment(trained, staff_client):
-    row = CustomerSegmentAssignment.objects.filter(frequency__gt=2).first()
-    res = staff_client.get(f"/api/ml/customer-segment/{row.customer_id}/")
-    assert res.status_code == 200
-    body = res.json()
-    assert body["customer_id"] == row.customer_id and body["cluster"] == row.cluster
-    assert body["segment_type"] == row.segment_type and body["confidence_score"] == row.confidence
-    assert body["characteristics"]["total_orders"] == row.frequency
-    assert body["characteristics"]["total_spent"] == row.monetary
-    assert set(body["characteristics"]) >= {"recency_days", "total_orders", "total_spent", "avg_order_value",
-                                             "purchase_frequency_monthly"}
-    assert body["lifetime_value_prediction"] == row.clv and 0 < body["probability_alive"] <= 1
-    assert len(body["rfm_segment"]) == 3 and len(body["recommendations"]) == 3
-    assert_error(staff_client.get("/api/ml/customer-segment/nobody/"), 404, "nobody")
-
-
 def test_no_active_model_is_409(staff_client, small_shop):
     for url in ("/api/ml/customer-segment/x/", "/api/ml/segments/", "/api/ml/rfm/", "/api/ml/segments/plot/"):
         assert_error(staff_client.get(url), 409, "train")
     assert_error(staff_client.post("/api/ml/segments/predict/", {"customer_ids": ["x"]}, format="json"), 409)
-
-
-def test_segments_summary_customers_and_export(trained, staff_client):
-    res = staff_client.get("/api/ml/segments/")
-    assert res.status_code == 200
-    body = res.json()
-    segs = body["segments"]
-    assert body["n_customers"] == 300 and len(segs) == 6
-    assert sum(s["size"] for s in segs) == 300
-    assert sum(s["customer_share"] for s in segs) == pytest.approx(1, abs=1e-3)
-    assert sum(s["revenue_share"] for s in segs) == pytest.approx(1, abs=1e-3)
-    vip = next(s for s in segs if s["name"] == "vip")
-    inactive = next(s for s in segs if s["name"] == "inactive")
-    assert vip["mean_monetary"] > inactive["mean_monetary"] and vip["mean_recency_days"] < inactive["mean_recency_days"]
-
-    page = staff_client.get("/api/ml/segments/vip/customers/?page=1&page_size=5").json()
-    assert page["count"] == vip["size"] and len(page["results"]) == min(5, vip["size"])
-    assert all(r["cluster_name"] == "vip" for r in page["results"])
-    monetary = [r["monetary"] for r in page["results"]]
-    assert monetary == sorted(monetary, reverse=True)
-    assert_error(staff_client.get("/api/ml/segments/whales/customers/"), 404, "whales")
-
-    export = staff_client.get("/api/ml/segments/vip/export/")
-    assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
-    assert rows[0][:3] == ["customer_id", "cluster", "cluster_name"] and len(rows) == vip["size"] + 1
-    assert_error(staff_client.get("/api/ml/segments/whales/export/"), 404, "whales")
-
-
-def test_predict_by_ids_and_by_raw_rfm(trained, staff_client):
-    ids = list(CustomerSegmentAssignment.objects.values_list("customer_id", flat=True)[:3])
-    res = staff_client.post("/api/ml/segments/predict/", {"customer_ids": [*ids, "ghost"]}, format="json")
-    assert res.status_code == 200
-    body = res.json()
-    assert [r["customer_id"] for r in body["results"]] == ids and body["unknown_customer_ids"] == ["ghost"]
-    assert_error(staff_client.post("/api/ml/segments/predict/", {"customer_ids": ["ghost"]}, format="json"), 404,
-                 "ghost")
-    # the FastAPI segmentation peer's capitalised keys; a big recent spender must land in the vip cluster, a long-gone one not
-    res = staff_client.post("/api/ml/segments/predict/", {"customers": [
-        {"Recency": 2, "Frequency": 40, "Monetary": 40000, "Unique_Products": 30},
-        {"recency_days": 366, "frequency": 0, "monetary": 0}]}, format="json")
-    assert res.status_code == 200, res.content
-    results = res.json()["results"]
-    assert results[0]["segment_type"] == "vip" and results[1]["segment_type"] == "inactive"
-    assert 0 <= results[0]["confidence_score"] <= 1
-    stored = CustomerSegmentAssignment.objects.filter(frequency__gt=3).first()
-    again = staff_client.post("/api/ml/segments/predict/", {"customers": [
-        {"recency_days": stored.recency_days, "frequency": stored.frequency, "monetary": stored.monetary}]},
-        format="json").json()["results"][0]
-    assert again["cluster"] == stored.cluster  # the stored assignment is the model's prediction
-    assert_error(staff_client.post("/api/ml/segments/predict/", {}, format="json"), 400, "customer_ids")
-    assert_error(staff_client.post("/api/ml/segments/predict/", {"customers": [{"recency_days": 1}]},
-                                   format="json"), 400, "frequency")
-    assert_error(staff_client.post("/api/ml/segments/predict/", {"customers": [
-        {"recency_days": -1, "frequency": 1, "monetary": 1}]}, format="json"), 400, "recency_days")
 
 
 RFM_ROWS = [{"customer_id": str(100 + i), "recency_days": r, "frequency": f, "monetary": m}
@@ -267,29 +164,6 @@ def test_apply_errors(staff_client, body, status, word):
     assert_error(staff_client.post("/api/ml/segments/apply/", body, format="json"), status, word)
 
 
-def test_rfm_and_standardized(trained, staff_client):
-    body = staff_client.get("/api/ml/rfm/?page_size=1000").json()
-    assert body["count"] == 300 and len(body["results"]) == 300 and "Recency" in body["explanation"]
-    assert body["window_days"] == 365
-    std = staff_client.get("/api/ml/rfm/standardized/?page_size=1000").json()
-    assert std["count"] == 300 and "standardized" in std["explanation"]
-    for col in ("recency_z", "frequency_z", "monetary_z"):
-        values = [r[col] for r in std["results"]]
-        assert sum(values) / len(values) == pytest.approx(0, abs=1e-3)  # z-scores over the training customers
-
-
-def test_plots(trained, staff_client):
-    sizes = set()
-    for kind in ("pca", "frequency_monetary", "recency_frequency", "recency_monetary"):
-        res = staff_client.get(f"/api/ml/segments/plot/?type={kind}")
-        assert res.status_code == 200 and res["Content-Type"] == "image/png", kind
-        assert res.content.startswith(PNG_MAGIC) and len(res.content) > 10_000
-        sizes.add(len(res.content))
-    assert len(sizes) == 4  # four different pictures
-    assert_error(staff_client.get("/api/ml/segments/plot/?type=3d"), 400, "type")
-    assert_error(staff_client.get("/api/ml/segments/plot/?max_points=5"), 400, "max_points")
-
-
 def test_past_runs_stay_queryable_by_calc_date(small_shop, staff_client):
     first = staff_client.post("/api/ml/train-customer-segmentation/",
                               {"n_clusters": 3, "calc_date": "2026-01-01"}, format="json").json()
@@ -322,15 +196,163 @@ def test_openapi_lists_every_endpoint(staff_client):
         assert f"/api/ml/{suffix}" in paths, suffix
 
 
-def test_failed_bulk_write_keeps_the_previous_run_active(trained, staff_client, monkeypatch):
-    from ml_predictions.capabilities.segmentation import trainer as workflow
+class TestTrainedSegmentation:
+    """Read-only tests of one k=6 segmentation of the small shop, trained once."""
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
+    @pytest.fixture
+    def small_shop(self, segmentation_run, db):
+        return segmentation_run.value[0]
 
-    monkeypatch.setattr(workflow, "write_assignments", broken)
-    res = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 3}, format="json")
-    assert res.status_code == 500 and res.json()["success"] is False
-    active = MLModel.objects.get(model_type="customer_segmentation", is_active=True)
-    assert str(active.pk) == trained["model_id"] and MLModel.objects.count() == 1
-    assert CustomerSegmentAssignment.objects.count() == 300  # only the first run's rows
+    @pytest.fixture
+    def trained(self, segmentation_run, db, settings):
+        use_shared_artifacts(segmentation_run, settings)
+        return copy.deepcopy(segmentation_run.value[1])
+
+    def test_train_fixed_k_returns_the_spec_shape_and_stores_rows(self, trained, small_shop):
+        m = trained["metrics"]
+        assert trained["success"] is True and m["n_clusters"] == 6
+        assert m["n_customers"] == len(small_shop.customers) == 300
+        assert sum(m["cluster_sizes"].values()) == 300 and set(m["cluster_sizes"]) == {str(i) for i in range(6)}
+        assert sorted(m["cluster_names"].values()) == sorted(["vip", "frequent", "occasional", "at_risk", "new",
+                                                               "inactive"])
+        assert -1 <= m["silhouette_score"] <= 1 and m["davies_bouldin"] > 0 and m["calinski_harabasz"] > 0
+        assert [row["k"] for row in m["k_selection"]] == [6]
+        assert m["clv_method"] == m["clv"]["selection"]["chosen"] and m["clv"]["bgnbd"]["converged"] is True
+        model = MLModel.objects.get(pk=trained["model_id"])
+        assert model.is_active and model.model_type == "customer_segmentation"
+        rows = CustomerSegmentAssignment.objects.filter(model=model)
+        assert rows.count() == 300
+        assert rows.filter(calc_date=date(2026, 7, 1)).count() == 300  # day after the last generated order
+        assert {str(c): rows.filter(cluster=c).count() for c in range(6)} == m["cluster_sizes"]
+        assert rows.filter(frequency=0, recency_days=366).exists()  # registered customers without orders
+        assert not rows.filter(confidence__lt=0).exists() and not rows.filter(confidence__gt=1).exists()
+
+
+    def test_train_reports_every_clv_candidate_and_serves_the_chosen_models_value(self, trained, staff_client):
+        """The lifetime value a customer lookup returns is the selected model's prediction, refitted on all history."""
+        selection = trained["clv_selection"]
+        assert selection == trained["metrics"]["clv"]["selection"]
+        assert set(selection["candidates"]) == {"bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
+                                                "pnbd_gbm_mean", "gradient_boosting", "rank_ensemble"}
+        fitted = {n: c for n, c in selection["candidates"].items() if "skipped" not in c}
+        assert fitted and selection["chosen"] == max(fitted, key=lambda n: fitted[n]["spearman"])
+        for c in fitted.values():
+            assert {"spearman", "mae", "total_predicted", "total_actual"} <= set(c) and c["total_actual"] > 0
+        assert selection["holdout_days"] == 90 and trained["metrics"]["clv_method"] == selection["chosen"]
+
+        lines = get_data_source().order_lines()
+        expected = lifetime_value(lines, pd.Timestamp("2026-07-01", tz="UTC"), {})["predictions"]
+        top = expected["clv"].idxmax()
+        body = staff_client.get(f"/api/ml/customer-segment/{top}/").json()
+        assert body["lifetime_value_prediction"] == pytest.approx(round(expected.loc[top, "clv"], 2))
+        assert body["probability_alive"] == pytest.approx(round(expected.loc[top, "p_alive"], 4))
+        assert body["lifetime_value_prediction"] == max(
+            CustomerSegmentAssignment.objects.filter(model_id=trained["model_id"]).values_list("clv", flat=True))
+
+
+    def test_customer_segment(self, trained, staff_client):
+        row = CustomerSegmentAssignment.objects.filter(frequency__gt=2).first()
+        res = staff_client.get(f"/api/ml/customer-segment/{row.customer_id}/")
+        assert res.status_code == 200
+        body = res.json()
+        assert body["customer_id"] == row.customer_id and body["cluster"] == row.cluster
+        assert body["segment_type"] == row.segment_type and body["confidence_score"] == row.confidence
+        assert body["characteristics"]["total_orders"] == row.frequency
+        assert body["characteristics"]["total_spent"] == row.monetary
+        assert set(body["characteristics"]) >= {"recency_days", "total_orders", "total_spent", "avg_order_value",
+                                                 "purchase_frequency_monthly"}
+        assert body["lifetime_value_prediction"] == row.clv and 0 < body["probability_alive"] <= 1
+        assert len(body["rfm_segment"]) == 3 and len(body["recommendations"]) == 3
+        assert_error(staff_client.get("/api/ml/customer-segment/nobody/"), 404, "nobody")
+
+
+    def test_segments_summary_customers_and_export(self, trained, staff_client):
+        res = staff_client.get("/api/ml/segments/")
+        assert res.status_code == 200
+        body = res.json()
+        segs = body["segments"]
+        assert body["n_customers"] == 300 and len(segs) == 6
+        assert sum(s["size"] for s in segs) == 300
+        assert sum(s["customer_share"] for s in segs) == pytest.approx(1, abs=1e-3)
+        assert sum(s["revenue_share"] for s in segs) == pytest.approx(1, abs=1e-3)
+        vip = next(s for s in segs if s["name"] == "vip")
+        inactive = next(s for s in segs if s["name"] == "inactive")
+        assert vip["mean_monetary"] > inactive["mean_monetary"] and vip["mean_recency_days"] < inactive["mean_recency_days"]
+
+        page = staff_client.get("/api/ml/segments/vip/customers/?page=1&page_size=5").json()
+        assert page["count"] == vip["size"] and len(page["results"]) == min(5, vip["size"])
+        assert all(r["cluster_name"] == "vip" for r in page["results"])
+        monetary = [r["monetary"] for r in page["results"]]
+        assert monetary == sorted(monetary, reverse=True)
+        assert_error(staff_client.get("/api/ml/segments/whales/customers/"), 404, "whales")
+
+        export = staff_client.get("/api/ml/segments/vip/export/")
+        assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+        assert rows[0][:3] == ["customer_id", "cluster", "cluster_name"] and len(rows) == vip["size"] + 1
+        assert_error(staff_client.get("/api/ml/segments/whales/export/"), 404, "whales")
+
+
+    def test_predict_by_ids_and_by_raw_rfm(self, trained, staff_client):
+        ids = list(CustomerSegmentAssignment.objects.values_list("customer_id", flat=True)[:3])
+        res = staff_client.post("/api/ml/segments/predict/", {"customer_ids": [*ids, "ghost"]}, format="json")
+        assert res.status_code == 200
+        body = res.json()
+        assert [r["customer_id"] for r in body["results"]] == ids and body["unknown_customer_ids"] == ["ghost"]
+        assert_error(staff_client.post("/api/ml/segments/predict/", {"customer_ids": ["ghost"]}, format="json"), 404,
+                     "ghost")
+        # the FastAPI segmentation peer's capitalised keys; a big recent spender must land in the vip cluster, a long-gone one not
+        res = staff_client.post("/api/ml/segments/predict/", {"customers": [
+            {"Recency": 2, "Frequency": 40, "Monetary": 40000, "Unique_Products": 30},
+            {"recency_days": 366, "frequency": 0, "monetary": 0}]}, format="json")
+        assert res.status_code == 200, res.content
+        results = res.json()["results"]
+        assert results[0]["segment_type"] == "vip" and results[1]["segment_type"] == "inactive"
+        assert 0 <= results[0]["confidence_score"] <= 1
+        stored = CustomerSegmentAssignment.objects.filter(frequency__gt=3).first()
+        again = staff_client.post("/api/ml/segments/predict/", {"customers": [
+            {"recency_days": stored.recency_days, "frequency": stored.frequency, "monetary": stored.monetary}]},
+            format="json").json()["results"][0]
+        assert again["cluster"] == stored.cluster  # the stored assignment is the model's prediction
+        assert_error(staff_client.post("/api/ml/segments/predict/", {}, format="json"), 400, "customer_ids")
+        assert_error(staff_client.post("/api/ml/segments/predict/", {"customers": [{"recency_days": 1}]},
+                                       format="json"), 400, "frequency")
+        assert_error(staff_client.post("/api/ml/segments/predict/", {"customers": [
+            {"recency_days": -1, "frequency": 1, "monetary": 1}]}, format="json"), 400, "recency_days")
+
+
+    def test_rfm_and_standardized(self, trained, staff_client):
+        body = staff_client.get("/api/ml/rfm/?page_size=1000").json()
+        assert body["count"] == 300 and len(body["results"]) == 300 and "Recency" in body["explanation"]
+        assert body["window_days"] == 365
+        std = staff_client.get("/api/ml/rfm/standardized/?page_size=1000").json()
+        assert std["count"] == 300 and "standardized" in std["explanation"]
+        for col in ("recency_z", "frequency_z", "monetary_z"):
+            values = [r[col] for r in std["results"]]
+            assert sum(values) / len(values) == pytest.approx(0, abs=1e-3)  # z-scores over the training customers
+
+
+    def test_plots(self, trained, staff_client):
+        sizes = set()
+        for kind in ("pca", "frequency_monetary", "recency_frequency", "recency_monetary"):
+            res = staff_client.get(f"/api/ml/segments/plot/?type={kind}")
+            assert res.status_code == 200 and res["Content-Type"] == "image/png", kind
+            assert res.content.startswith(PNG_MAGIC) and len(res.content) > 10_000
+            sizes.add(len(res.content))
+        assert len(sizes) == 4  # four different pictures
+        assert_error(staff_client.get("/api/ml/segments/plot/?type=3d"), 400, "type")
+        assert_error(staff_client.get("/api/ml/segments/plot/?max_points=5"), 400, "max_points")
+
+
+    def test_failed_bulk_write_keeps_the_previous_run_active(self, trained, staff_client, monkeypatch):
+        from ml_predictions.capabilities.segmentation import trainer as workflow
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(workflow, "write_assignments", broken)
+        res = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 3}, format="json")
+        assert res.status_code == 500 and res.json()["success"] is False
+        active = MLModel.objects.get(model_type="customer_segmentation", is_active=True)
+        assert str(active.pk) == trained["model_id"] and MLModel.objects.count() == 1
+        assert CustomerSegmentAssignment.objects.count() == 300  # only the first run's rows

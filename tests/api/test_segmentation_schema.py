@@ -6,14 +6,18 @@ checking real answers against the generated schema.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from backend_django.shop.generator import write_shop
 from ml_predictions.models import CustomerSegmentAssignment
 from tests.api.test_segmentation import RFM_ROWS
+from tests.conftest import small_shop_data
+from tests.shared import build_shared, use_shared_artifacts
 
 pytestmark = pytest.mark.django_db
 
@@ -44,35 +48,18 @@ def check(openapi: dict, method: str, path: str, body: Any) -> None:
     jsonschema.validate(body, document)
 
 
-@pytest.fixture
-def trained(small_shop, staff_client):
-    res = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")
-    assert res.status_code == 200, res.content[:500]
+@pytest.fixture(scope="class")
+def segmentation_run(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The small shop written and segmented with k=6, once for the class below."""
+    def build(client):
+        shop = small_shop_data()
+        write_shop(shop)
+        res = client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")
+        assert res.status_code == 200, res.content[:500]
+        return shop, res.json()
 
-
-def test_the_checker_refuses_a_wrong_type(openapi, trained, staff_client):
-    body = staff_client.get("/api/ml/rfm/").json()
-    check(openapi, "get", "/api/ml/rfm/", body)
-    body["results"][0]["frequency"] = "many"
-    with pytest.raises(jsonschema.ValidationError):
-        check(openapi, "get", "/api/ml/rfm/", body)
-    del body["count"]
-    with pytest.raises(jsonschema.ValidationError):
-        check(openapi, "get", "/api/ml/rfm/", {**body, "results": body["results"][1:]})
-
-
-def test_tables_and_predict_answer_their_schema(openapi, trained, staff_client):
-    check(openapi, "get", "/api/ml/rfm/standardized/", staff_client.get("/api/ml/rfm/standardized/").json())
-    members = staff_client.get("/api/ml/segments/vip/customers/").json()
-    assert members["results"]
-    check(openapi, "get", "/api/ml/segments/{segment}/customers/", members)
-    ids = list(CustomerSegmentAssignment.objects.values_list("customer_id", flat=True)[:2])
-    stored = staff_client.post("/api/ml/segments/predict/", {"customer_ids": [*ids, "ghost"]}, format="json")
-    check(openapi, "post", "/api/ml/segments/predict/", stored.json())
-    raw = staff_client.post("/api/ml/segments/predict/", {"customers": [
-        {"recency_days": 2, "frequency": 40, "monetary": 40000}]}, format="json")
-    assert raw.status_code == 200
-    check(openapi, "post", "/api/ml/segments/predict/", raw.json())
+    with build_shared(django_db_blocker, tmp_path_factory.mktemp("segmentation"), build) as shared:
+        yield shared
 
 
 def test_apply_answers_its_schema_in_both_output_modes(openapi, staff_client):
@@ -86,3 +73,40 @@ def test_apply_answers_its_schema_in_both_output_modes(openapi, staff_client):
                                  format="json")
     assert per_sale.status_code == 200, per_sale.content
     check(openapi, "post", "/api/ml/segments/apply/", per_sale.json())
+
+
+class TestTrainedSegmentation:
+    """Read-only tests of one k=6 segmentation of the small shop, trained once."""
+
+    @pytest.fixture
+    def small_shop(self, segmentation_run, db):
+        return segmentation_run.value[0]
+
+    @pytest.fixture
+    def trained(self, segmentation_run, db, settings):
+        use_shared_artifacts(segmentation_run, settings)
+        return copy.deepcopy(segmentation_run.value[1])
+
+    def test_the_checker_refuses_a_wrong_type(self, openapi, trained, staff_client):
+        body = staff_client.get("/api/ml/rfm/").json()
+        check(openapi, "get", "/api/ml/rfm/", body)
+        body["results"][0]["frequency"] = "many"
+        with pytest.raises(jsonschema.ValidationError):
+            check(openapi, "get", "/api/ml/rfm/", body)
+        del body["count"]
+        with pytest.raises(jsonschema.ValidationError):
+            check(openapi, "get", "/api/ml/rfm/", {**body, "results": body["results"][1:]})
+
+
+    def test_tables_and_predict_answer_their_schema(self, openapi, trained, staff_client):
+        check(openapi, "get", "/api/ml/rfm/standardized/", staff_client.get("/api/ml/rfm/standardized/").json())
+        members = staff_client.get("/api/ml/segments/vip/customers/").json()
+        assert members["results"]
+        check(openapi, "get", "/api/ml/segments/{segment}/customers/", members)
+        ids = list(CustomerSegmentAssignment.objects.values_list("customer_id", flat=True)[:2])
+        stored = staff_client.post("/api/ml/segments/predict/", {"customer_ids": [*ids, "ghost"]}, format="json")
+        check(openapi, "post", "/api/ml/segments/predict/", stored.json())
+        raw = staff_client.post("/api/ml/segments/predict/", {"customers": [
+            {"recency_days": 2, "frequency": 40, "monetary": 40000}]}, format="json")
+        assert raw.status_code == 200
+        check(openapi, "post", "/api/ml/segments/predict/", raw.json())

@@ -1,164 +1,31 @@
-"""Fast synthetic boutique history with planted structure, so every ML capability has signal.
-
-Why it is built this way:
-- Everything is drawn with numpy in whole arrays (no Python loop over orders) from one seeded
-  Generator, so the same seed gives the same data, ids included, and 1M order lines take seconds.
-- Order dates are drawn by inverting the cumulative daily intensity (trend × weekly × yearly
-  seasonality with December and July peaks) restricted to each customer's active window, which
-  makes archetypes (VIP, frequent, occasional, churned, new) differ in recency, frequency and value.
-- Acquisition is a continuous inflow: 30 % of customers are already buying when the history starts,
-  the rest join on days drawn from the same intensity (so joins grow with the trend and follow the
-  seasons), each with an order on the join day. `new` is a label, not a behaviour: whoever joined in
-  the last 90 days, keeping the behaviour (VIP, frequent, occasional) they were drawn with. So the last
-  quarter continues the trend; the old design (15 % of customers all joining in the last 90 days) put a
-  +7 % / +25 % / +36 % revenue step into the last three months that no forecaster could see coming.
-  Churned customers join early and stop at least 180 days (or a fifth of the history, and at most
-  half of it) before the end.
-- Customers have persistent tastes: a favourite and a second category, drawn once in proportion to
-  each category's sales, and a personal share (Beta, mean 0.75) of lines drawn from them; the other
-  lines follow shop-wide popularity. Without it each order was independent of its customer, so no
-  per-customer recommender could beat "most popular" on generated data.
-- Products come in bundles bought together, so recommendations have co-purchase signal; stock is
-  set from the demand each product actually got, with planted low, overstocked and slow items.
-- Rows are written with executemany (SQLite) or one COPY of pandas-rendered CSV (PostgreSQL) per
-  table chunk (`bulk.insert_frame`, shared with the CSV import), bypassing model instances:
-  bulk_create of a million objects would dominate the run time.
-"""
+"""One seeded pass of whole-array draws from customers to order lines (see the package docstring for
+the planted structure and why it is drawn this way)."""
 from __future__ import annotations
 
-import binascii
-import contextlib
-import unicodedata
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
-from faker import Faker
 
-from .bulk import insert_frame
-
-# Latent behaviours drawn once per customer; `new` is not a behaviour but a label for whoever joined in
-# the last 90 days (they keep the behaviour they were drawn with, so acquisition has no step).
-LATENT = ["vip", "frequent", "occasional", "churned"]
-ARCHETYPES = [*LATENT, "new"]
-LATENT_SHARE = np.array([0.07, 0.19, 0.47, 0.27])
-# relative orders per active year (at average intensity) and basket size multiplier per behaviour
-LATENT_RATE = np.array([14.0, 7.0, 1.6, 3.0])
-LATENT_BASKET = np.array([2.2, 1.2, 0.9, 1.0])
-PRESENT_AT_START = 0.3  # share of customers already buying when the history starts; the rest join over it
-CHURN_GAP_DAYS = 180  # churned customers stop this long (a fifth to half of the history) before the end
-# persistent tastes: each customer favours one category (and less, a second one); this share of their
-# lines, on average, comes from those categories instead of the shop-wide popularity
-PREFERENCE_SHARE = (6.0, 2.0)  # Beta(a, b) per customer: mean 0.75
-SECOND_CATEGORY = 0.3  # of the preferred lines, share from the second favourite category
-
-# (name, price low, price high, seasonal month boost)
-CATEGORIES = [
-    ("Camisas", 25, 90, None),
-    ("Pantalones", 35, 120, None),
-    ("Vestidos", 45, 220, 7),
-    ("Faldas", 30, 110, 7),
-    ("Chaquetas", 70, 320, 12),
-    ("Abrigos", 110, 450, 12),
-    ("Zapatos", 50, 260, None),
-    ("Bolsos", 40, 300, 12),
-    ("Accesorios", 10, 70, 12),
-    ("Joyería", 20, 400, 12),
-    ("Trajes de baño", 25, 95, 7),
-    ("Punto", 35, 140, 12),
-]
-ADJECTIVES = ["Clásico", "Elegante", "Casual", "Slim", "Oversize", "Vintage", "Premium", "Básico", "Floral",
-              "Liso", "Estampado", "Urbano"]
-COLOURS = ["Negro", "Blanco", "Azul", "Rojo", "Beige", "Verde", "Gris", "Rosa", "Camel", "Burdeos"]
-COUNTRIES = ["ES", "MX", "AR", "CO", "CL", "PE", "US", "FR", "PT", "IT"]
-CHANNELS = np.array(["web", "store", "mobile", "marketplace"])
-
-
-@dataclass
-class GeneratorConfig:
-    customers: int = 800
-    products: int = 150
-    orders: int = 6000
-    years: float = 2.0
-    seed: int = 42
-    end_date: date | None = None  # last day with orders; default today
-
-    def validate(self) -> None:
-        for name in ("customers", "products", "orders"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.products < 4:
-            raise ValueError("products must be at least 4 (bundles need partners)")
-        if not 0.1 <= self.years <= 20:
-            raise ValueError("years must be between 0.1 and 20")
-
-
-@dataclass
-class SyntheticShop:
-    categories: pd.DataFrame
-    products: pd.DataFrame
-    customers: pd.DataFrame
-    orders: pd.DataFrame
-    order_items: pd.DataFrame
-    truth: pd.DataFrame  # customer_id, archetype, behaviour (latent), favourite and second category ids
-    stats: dict = field(default_factory=dict)
-
-
-# UUIDv7's time field for every generated id: a fixed instant (2026-01-01 UTC in ms) keeps a seed's data
-# identical from run to run; the row number is added to it, so ids rise in insertion order.
-_UUID7_EPOCH_MS = 1_767_225_600_000
-
-
-def _uuids(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Time-ordered ids (UUIDv7 layout: 48-bit millisecond prefix, version 7, random tail) as 32-hex strings.
-
-    Why ordered: random (v4) keys land on a random page of the primary-key and foreign-key B-trees at
-    every insert, which misses SQLite's page cache and makes the write grow worse than linearly;
-    ids that rise with the row number append to the right edge instead.
-    """
-    raw = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-    stamp = (_UUID7_EPOCH_MS + np.arange(n, dtype=np.uint64)).astype(">u8").view(np.uint8).reshape(n, 8)
-    raw[:, :6] = stamp[:, 2:]
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x70  # version 7
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    hexed = np.frombuffer(binascii.hexlify(raw.tobytes()), dtype="S32")
-    return hexed.astype("U32").astype(object)
-
-
-def _name_pools(seed: int, size: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Faker (Spanish locales, seeded) draws pools of names and mail domains once; customers then pick
-    from the pools with numpy, so 100k customers cost no more Faker calls than 100."""
-    fake = Faker(["es_ES", "es_MX"])
-    fake.seed_instance(seed)
-    first = np.array(sorted({fake.first_name() for _ in range(size)}), dtype=object)
-    last = np.array(sorted({fake.last_name() for _ in range(size)}), dtype=object)
-    domains = np.array(sorted({fake.free_email_domain() for _ in range(50)}), dtype=object)
-    return first, last, domains
-
-
-def _emails(first: np.ndarray, last: np.ndarray, domains: np.ndarray) -> list[str]:
-    """Unique, plausible addresses: ascii local part from the name plus the row number."""
-    def ascii_part(text: str) -> str:
-        plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-        return "".join(ch for ch in plain if ch.isalnum())
-
-    return [f"{ascii_part(a)}.{ascii_part(b)}{i}@{d}" for i, (a, b, d) in enumerate(zip(first, last, domains, strict=True))]
-
-
-def _daily_intensity(days: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
-    """Trend × weekly × yearly seasonality (December and July peaks, as in the spec) × mild noise."""
-    t = np.arange(len(days), dtype=float) / 365.0
-    trend = 1.0 + 0.25 * t
-    weekday = days.day_of_week.to_numpy()
-    weekly = np.array([0.85, 0.9, 0.95, 1.0, 1.15, 1.35, 1.1])[weekday]
-    doy = days.day_of_year.to_numpy().astype(float)
-    december = 0.9 * np.exp(-0.5 * ((doy - 350) / 12) ** 2) + 0.9 * np.exp(-0.5 * ((doy + 15) / 12) ** 2)
-    july = 0.55 * np.exp(-0.5 * ((doy - 195) / 14) ** 2)
-    noise = rng.lognormal(0.0, 0.08, len(days))
-    return trend * weekly * (1.0 + december + july) * noise
+from .config import (
+    ADJECTIVES,
+    ARCHETYPES,
+    CATEGORIES,
+    CHANNELS,
+    CHURN_GAP_DAYS,
+    COLOURS,
+    COUNTRIES,
+    LATENT,
+    LATENT_BASKET,
+    LATENT_RATE,
+    LATENT_SHARE,
+    PREFERENCE_SHARE,
+    PRESENT_AT_START,
+    SECOND_CATEGORY,
+    GeneratorConfig,
+    SyntheticShop,
+)
+from .draws import _daily_intensity, _emails, _name_pools, _uuids
 
 
 def synthesize(config: GeneratorConfig) -> SyntheticShop:
@@ -383,71 +250,3 @@ def synthesize(config: GeneratorConfig) -> SyntheticShop:
     shop = SyntheticShop(categories, products, customers, orders, order_items, truth, stats)
     shop.products_truth = products_truth  # type: ignore[attr-defined]
     return shop
-
-
-# --- writing --------------------------------------------------------------------------------------
-
-TABLE_COLUMNS = {
-    "categories": ("shop_category", ["id", "name", "description"]),
-    "products": ("shop_product", ["id", "sku", "name", "description", "category_id", "price", "cost",
-                                  "stock_quantity", "lead_time_days", "image_url", "is_active", "created_at"]),
-    "customers": ("shop_customer", ["id", "external_id", "email", "first_name", "last_name", "country",
-                                    "created_at"]),
-    "orders": ("shop_order", ["id", "external_id", "customer_id", "created_at", "status", "channel", "currency"]),
-    "order_items": ("shop_orderitem", ["id", "order_id", "product_id", "quantity", "unit_price"]),
-}
-ID_COLUMNS = {"id", "category_id", "customer_id", "order_id", "product_id"}
-
-
-def _prepare(frame: pd.DataFrame, name: str, vendor: str) -> tuple[str, list[str], pd.DataFrame]:
-    table, columns = TABLE_COLUMNS[name]
-    frame = frame.copy()
-    if name == "categories":
-        frame["description"] = ""
-    if name == "orders":
-        frame["external_id"] = None
-        frame["currency"] = "EUR"
-    for col in columns:
-        # ids stay 32-hex strings: SQLite's UUIDField stores exactly that and PostgreSQL's uuid type
-        # accepts it, so no per-value conversion is needed
-        if col == "created_at":
-            stamps = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d %H:%M:%S")
-            frame[col] = stamps + ("+00:00" if vendor == "postgresql" else "")
-    return table, columns, frame[columns]
-
-
-def write_shop(shop: SyntheticShop, *, clear: bool = False, progress: Callable[[int], None] | None = None,
-               chunk_size: int = 100_000) -> None:
-    """Insert the frames in one transaction; `progress(n_rows)` is called after each chunk."""
-    vendor = connection.vendor
-    with transaction.atomic(), connection.cursor() as cursor, _large_sqlite_page_cache(cursor, vendor):
-        if clear:
-            clear_shop()
-        for name in ("categories", "products", "customers", "orders", "order_items"):
-            table, columns, frame = _prepare(getattr(shop, name), name, vendor)
-            insert_frame(cursor, table, columns, frame, chunk_size=chunk_size, progress=progress)
-
-
-@contextlib.contextmanager
-def _large_sqlite_page_cache(cursor, vendor: str, mib: int = 256) -> Iterator[None]:
-    """SQLite's default 2 MiB page cache holds a sliver of a million-line shop's indexes, so about half
-    of a bulk write was spent re-reading pages; a large cache for the bulk phase only, restored after
-    (the connection may live on, e.g. in a test or a long-running command)."""
-    if vendor != "sqlite":
-        yield
-        return
-    cursor.execute("PRAGMA cache_size")
-    previous = cursor.fetchone()[0]
-    cursor.execute(f"PRAGMA cache_size = -{mib * 1024}")
-    try:
-        yield
-    finally:
-        cursor.execute(f"PRAGMA cache_size = {int(previous)}")
-
-
-def clear_shop() -> None:
-    """Delete every shop row (the plugin's own tables are left alone)."""
-    with connection.cursor() as cursor:
-        for table in ("shop_orderitem", "shop_order", "shop_customer", "shop_product", "shop_category"):
-            cursor.execute(f"DELETE FROM {table}")
-
