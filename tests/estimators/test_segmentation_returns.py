@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ml_predictions.errors import InsufficientDataError
+from ml_predictions.estimators.segmentation.clv_data import purchase_history
 from ml_predictions.estimators.segmentation.netting import customer_purchase_lines, net_returns
 from ml_predictions.estimators.segmentation.rfm import compute_rfm
 
@@ -97,12 +98,16 @@ def test_all_anonymous_lines_raise_a_named_error():
     assert err.value.field == "customer_id" and err.value.details == {"anonymous_lines": 3}
 
 
-def test_anonymous_lines_are_not_given_to_another_customer_by_rfm():
-    # before netting existed, compute_rfm's factorize coded a missing id -1 and indexed the last customer
+def test_anonymous_lines_belong_to_nobody_in_rfm_and_purchase_history():
+    # before, compute_rfm failed on such a line (factorize codes a missing id -1: a ValueError from bincount)
+    # and purchase_history made a customer called "None" of them
     lines = _lines([("o1", "x", "p", 0, 1, 10.0), ("o2", "y", "p", 1, 1, 20.0), ("o3", None, "p", 2, 1, 500.0)])
-    rfm = compute_rfm(customer_purchase_lines(lines).lines, calc_date=DAY0 + pd.Timedelta(days=5),
-                      include_without_orders=False)
-    assert rfm["monetary"].to_dict() == {"x": 10.0, "y": 20.0}
+    calc = DAY0 + pd.Timedelta(days=5)
+    for frame in (lines, customer_purchase_lines(lines).lines):
+        rfm = compute_rfm(frame, calc_date=calc, include_without_orders=False)
+        assert rfm["monetary"].to_dict() == {"x": 10.0, "y": 20.0}
+    history = purchase_history(lines.assign(amount=lines["unit_price"]), end=calc)
+    assert sorted(history.ids) == ["x", "y"] and history.value.sum() == 30.0
 
 
 def _reference(purchases: list[tuple[str, str, int, float]], returns: list[tuple[str, int, float]]):
