@@ -240,9 +240,11 @@ ML_PREDICTIONS = {
             "lead_time_std_days": "lead_time_std_days",
             "supplier": "supplier",
         },
-        "customer": {"id": "id", "created_at": "created_at"},
+        "customer": {"id": "id", "created_at": "created_at", "key": "external_id"},
     },
     "EXCLUDED_ORDER_STATUSES": ["cancelled", "refunded"],
+    "REFUND_ORDER_STATUSES": ["refunded"],
+    "ANONYMOUS_CUSTOMER_KEYS": ["guest"],
     # the suite logs in and calls the API far more often than a person; tests/api/test_throttling.py
     # sets low rates itself
     # (DISABLE_THROTTLING=1 does the same for a fuzz run against a live server, .ci/schemathesis.sh)

@@ -47,9 +47,16 @@ DEFAULTS: dict[str, Any] = {
             "lead_time_std_days": None,
             "supplier": None,
         },
-        "customer": {"id": "id", "created_at": "created_at"},
+        # key: the host's own customer key (optional), matched against ANONYMOUS_CUSTOMER_KEYS
+        "customer": {"id": "id", "created_at": "created_at", "key": None},
     },
     "EXCLUDED_ORDER_STATUSES": ["cancelled", "refunded"],
+    # Orders with these statuses are returns: segmentation and CLV take their value off the customer's
+    # latest earlier purchases (docs/segmentation.md). [] = refunds do not reduce anyone's spend.
+    "REFUND_ORDER_STATUSES": ["refunded"],
+    # Customers that stand for many people (the importer's "guest" for lines without a customer id): left
+    # out of segmentation and CLV. Matched against FIELDS["customer"]["key"], or the id when no key is mapped.
+    "ANONYMOUS_CUSTOMER_KEYS": ["guest"],
     "CSV_DIRECTORY": None,  # for ml_predictions.data.csv_source.CSVDataSource
     # --- storage and registry ----------------------------------------------------------------
     "MODEL_DIR": "ml_models",

@@ -124,6 +124,17 @@ class DataSource(ABC):
     def customers(self) -> pd.DataFrame:
         """All customers, including those who never ordered."""
 
+    def refund_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+        """Lines of the orders that are returns (ML_PREDICTIONS["REFUND_ORDER_STATUSES"]), quantities as
+        stored, in the order-line columns. Segmentation nets them off earlier purchases; the default (no
+        returns known) keeps a host source without statuses working."""
+        return empty_order_lines()
+
+    def anonymous_customer_ids(self) -> set[str]:
+        """Ids of customers that stand for many people (a shared guest account): segmentation leaves them
+        out instead of ranking one giant "customer". Default: none."""
+        return set()
+
     def fingerprint(self, *, order_windows: Sequence[tuple[DateLike, DateLike]] = (), products: bool = False) -> str | None:
         """A short string that changes whenever the given reads would return different data; None = unknown.
 

@@ -44,13 +44,34 @@ class CSVDataSource(DataSource):
             raise DataSourceError(f"{path} lacks columns {missing}.")
         return frame
 
-    def order_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
-        frame = normalize_order_lines(self._read("order_lines", ORDER_LINE_COLUMNS))
+    def _lines(self, start: DateLike, end: DateLike, *, refunds: bool) -> pd.DataFrame:
+        raw = self._read("order_lines", ORDER_LINE_COLUMNS)
+        if "status" in raw.columns:  # optional: EXCLUDED_ORDER_STATUSES / REFUND_ORDER_STATUSES apply
+            status = raw["status"].astype(str).str.strip().str.lower()
+            refund = status.isin([str(s).lower() for s in ml_settings.REFUND_ORDER_STATUSES or ()])
+            excluded = status.isin([str(s).lower() for s in ml_settings.EXCLUDED_ORDER_STATUSES or ()])
+            raw = raw[refund] if refunds else raw[~excluded]
+        elif refunds:
+            raw = raw.iloc[:0]
+        frame = normalize_order_lines(raw)
         if (s := to_utc_timestamp(start)) is not None:
             frame = frame[frame["ordered_at"] >= s]
         if (e := to_utc_timestamp(end)) is not None:
             frame = frame[frame["ordered_at"] < e]
         return frame.reset_index(drop=True)
+
+    def order_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+        return self._lines(start, end, refunds=False)
+
+    def refund_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+        """The lines of orders whose optional `status` column is in REFUND_ORDER_STATUSES."""
+        return self._lines(start, end, refunds=True)
+
+    def anonymous_customer_ids(self) -> set[str]:
+        """Customer ids of the exported lines that are in ANONYMOUS_CUSTOMER_KEYS (ids are the shop's keys)."""
+        keys = {str(k) for k in ml_settings.ANONYMOUS_CUSTOMER_KEYS or ()}
+        return keys & set(self._read("order_lines", ["customer_id"])["customer_id"].dropna().astype(str)) if keys \
+            else set()
 
     def products(self) -> pd.DataFrame:
         return normalize_products(self._read("products", ["id", "name"]))

@@ -113,6 +113,7 @@ class DjangoORMDataSource(DataSource):
         customer_model: str | None = None,
         fields: dict[str, dict[str, str | None]] | None = None,
         excluded_statuses: list[str] | None = None,
+        refund_statuses: list[str] | None = None,
     ) -> None:
         self.order_item_model = order_item_model or ml_settings.ORDER_ITEM_MODEL
         self.product_model = product_model or ml_settings.PRODUCT_MODEL
@@ -121,6 +122,7 @@ class DjangoORMDataSource(DataSource):
         self.excluded_statuses = (
             ml_settings.EXCLUDED_ORDER_STATUSES if excluded_statuses is None else excluded_statuses
         )
+        self.refund_statuses = ml_settings.REFUND_ORDER_STATUSES if refund_statuses is None else refund_statuses
 
     def _model(self, label: str | None, setting: str) -> type[models.Model]:
         if not label:
@@ -174,8 +176,10 @@ class DjangoORMDataSource(DataSource):
                 data[c] = pd.Series(np.array(values, dtype=object), dtype=object)
         return pd.DataFrame(data)
 
-    def _order_line_queryset(self, start: DateLike = None, end: DateLike = None) -> models.QuerySet:
-        """The order lines `order_lines(start, end)` reads (window and excluded statuses), unevaluated."""
+    def _order_line_queryset(self, start: DateLike = None, end: DateLike = None,
+                             only_statuses: list[str] | None = None) -> models.QuerySet:
+        """The order lines `order_lines(start, end)` reads (window and excluded statuses), unevaluated;
+        with `only_statuses`, the lines of orders in those statuses instead (refund_lines)."""
         model = self._model(self.order_item_model, "ORDER_ITEM_MODEL")
         mapping = self.fields["order_line"]
         qs = model._default_manager.all()
@@ -185,7 +189,9 @@ class DjangoORMDataSource(DataSource):
                 qs = qs.filter(**{f"{ts_field}__gte": s.to_pydatetime()})
             if (e := to_utc_timestamp(end)) is not None:
                 qs = qs.filter(**{f"{ts_field}__lt": e.to_pydatetime()})
-            if self.excluded_statuses and mapping.get("status"):
+            if only_statuses is not None:
+                qs = qs.filter(**{f"{mapping['status']}__in": only_statuses})
+            elif self.excluded_statuses and mapping.get("status"):
                 qs = qs.exclude(**{f"{mapping['status']}__in": self.excluded_statuses})
         except FieldError as exc:
             raise DataSourceError(f"ML_PREDICTIONS['FIELDS']['order_line'] does not match {model.__name__}: {exc}") from exc
@@ -201,6 +207,32 @@ class DjangoORMDataSource(DataSource):
         if frame.empty:
             return empty_order_lines()
         return normalize_order_lines(frame)
+
+    def refund_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+        """One query like `order_lines`, for the orders in REFUND_ORDER_STATUSES (none without a mapped
+        status column: such a shop cannot say which orders are returns)."""
+        mapping = self.fields["order_line"]
+        if not self.refund_statuses or not mapping.get("status"):
+            return empty_order_lines()
+        frame = self._rows(self._order_line_queryset(start, end, list(self.refund_statuses)), "order_line",
+                           ORDER_LINE_COLUMNS)
+        return empty_order_lines() if frame.empty else normalize_order_lines(frame)
+
+    def anonymous_customer_ids(self) -> set[str]:
+        """The customers whose key (FIELDS["customer"]["key"], else the id) is in ANONYMOUS_CUSTOMER_KEYS,
+        in one query."""
+        keys = [str(k) for k in ml_settings.ANONYMOUS_CUSTOMER_KEYS or ()]
+        if not keys:
+            return set()
+        model = self._model(self.customer_model, "CUSTOMER_MODEL")
+        path = self.fields.get("customer", {}).get("key") or self.fields["customer"]["id"]
+        try:
+            qs = model._default_manager.filter(**{f"{path}__in": keys}).order_by()
+        except FieldError as exc:
+            raise DataSourceError(f"ML_PREDICTIONS['FIELDS']['customer']['key'] does not match {model.__name__}: "
+                                  f"{exc}") from exc
+        frame = self._rows(qs, "customer", ["id"])
+        return set(frame["id"].dropna()) if len(frame) else set()
 
     def last_ordered_at(self) -> pd.Timestamp | None:
         """The latest `ordered_at` of a counted line, in one aggregate query (inventory dates an imported

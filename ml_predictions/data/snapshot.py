@@ -62,6 +62,12 @@ class SnapshotDataSource(DataSource):
     def customers(self) -> pd.DataFrame:
         return self._table("customers")
 
+    def refund_lines(self, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+        return self.inner.refund_lines(start, end)
+
+    def anonymous_customer_ids(self) -> set[str]:
+        return self.inner.anonymous_customer_ids()
+
     def fingerprint(self, *, order_windows: Sequence[tuple[DateLike, DateLike]] = (),
                     products: bool = False) -> str | None:
         return self.inner.fingerprint(order_windows=order_windows, products=products)

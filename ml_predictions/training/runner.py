@@ -237,6 +237,8 @@ def run_training(
                                  "status": http_status(exc)}
         if is_domain:
             text = str(exc)
+            if exc.field:  # the same shape as a request error: a client can point at the field
+                error["fields"] = {exc.field: [exc.message]}
         else:
             # A bug: the stored answer names it only by a correlation id (its text may hold connection
             # details); the log row and the logged traceback carry the same id.

@@ -24,6 +24,7 @@ from ml_predictions.errors import InsufficientDataError, InvalidParameterError
 from ml_predictions.estimators.segmentation.clv_data import purchase_history
 from ml_predictions.estimators.segmentation.clv_diagnostics import purchase_diagnostics
 from ml_predictions.estimators.segmentation.clv_selection import predict_lifetime_value, select_clv
+from ml_predictions.estimators.segmentation.netting import customer_purchase_lines
 from ml_predictions.estimators.segmentation.segmenter import (
     CustomerSegmenter,
     compute_rfm,
@@ -257,13 +258,19 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     t0 = time.perf_counter()
     calc_date = _to_date(params.get("calc_date"))
     source = get_data_source()
-    lines = source.order_lines(end=calc_date)
+    raw_lines = source.order_lines(end=calc_date)
+    refunds = source.refund_lines(end=calc_date)
+    anonymous = source.anonymous_customer_ids()
     customers = source.customers()
     read_seconds = round(time.perf_counter() - t0, 3)
-    progress(20, f"Read {len(lines)} order lines")
+    progress(20, f"Read {len(raw_lines)} order lines and {len(refunds)} returned lines")
+    netted = customer_purchase_lines(raw_lines, refunds, excluded_customers=anonymous)
+    lines = netted.lines
+    customers = customers[~customers["id"].astype(str).isin(anonymous)] if anonymous else customers
     result = segment_frame(lines, customers, {**params, "_init_centroids": previous_centroids(params)}, progress)
     result["timings"] = {"read_seconds": read_seconds, **result["timings"]}
     metrics = _metrics(result)
+    metrics["returns"] = _plain({**netted.stats, "anonymous_customers_excluded": len(anonymous)})
     progress(85, "Comparing with earlier runs")
     t0 = time.perf_counter()
     metrics["drift"] = _plain(retrain_drift(frame=result["frame"], lines=lines, calc_date=result["calc_date"]))

@@ -69,7 +69,7 @@ def purchase_history(
     """Reduce order lines (or one row per purchase) to a PurchaseHistory; rows on or after `end` are dropped."""
     day = _day_numbers(transactions[date_col])
     end_day = int(day.max()) + 1 if end is None and len(day) else day_number(end) if end is not None else 0
-    keep = day < end_day
+    keep = (day < end_day) & transactions[customer_col].notna().to_numpy()  # no customer: nobody's value
     codes, ids = pd.factorize(transactions.loc[keep, customer_col].astype(str))
     value = transactions.loc[keep, amount_col].to_numpy(dtype=float)
     daily = pd.DataFrame({"c": codes, "d": day[keep], "v": value}).groupby(["c", "d"], sort=True)["v"].sum()

@@ -67,7 +67,9 @@ def compute_rfm(
     calc = default_calc_date(order_lines) if calc_date is None else _as_utc(calc_date)
     start = calc - pd.Timedelta(days=window_days)
     when = pd.to_datetime(order_lines["ordered_at"], utc=True)
-    mask = (when >= start) & (when < calc)
+    # a line without a customer belongs to nobody (netting.customer_purchase_lines counts them); left in,
+    # factorize codes it -1 and the per-customer arrays below would fail on it
+    mask = (when >= start) & (when < calc) & order_lines["customer_id"].notna()
     lines = order_lines.loc[mask, ["order_id", "customer_id", "product_id", "quantity", "unit_price"]]
     when = when[mask]
     amount = lines["quantity"].to_numpy(dtype="float64") * lines["unit_price"].to_numpy(dtype="float64")
