@@ -272,25 +272,28 @@ def analysis_cache_key(as_of: date, optimizer: InventoryOptimizer) -> str | None
     return CACHE_KEY_PREFIX + digest
 
 
-def cached_inventory_analysis(*, as_of: date | str | None = None) -> tuple[InventoryAnalysis, bool]:
+def cached_inventory_analysis(*, as_of: date | str | None = None,
+                              overrides: dict[str, Any] | None = None) -> tuple[InventoryAnalysis, bool]:
     """The analysis for `as_of`, from Django's cache when nothing it depends on changed; (analysis, hit).
 
     The GET endpoints recompute on demand (stock moves every day), which costs seconds at 10k products,
     almost all of it reading order lines. Checking a fingerprint costs one aggregate query per history
     window plus a read of the (small) product table, so a repeated request skips the read and the fit.
     INVENTORY_CACHE_SECONDS = 0 turns this off; a cache backend failure only costs a recomputation.
+    `overrides` (a what-if such as another service level) are optimiser parameters, so they are part of
+    the key and each what-if is cached apart from the configured analysis.
     """
     ttl = int(ml_settings.INVENTORY_CACHE_SECONDS or 0)
-    optimizer = build_optimizer()
+    optimizer = build_optimizer(overrides)
     optimizer._validate()
     as_of_date = parse_as_of(as_of)
     if ttl <= 0:
-        return run_inventory_analysis(as_of=as_of_date), False
+        return run_inventory_analysis(as_of=as_of_date, overrides=overrides), False
     # without as_of the key is today's: an analysis that fell back to the last order is cached under it,
     # and a new order (which changes today's windows' fingerprint) brings the analysis back to today
     key = analysis_cache_key(as_of_date or timezone.localdate(), optimizer)
     if key is None:
-        return run_inventory_analysis(as_of=as_of_date), False
+        return run_inventory_analysis(as_of=as_of_date, overrides=overrides), False
     cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
     try:
         cached = cache.get(key)
@@ -299,7 +302,7 @@ def cached_inventory_analysis(*, as_of: date | str | None = None) -> tuple[Inven
         cached = None
     if isinstance(cached, InventoryAnalysis):
         return cached, True
-    analysis = run_inventory_analysis(as_of=as_of_date)
+    analysis = run_inventory_analysis(as_of=as_of_date, overrides=overrides)
     try:
         cache.set(key, analysis, ttl)
     except Exception:  # noqa: BLE001 — e.g. an item larger than memcached's limit
