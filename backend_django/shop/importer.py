@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
+from ml_predictions.data import mark_changed
+
 from .bulk import insert_frame
 
 IMPORTED_TOTAL_SKU = "IMPORTED-ORDER-TOTAL"
@@ -749,6 +751,7 @@ def import_orders(orders_path: str | Path | None = None, *, customers_path: str 
     try:
         with transaction.atomic():
             write_import(customers, lines, opts, report, step)
+            mark_changed()  # set-based SQL bypasses the ORM's signals: tell the plugin's caches
             if dry_run:
                 raise _DryRun
     except _DryRun:

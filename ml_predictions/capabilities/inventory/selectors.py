@@ -26,7 +26,7 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from ml_predictions.conf import ml_settings
-from ml_predictions.data import get_data_source
+from ml_predictions.data import data_version, get_data_source
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, MLError
 from ml_predictions.estimators.inventory.optimizer import InventoryOptimizer
 from ml_predictions.models import InventoryAlert, MLModel, ModelType
@@ -219,13 +219,16 @@ FINGERPRINT_KEY_PREFIX = "ml_predictions:inventory_fingerprint:"
 
 
 def _data_fingerprint(source: Any, windows: list[tuple[date, date]]) -> str | None:
-    """The data source's fingerprint of the analysis' reads, reused for INVENTORY_FINGERPRINT_SECONDS."""
+    """The data source's fingerprint of the analysis' reads, reused while the data change stamp
+    (`ml_predictions.data_changes`: ORM saves/deletes and `mark_changed()`) stays the same, for at most
+    INVENTORY_FINGERPRINT_SECONDS (the net for writes nobody signalled); 0 checks the data every time."""
     ttl = int(ml_settings.INVENTORY_FINGERPRINT_SECONDS or 0)
-    if ttl <= 0:
+    version = data_version() if ttl > 0 else None
+    if version is None:
         return source.fingerprint(order_windows=windows, products=True)
     cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
     key = FINGERPRINT_KEY_PREFIX + hashlib.sha256(
-        f"{type(source).__module__}.{type(source).__qualname__}|{windows}".encode()).hexdigest()
+        f"{type(source).__module__}.{type(source).__qualname__}|{windows}|{version}".encode()).hexdigest()
     try:
         stored = cache.get(key)
     except Exception:  # noqa: BLE001 — an unreachable cache only costs the queries
