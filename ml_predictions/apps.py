@@ -10,3 +10,6 @@ class MLPredictionsConfig(AppConfig):
     def ready(self) -> None:
         import ml_predictions.capabilities  # noqa: F401  (registers the built-in trainers)
         from ml_predictions import checks  # noqa: F401  (registers system checks)
+        from ml_predictions.data_changes import connect_change_signals
+
+        connect_change_signals()

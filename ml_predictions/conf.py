@@ -145,10 +145,12 @@ DEFAULTS: dict[str, Any] = {
     # bounds memory and the rare edit a fingerprint cannot see. 0 disables the cache.
     "INVENTORY_CACHE_SECONDS": 300,
     "INVENTORY_CACHE_ALIAS": "default",
-    # Reuse the data fingerprint behind the cache key for this many seconds (0 = check the data on every
-    # request, exact). A warm GET then costs a cache read instead of the fingerprint's queries, at the price
-    # of a stock or order change taking up to this long to show.
-    "INVENTORY_FINGERPRINT_SECONDS": 0,
+    # Reuse the data fingerprint behind the cache key while no change of orders or products was signalled
+    # (ORM save()/delete() of the configured models, or ml_predictions.data.mark_changed() after a bulk
+    # write), for at most this many seconds: a warm GET then costs cache reads instead of the
+    # fingerprint's queries. A write nobody signalled (QuerySet.update() or SQL without mark_changed())
+    # shows within this time. 0 = check the data on every request (exact, ~200 ms at 10k products).
+    "INVENTORY_FINGERPRINT_SECONDS": 60,
     # --- customer segmentation -------------------------------------------------------------------
     # RFM window in days before calc_date (the RFM + K-means peer system's RFM_WINDOW_DAYS).
     "SEGMENTATION_WINDOW_DAYS": 365,

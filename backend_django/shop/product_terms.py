@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
+from ml_predictions.data import mark_changed
+
 from .importer.options import ImportOptions
 from .importer.reading import _read_csv
 from .models import Product
@@ -112,6 +114,7 @@ def import_product_terms(path: str | Path, *, options: ImportOptions | None = No
     with transaction.atomic():
         Product.objects.bulk_update(changed, fields, batch_size=500)
         report.updated = len(changed)
+        mark_changed()  # bulk_update sends no signals
         if dry_run:
             transaction.set_rollback(True)
     return report

@@ -20,6 +20,17 @@ class _BaseFilterSerializer(serializers.Serializer):
     category = serializers.CharField(required=False, max_length=200,
                                      help_text="Only products of this category (exact name).")
     as_of = serializers.DateField(required=False, help_text="Analysis date (default today): sales before it count.")
+    service_level = serializers.FloatField(
+        required=False,
+        help_text=("What-if: one target service level for every product (0.5 < x < 1; category levels still win), "
+                   "instead of the configured per-class levels. Cached on its own; the stored alerts are not "
+                   "synced to it (they follow the configured levels)."))
+
+    def validate_service_level(self, value: float) -> float:
+        # the optimiser's z-value is undefined at 1 and a level at or below 0.5 means no safety stock at all
+        if not 0.5 < value < 1:
+            raise serializers.ValidationError(f"must be greater than 0.5 and less than 1; got {value}.")
+        return value
 
 
 class AnalysisFilterSerializer(_BaseFilterSerializer):
@@ -48,6 +59,8 @@ class _MetaSerializer(serializers.Serializer):
     demand_source = serializers.ChoiceField(choices=["history", "forecast", "mixed"])
     seasonal_index = serializers.FloatField()
     computed_at = serializers.DateTimeField()
+    service_level_override = serializers.FloatField(
+        allow_null=True, help_text="The ?service_level= of a what-if answer (alerts not synced); null otherwise.")
 
 
 class InventoryAlertRowSerializer(serializers.Serializer):
@@ -171,7 +184,8 @@ class HealthOutputSerializer(_MetaSerializer):
 
 # --------------------------------------------------------------------------- examples
 _META = {"success": True, "as_of": "2026-11-23", "as_of_source": "requested", "demand_source": "history",
-         "seasonal_index": 1.18, "computed_at": "2026-11-23T07:58:12.480311+00:00"}
+         "seasonal_index": 1.18, "computed_at": "2026-11-23T07:58:12.480311+00:00",
+         "service_level_override": None}
 ANALYSIS_EXAMPLE = {
     **_META,
     "total_products_analyzed": 150,

@@ -15,8 +15,9 @@ from ml_predictions.data.base import (
     DataSource,
     canonical_id,
 )
+from ml_predictions.data_changes import data_version, mark_changed
 
-__all__ = ["DataSource", "canonical_id", "get_data_source", "ORDER_LINE_COLUMNS", "PRODUCT_COLUMNS", "CUSTOMER_COLUMNS"]
+__all__ = ["DataSource", "canonical_id", "data_version", "get_data_source", "mark_changed", "ORDER_LINE_COLUMNS", "PRODUCT_COLUMNS", "CUSTOMER_COLUMNS"]
 
 _instance: DataSource | None = None
 

@@ -13,6 +13,7 @@ from ml_predictions.api.inventory_serializers import (
     InventoryAnalysisOutputSerializer,
     ReorderOutputSerializer,
 )
+from ml_predictions.data import mark_changed
 from ml_predictions.estimators.inventory import DEFAULT_CLASS_SERVICE_LEVELS
 
 AS_OF = "2026-07-01"
@@ -75,6 +76,7 @@ def test_supplier_terms_from_the_product_table_round_orders(staff_client, small_
     need = line["recommended_order_quantity"]
     Product.objects.filter(pk=line["product_id"]).update(min_order_quantity=need + 5, case_pack=12,
                                                          lead_time_std_days=0, supplier="Acme")
+    mark_changed()  # a bulk write's contract: QuerySet.update() sends no signal
     again = {r["product_id"]: r for r in staff_client.get(URLS[1], {"as_of": AS_OF}).json()["recommendations"]}
     row = again[line["product_id"]]
     assert row["recommended_order_quantity"] == 12 * math.ceil((need + 5) / 12)

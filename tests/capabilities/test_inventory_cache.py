@@ -232,7 +232,11 @@ def test_base_data_source_cannot_fingerprint():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_source():
+def _fresh_source(settings):
+    """These tests are about the fingerprint itself (writes through QuerySet.update(), which no signal
+    sees): it is checked on every request here; the change stamp that lets the shipped default skip it
+    is tested in test_inventory_change_stamp.py."""
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_FINGERPRINT_SECONDS": 0}
     reset_data_source_cache()
     yield
     reset_data_source_cache()

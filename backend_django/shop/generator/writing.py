@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 import pandas as pd
 from django.db import connection, transaction
 
+from ml_predictions.data import mark_changed
+
 from ..bulk import insert_frame
 from .config import SyntheticShop
 
@@ -49,6 +51,7 @@ def write_shop(shop: SyntheticShop, *, clear: bool = False, progress: Callable[[
         for name in ("categories", "products", "customers", "orders", "order_items"):
             table, columns, frame = _prepare(getattr(shop, name), name, vendor)
             insert_frame(cursor, table, columns, frame, chunk_size=chunk_size, progress=progress)
+        mark_changed()  # COPY bypasses the ORM's signals: tell the plugin's caches
 
 
 @contextlib.contextmanager
@@ -73,3 +76,4 @@ def clear_shop() -> None:
     with connection.cursor() as cursor:
         for table in ("shop_orderitem", "shop_order", "shop_customer", "shop_product", "shop_category"):
             cursor.execute(f"DELETE FROM {table}")
+    mark_changed()

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from django.db import transaction
 
+from ml_predictions.data import mark_changed
+
 from .options import (
     ALIASES,
     CUSTOMER_COLUMNS,
@@ -85,6 +87,7 @@ def import_orders(orders_path: str | Path | None = None, *, customers_path: str 
     try:
         with transaction.atomic():
             write_import(customers, lines, opts, report, step)
+            mark_changed()  # set-based SQL bypasses the ORM's signals: tell the plugin's caches
             if dry_run:
                 raise _DryRun
     except _DryRun:

@@ -36,15 +36,16 @@ def _iso(value: Any) -> str | None:
     return str(value) if isinstance(value, date) else None
 
 
-def _meta(analysis: InventoryAnalysis) -> dict[str, Any]:
+def _meta(analysis: InventoryAnalysis, filters: dict[str, Any]) -> dict[str, Any]:
     return {"as_of": str(analysis.as_of), "as_of_source": analysis.as_of_source,
             "demand_source": analysis.demand_source,
-            "seasonal_index": round(analysis.optimizer.seasonal_index_, 3), "computed_at": analysis.computed_at}
+            "seasonal_index": round(analysis.optimizer.seasonal_index_, 3), "computed_at": analysis.computed_at,
+            "service_level_override": filters.get("service_level")}
 
 
 def _cut(filters: dict[str, Any]) -> tuple[InventoryAnalysis, pd.DataFrame, pd.DataFrame]:
     """The synced analysis and its policy and alerts cut to the category filter (unknown one -> 400)."""
-    analysis, _sync = inventory_analysis_refresh(as_of=filters.get("as_of"))
+    analysis, _sync = inventory_analysis_refresh(as_of=filters.get("as_of"), service_level=filters.get("service_level"))
     policy = analysis.optimizer.policy_
     alerts = analysis.optimizer.alerts()
     category = filters.get("category")
@@ -98,7 +99,7 @@ def inventory_analysis_report(filters: dict[str, Any]) -> dict[str, Any]:
     optimizer = analysis.optimizer if filters.get("category") is None else analysis.optimizer.subset(
         policy["product_id"])
     return {
-        "success": True, **_meta(analysis), "total_products_analyzed": int(len(policy)), "alerts": items,
+        "success": True, **_meta(analysis, filters), "total_products_analyzed": int(len(policy)), "alerts": items,
         "summary": {"total_alerts": total, "by_type": by_type, "total_stock_value_at_risk": round(at_risk, 2)},
         "classes": optimizer.class_summary(), "service_type": analysis.optimizer.service_type,
         "data_issues": issues,
@@ -143,7 +144,7 @@ def reorder_report(filters: dict[str, Any]) -> dict[str, Any]:
         for row in rec.itertuples(index=False)
     ]
     return {
-        "success": True, **_meta(analysis), "recommendations": items, "total_recommendations": total,
+        "success": True, **_meta(analysis, filters), "recommendations": items, "total_recommendations": total,
         "estimated_total_cost": round(total_cost, 2), "products_without_cost": without_cost,
         "estimated_lost_revenue": round(lost, 2),
     }
@@ -158,7 +159,7 @@ def health_report(filters: dict[str, Any]) -> dict[str, Any]:
         optimizer = optimizer.subset(policy["product_id"])
     report = optimizer.health()
     return {
-        "success": True, **_meta(analysis), "health_score": report.health_score, "status": report.status,
+        "success": True, **_meta(analysis, filters), "health_score": report.health_score, "status": report.status,
         "metrics": report.metrics, "score_parts": report.score_parts,
         "recommendations": health_recommendations(report.recommendation_codes, optimizer.history_days_),
     }

@@ -26,7 +26,7 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from ml_predictions.conf import ml_settings
-from ml_predictions.data import get_data_source
+from ml_predictions.data import data_version, get_data_source
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError, MLError
 from ml_predictions.estimators.inventory.optimizer import InventoryOptimizer
 from ml_predictions.models import InventoryAlert, MLModel, ModelType
@@ -219,13 +219,16 @@ FINGERPRINT_KEY_PREFIX = "ml_predictions:inventory_fingerprint:"
 
 
 def _data_fingerprint(source: Any, windows: list[tuple[date, date]]) -> str | None:
-    """The data source's fingerprint of the analysis' reads, reused for INVENTORY_FINGERPRINT_SECONDS."""
+    """The data source's fingerprint of the analysis' reads, reused while the data change stamp
+    (`ml_predictions.data_changes`: ORM saves/deletes and `mark_changed()`) stays the same, for at most
+    INVENTORY_FINGERPRINT_SECONDS (the net for writes nobody signalled); 0 checks the data every time."""
     ttl = int(ml_settings.INVENTORY_FINGERPRINT_SECONDS or 0)
-    if ttl <= 0:
+    version = data_version() if ttl > 0 else None
+    if version is None:
         return source.fingerprint(order_windows=windows, products=True)
     cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
     key = FINGERPRINT_KEY_PREFIX + hashlib.sha256(
-        f"{type(source).__module__}.{type(source).__qualname__}|{windows}".encode()).hexdigest()
+        f"{type(source).__module__}.{type(source).__qualname__}|{windows}|{version}".encode()).hexdigest()
     try:
         stored = cache.get(key)
     except Exception:  # noqa: BLE001 — an unreachable cache only costs the queries
@@ -272,25 +275,28 @@ def analysis_cache_key(as_of: date, optimizer: InventoryOptimizer) -> str | None
     return CACHE_KEY_PREFIX + digest
 
 
-def cached_inventory_analysis(*, as_of: date | str | None = None) -> tuple[InventoryAnalysis, bool]:
+def cached_inventory_analysis(*, as_of: date | str | None = None,
+                              overrides: dict[str, Any] | None = None) -> tuple[InventoryAnalysis, bool]:
     """The analysis for `as_of`, from Django's cache when nothing it depends on changed; (analysis, hit).
 
     The GET endpoints recompute on demand (stock moves every day), which costs seconds at 10k products,
     almost all of it reading order lines. Checking a fingerprint costs one aggregate query per history
     window plus a read of the (small) product table, so a repeated request skips the read and the fit.
     INVENTORY_CACHE_SECONDS = 0 turns this off; a cache backend failure only costs a recomputation.
+    `overrides` (a what-if such as another service level) are optimiser parameters, so they are part of
+    the key and each what-if is cached apart from the configured analysis.
     """
     ttl = int(ml_settings.INVENTORY_CACHE_SECONDS or 0)
-    optimizer = build_optimizer()
+    optimizer = build_optimizer(overrides)
     optimizer._validate()
     as_of_date = parse_as_of(as_of)
     if ttl <= 0:
-        return run_inventory_analysis(as_of=as_of_date), False
+        return run_inventory_analysis(as_of=as_of_date, overrides=overrides), False
     # without as_of the key is today's: an analysis that fell back to the last order is cached under it,
     # and a new order (which changes today's windows' fingerprint) brings the analysis back to today
     key = analysis_cache_key(as_of_date or timezone.localdate(), optimizer)
     if key is None:
-        return run_inventory_analysis(as_of=as_of_date), False
+        return run_inventory_analysis(as_of=as_of_date, overrides=overrides), False
     cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
     try:
         cached = cache.get(key)
@@ -299,7 +305,7 @@ def cached_inventory_analysis(*, as_of: date | str | None = None) -> tuple[Inven
         cached = None
     if isinstance(cached, InventoryAnalysis):
         return cached, True
-    analysis = run_inventory_analysis(as_of=as_of_date)
+    analysis = run_inventory_analysis(as_of=as_of_date, overrides=overrides)
     try:
         cache.set(key, analysis, ttl)
     except Exception:  # noqa: BLE001 — e.g. an item larger than memcached's limit

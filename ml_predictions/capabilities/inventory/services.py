@@ -156,13 +156,19 @@ def _sync_token(analysis: InventoryAnalysis) -> str:
     return f"{analysis.as_of}|{analysis.computed_at}"
 
 
-def inventory_analysis_refresh(*, as_of: date | str | None = None) -> tuple[InventoryAnalysis, AlertSync]:
+def inventory_analysis_refresh(*, as_of: date | str | None = None,
+                               service_level: float | None = None) -> tuple[InventoryAnalysis, AlertSync]:
     """The (cached) analysis with the stored alerts synced to it: what every GET endpoint and
     `refresh_inventory` run.
 
     A cache hit whose analysis was already synced skips the sync (the warm GET stays a cache read); the
     token is cleared by any other sync (a training, another date), so the next GET syncs again.
+    A `service_level` override is a what-if ("what would 0.99 cost?"): it is computed and cached on its
+    own and never synced, because the alert list an admin works from follows the configured levels.
     """
+    if service_level is not None:
+        analysis, _hit = cached_inventory_analysis(as_of=as_of, overrides={"service_level": service_level})
+        return analysis, AlertSync(skipped="what-if service level: stored alerts follow the configured levels")
     analysis, hit = cached_inventory_analysis(as_of=as_of)
     cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
     token = _sync_token(analysis)

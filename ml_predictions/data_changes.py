@@ -1,0 +1,136 @@
+"""A cheap stamp of "the shop's data changed", so a cached result can skip re-checking the data.
+
+Why: a warm inventory GET spent ~200 ms of its ~250 ms proving the data unchanged (the data source's
+fingerprint: aggregates over the order lines and a read of every product). The stamp is one cache read.
+
+How it moves:
+- Saves and deletes through the ORM of the models the data source reads (the configured order-line and
+  product models and every model their mapped fields pass through, e.g. the order for its status and
+  date) bump it, through `post_save`/`post_delete` receivers. The plugin learns those models from its
+  own settings; it never imports the host.
+- Bulk writers that bypass signals (`QuerySet.update()`, COPY, raw SQL: the host's importer and
+  generator) call `mark_changed()` themselves.
+- The stamp lives in the inventory cache (INVENTORY_CACHE_ALIAS), so clearing that cache drops it too
+  and the next reader starts a new one: a lost stamp can only cause a recheck, never a stale answer.
+- A bump happens at once and again when the writer's transaction commits: a reader that computed a
+  fingerprint from the data before the commit keyed it by the stamp of that moment, which the commit's
+  bump retires.
+
+It sits outside `ml_predictions.data` (which re-exports `mark_changed` and `data_version`) because the
+app's ready() connects the receivers and must not import pandas with the data sources.
+
+Writes the signals cannot see (another program writing the tables, a forgotten `mark_changed()`) are
+caught by the fingerprint's own expiry, INVENTORY_FINGERPRINT_SECONDS.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from django.apps import apps
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from ml_predictions.conf import ml_settings
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = "ml_predictions:data_version"
+# the data-source tables whose writes are signalled (customers are not read by any cached result)
+TRACKED_TABLES = (("ORDER_ITEM_MODEL", "order_line"), ("PRODUCT_MODEL", "product"))
+
+
+def _cache() -> Any:
+    return caches[ml_settings.INVENTORY_CACHE_ALIAS]
+
+
+def data_version() -> str | None:
+    """The current stamp (a new one when none is stored); None when the cache cannot be reached."""
+    try:
+        cache = _cache()
+        version = cache.get(VERSION_KEY)
+        if version is None:
+            cache.add(VERSION_KEY, uuid.uuid4().hex, None)  # two first readers agree on one stamp
+            version = cache.get(VERSION_KEY)
+    except Exception:  # noqa: BLE001 — no cache: callers must check the data itself
+        logger.warning("data change stamp unreadable", exc_info=True)
+        return None
+    return version if isinstance(version, str) else None
+
+
+def _bump() -> None:
+    try:
+        _cache().set(VERSION_KEY, uuid.uuid4().hex, None)
+    except Exception:  # noqa: BLE001 — a cache that cannot be written cannot serve a stale stamp either
+        logger.warning("data change stamp not bumped", exc_info=True)
+
+
+def mark_changed() -> None:
+    """Tell the plugin the shop's orders or products changed outside the ORM's save()/delete().
+
+    Call it after a bulk write (`QuerySet.update()`, `bulk_create`, COPY, raw SQL) of the tables the data
+    source reads; inside a transaction it bumps the stamp now and again when the transaction commits.
+    """
+    _bump()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(_bump)
+
+
+def _related_models(model: type[models.Model], path: str) -> list[type[models.Model]]:
+    """The models a lookup path such as "order__created_at" passes through after `model` (the last part is
+    the column itself: "order__customer_id" is a value stored on the order, not a customer's)."""
+    found = []
+    for part in path.split("__")[:-1]:
+        try:
+            field = model._meta.get_field(part)
+        except Exception:  # noqa: BLE001 — a transform or a wrong path: the data source names those errors
+            break
+        if not (field.is_relation and field.related_model is not None):
+            break
+        model = field.related_model
+        found.append(model)
+    return found
+
+
+@lru_cache(maxsize=1)
+def tracked_models() -> frozenset[type[models.Model]]:
+    """The configured models whose saves and deletes change what the data source reads."""
+    tracked: set[type[models.Model]] = set()
+    for setting, table in TRACKED_TABLES:
+        label = getattr(ml_settings, setting)
+        if not label:
+            continue
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            continue  # misconfigured: the system checks say so
+        tracked.add(model)
+        for path in (ml_settings.FIELDS or {}).get(table, {}).values():
+            if path:
+                tracked.update(_related_models(model, path))
+    return frozenset(tracked)
+
+
+def _on_write(sender: type[models.Model], **kwargs: Any) -> None:
+    if kwargs.get("raw"):  # loaddata: fixtures load before the stamp matters
+        return
+    if sender in tracked_models():
+        mark_changed()
+
+
+def connect_change_signals() -> None:
+    """Called from the app's ready(); one receiver for every model, filtered by `tracked_models()`, so
+    override_settings of the models in tests needs no reconnection."""
+    post_save.connect(_on_write, dispatch_uid="ml_predictions.data_changes.save")
+    post_delete.connect(_on_write, dispatch_uid="ml_predictions.data_changes.delete")
+
+
+@receiver(setting_changed)
+def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ML_PREDICTIONS":
+        tracked_models.cache_clear()
