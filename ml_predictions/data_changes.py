@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.db import models, transaction
@@ -46,14 +47,19 @@ ALERTS_KEY = "ml_predictions:inventory_alerts_version"
 TRACKED_TABLES = (("ORDER_ITEM_MODEL", "order_line"), ("PRODUCT_MODEL", "product"))
 
 
-def _cache() -> Any:
-    return caches[ml_settings.INVENTORY_CACHE_ALIAS]
+def _cache() -> Any | None:
+    """The stamps' cache; None when the alias is not configured (allowed while INVENTORY_CACHE_SECONDS is 0,
+    and reported by check ml_predictions.E005 otherwise), so writes do not log a failure each."""
+    alias = ml_settings.INVENTORY_CACHE_ALIAS
+    return caches[alias] if alias in settings.CACHES else None
 
 
 def _read_stamp(key: str) -> str | None:
     """The stamp under `key` (a new one when none is stored); None when the cache cannot be reached."""
+    cache = _cache()
+    if cache is None:
+        return None
     try:
-        cache = _cache()
         version = cache.get(key)
         if version is None:
             cache.add(key, uuid.uuid4().hex, None)  # two first readers agree on one stamp
@@ -65,8 +71,11 @@ def _read_stamp(key: str) -> str | None:
 
 
 def _bump(key: str = VERSION_KEY) -> None:
+    cache = _cache()
+    if cache is None:
+        return
     try:
-        _cache().set(key, uuid.uuid4().hex, None)
+        cache.set(key, uuid.uuid4().hex, None)
     except Exception:  # noqa: BLE001 — a cache that cannot be written cannot serve a stale stamp either
         logger.warning("change stamp %s not bumped", key, exc_info=True)
 

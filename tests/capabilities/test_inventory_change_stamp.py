@@ -170,3 +170,17 @@ def test_the_safety_net_expiry_still_catches_an_unsignalled_write(staff_client, 
     # 0: the data is checked on every request, exact even without mark_changed()
     assert stock_of(staff_client.get(URL, {"as_of": AS_OF}).json(), product_id) == stock_of(first, product_id) + 3
     assert len(checks) == 2
+
+
+@pytest.mark.django_db
+def test_without_the_cache_alias_writes_stay_quiet_and_nothing_is_reused(small_shop, settings, caplog):
+    """INVENTORY_CACHE_SECONDS = 0 allows an alias that is not in CACHES: no stamp, no warning per save."""
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_CACHE_ALIAS": "missing",
+                               "INVENTORY_CACHE_SECONDS": 0}
+    product = Product.objects.first()
+    product.stock_quantity = (product.stock_quantity or 0) + 1
+    with caplog.at_level("WARNING"):
+        product.save()
+        mark_changed()
+    assert data_version() is None
+    assert not [r for r in caplog.records if "stamp" in r.getMessage()]
