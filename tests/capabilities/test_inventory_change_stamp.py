@@ -61,6 +61,17 @@ def test_tracked_models_follow_the_configured_mapping():
     assert MLModel not in tracked and Customer not in tracked
 
 
+def test_another_shops_mapping_tracks_its_own_models(settings):
+    """The models come from the settings alone (a shop named differently: tests/altshop), and follow
+    override_settings without reconnecting anything."""
+    from tests.altshop.models import Article, Client, Sale, SaleLine
+    from tests.data.test_data_sources import ALT_SETTINGS
+
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, **ALT_SETTINGS}
+    assert changes.tracked_models() == {SaleLine, Sale, Article}
+    assert Client not in changes.tracked_models() and Product not in changes.tracked_models()
+
+
 @pytest.mark.django_db
 def test_warm_gets_skip_the_fingerprint_until_an_orm_save(staff_client, small_shop, checks):
     first = staff_client.get(URL, {"as_of": AS_OF}).json()
