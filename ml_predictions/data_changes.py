@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.db import models, transaction
@@ -41,33 +42,53 @@ from ml_predictions.conf import ml_settings
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = "ml_predictions:data_version"
+ALERTS_KEY = "ml_predictions:inventory_alerts_version"
 # the data-source tables whose writes are signalled (customers are not read by any cached result)
 TRACKED_TABLES = (("ORDER_ITEM_MODEL", "order_line"), ("PRODUCT_MODEL", "product"))
 
 
-def _cache() -> Any:
-    return caches[ml_settings.INVENTORY_CACHE_ALIAS]
+def _cache() -> Any | None:
+    """The stamps' cache; None when the alias is not configured (allowed while INVENTORY_CACHE_SECONDS is 0,
+    and reported by check ml_predictions.E005 otherwise), so writes do not log a failure each."""
+    alias = ml_settings.INVENTORY_CACHE_ALIAS
+    return caches[alias] if alias in settings.CACHES else None
 
 
-def data_version() -> str | None:
-    """The current stamp (a new one when none is stored); None when the cache cannot be reached."""
+def _read_stamp(key: str) -> str | None:
+    """The stamp under `key` (a new one when none is stored); None when the cache cannot be reached."""
+    cache = _cache()
+    if cache is None:
+        return None
     try:
-        cache = _cache()
-        version = cache.get(VERSION_KEY)
+        version = cache.get(key)
         if version is None:
-            cache.add(VERSION_KEY, uuid.uuid4().hex, None)  # two first readers agree on one stamp
-            version = cache.get(VERSION_KEY)
+            cache.add(key, uuid.uuid4().hex, None)  # two first readers agree on one stamp
+            version = cache.get(key)
     except Exception:  # noqa: BLE001 — no cache: callers must check the data itself
-        logger.warning("data change stamp unreadable", exc_info=True)
+        logger.warning("change stamp %s unreadable", key, exc_info=True)
         return None
     return version if isinstance(version, str) else None
 
 
-def _bump() -> None:
+def _bump(key: str = VERSION_KEY) -> None:
+    cache = _cache()
+    if cache is None:
+        return
     try:
-        _cache().set(VERSION_KEY, uuid.uuid4().hex, None)
+        cache.set(key, uuid.uuid4().hex, None)
     except Exception:  # noqa: BLE001 — a cache that cannot be written cannot serve a stale stamp either
-        logger.warning("data change stamp not bumped", exc_info=True)
+        logger.warning("change stamp %s not bumped", key, exc_info=True)
+
+
+def _bump_now_and_on_commit(key: str) -> None:
+    _bump(key)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _bump(key))
+
+
+def data_version() -> str | None:
+    """The shop data's current stamp; None when the cache cannot be reached."""
+    return _read_stamp(VERSION_KEY)
 
 
 def mark_changed() -> None:
@@ -76,9 +97,18 @@ def mark_changed() -> None:
     Call it after a bulk write (`QuerySet.update()`, `bulk_create`, COPY, raw SQL) of the tables the data
     source reads; inside a transaction it bumps the stamp now and again when the transaction commits.
     """
-    _bump()
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(_bump)
+    _bump_now_and_on_commit(VERSION_KEY)
+
+
+def alerts_version() -> str | None:
+    """The stored inventory alerts' stamp: a rendered inventory answer names each alert's open row, so it
+    is only reused while no alert was synced, resolved or edited."""
+    return _read_stamp(ALERTS_KEY)
+
+
+def mark_alerts_changed() -> None:
+    """Called by the alert sync after its bulk writes; saves and deletes of an alert are signalled."""
+    _bump_now_and_on_commit(ALERTS_KEY)
 
 
 def _related_models(model: type[models.Model], path: str) -> list[type[models.Model]]:
@@ -121,6 +151,8 @@ def _on_write(sender: type[models.Model], **kwargs: Any) -> None:
         return
     if sender in tracked_models():
         mark_changed()
+    elif sender._meta.label == "ml_predictions.InventoryAlert":
+        mark_alerts_changed()
 
 
 def connect_change_signals() -> None:

@@ -10,6 +10,8 @@ from django.core.cache import cache
 from django.db.models import F
 
 from backend_django.shop.models import Customer, Order, OrderItem, Product
+from ml_predictions import data_changes
+from ml_predictions.capabilities.inventory import answers, services
 from ml_predictions.capabilities.inventory import selectors as workflow
 from ml_predictions.data import reset_data_source_cache
 from ml_predictions.data.csv_source import CSVDataSource
@@ -145,14 +147,24 @@ def test_ttl_zero_disables_the_cache(staff_client, small_shop, computations, set
 
 @pytest.mark.django_db
 def test_entries_expire_after_the_ttl(staff_client, small_shop, computations, settings, monkeypatch):
-    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_CACHE_SECONDS": 60}
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_CACHE_SECONDS": 60,
+                               "INVENTORY_FINGERPRINT_SECONDS": 30}
     seen = []
     real_set = cache.set
     monkeypatch.setattr(cache, "set", lambda key, value, timeout=None: (
-        seen.append((key.startswith(workflow.CACHE_KEY_PREFIX), timeout)), real_set(key, value, timeout)))
+        seen.append((key, timeout)), real_set(key, value, timeout)))
     staff_client.get(URLS[0], {"as_of": AS_OF})
-    # the analysis, and the note that the alerts were synced to it, both for the TTL
-    assert seen == [(True, 60), (False, 60)]
+    # the analysis, the note that the alerts were synced to it and the rendered answer, all for the TTL;
+    # the reused fingerprint for its own; the change stamps never expire: losing one only costs a recheck
+    kinds = [(next((name for prefix, name in [(workflow.CACHE_KEY_PREFIX, "analysis"),
+                                              (workflow.FINGERPRINT_KEY_PREFIX, "fingerprint"),
+                                              (data_changes.VERSION_KEY, "data_stamp"),
+                                              (services.SYNC_TOKEN_KEY, "synced"),
+                                              (answers.ANSWER_KEY_PREFIX, "answer"),
+                                              (data_changes.ALERTS_KEY, "alerts_stamp")]
+                   if key.startswith(prefix)), key), timeout) for key, timeout in seen]
+    assert sorted(kinds, key=str) == sorted([("fingerprint", 30), ("analysis", 60), ("alerts_stamp", None),
+                                             ("synced", 60), ("answer", 60)], key=str), kinds
 
 
 @pytest.mark.django_db

@@ -61,6 +61,17 @@ def test_tracked_models_follow_the_configured_mapping():
     assert MLModel not in tracked and Customer not in tracked
 
 
+def test_another_shops_mapping_tracks_its_own_models(settings):
+    """The models come from the settings alone (a shop named differently: tests/altshop), and follow
+    override_settings without reconnecting anything."""
+    from tests.altshop.models import Article, Client, Sale, SaleLine
+    from tests.data.test_data_sources import ALT_SETTINGS
+
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, **ALT_SETTINGS}
+    assert changes.tracked_models() == {SaleLine, Sale, Article}
+    assert Client not in changes.tracked_models() and Product not in changes.tracked_models()
+
+
 @pytest.mark.django_db
 def test_warm_gets_skip_the_fingerprint_until_an_orm_save(staff_client, small_shop, checks):
     first = staff_client.get(URL, {"as_of": AS_OF}).json()
@@ -170,3 +181,17 @@ def test_the_safety_net_expiry_still_catches_an_unsignalled_write(staff_client, 
     # 0: the data is checked on every request, exact even without mark_changed()
     assert stock_of(staff_client.get(URL, {"as_of": AS_OF}).json(), product_id) == stock_of(first, product_id) + 3
     assert len(checks) == 2
+
+
+@pytest.mark.django_db
+def test_without_the_cache_alias_writes_stay_quiet_and_nothing_is_reused(small_shop, settings, caplog):
+    """INVENTORY_CACHE_SECONDS = 0 allows an alias that is not in CACHES: no stamp, no warning per save."""
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "INVENTORY_CACHE_ALIAS": "missing",
+                               "INVENTORY_CACHE_SECONDS": 0}
+    product = Product.objects.first()
+    product.stock_quantity = (product.stock_quantity or 0) + 1
+    with caplog.at_level("WARNING"):
+        product.save()
+        mark_changed()
+    assert data_version() is None
+    assert not [r for r in caplog.records if "stamp" in r.getMessage()]

@@ -43,9 +43,12 @@ def _meta(analysis: InventoryAnalysis, filters: dict[str, Any]) -> dict[str, Any
             "service_level_override": filters.get("service_level")}
 
 
-def _cut(filters: dict[str, Any]) -> tuple[InventoryAnalysis, pd.DataFrame, pd.DataFrame]:
-    """The synced analysis and its policy and alerts cut to the category filter (unknown one -> 400)."""
-    analysis, _sync = inventory_analysis_refresh(as_of=filters.get("as_of"), service_level=filters.get("service_level"))
+def _cut(filters: dict[str, Any], analysis: InventoryAnalysis | None) -> tuple[InventoryAnalysis, pd.DataFrame, pd.DataFrame]:
+    """The synced analysis (refreshed here unless the caller already did) and its policy and alerts cut to
+    the category filter (unknown one -> 400)."""
+    if analysis is None:
+        analysis, _sync = inventory_analysis_refresh(as_of=filters.get("as_of"),
+                                                     service_level=filters.get("service_level"))
     policy = analysis.optimizer.policy_
     alerts = analysis.optimizer.alerts()
     category = filters.get("category")
@@ -64,9 +67,9 @@ def _issue_list(policy: pd.DataFrame, mask: pd.Series) -> dict[str, Any]:
     return {"count": int(mask.sum()), "products": rows.to_dict("records")}
 
 
-def inventory_analysis_report(filters: dict[str, Any]) -> dict[str, Any]:
+def inventory_analysis_report(filters: dict[str, Any], *, analysis: InventoryAnalysis | None = None) -> dict[str, Any]:
     """GET inventory-analysis: alerts (most urgent first), their summary, the classes and data issues."""
-    analysis, policy, alerts = _cut(filters)
+    analysis, policy, alerts = _cut(filters, analysis)
     if filters.get("alert_type"):
         alerts = alerts[alerts["alert_type"] == filters["alert_type"]]
     if filters.get("min_urgency"):
@@ -106,9 +109,9 @@ def inventory_analysis_report(filters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def reorder_report(filters: dict[str, Any]) -> dict[str, Any]:
+def reorder_report(filters: dict[str, Any], *, analysis: InventoryAnalysis | None = None) -> dict[str, Any]:
     """GET reorder-recommendations: what to order today, rounded to MOQ and case packs, with costs."""
-    analysis, policy, _alerts = _cut(filters)
+    analysis, policy, _alerts = _cut(filters, analysis)
     rec = analysis.optimizer.reorder_recommendations()
     rec = rec[rec["product_id"].isin(policy["product_id"])]
     if filters.get("min_urgency"):
@@ -150,9 +153,9 @@ def reorder_report(filters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def health_report(filters: dict[str, Any]) -> dict[str, Any]:
+def health_report(filters: dict[str, Any], *, analysis: InventoryAnalysis | None = None) -> dict[str, Any]:
     """GET inventory-health: score, status, counts, the score's parts and advice in the request's language."""
-    analysis, policy, _alerts = _cut(filters)
+    analysis, policy, _alerts = _cut(filters, analysis)
     optimizer = analysis.optimizer
     if filters.get("category") is not None:
         # the health of one category: the same rules over that category's products only

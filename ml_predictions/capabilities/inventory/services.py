@@ -31,6 +31,7 @@ from django.utils import timezone, translation
 from ml_predictions.capabilities.inventory.selectors import InventoryAnalysis, cached_inventory_analysis
 from ml_predictions.capabilities.inventory.text import alert_messages
 from ml_predictions.conf import ml_settings
+from ml_predictions.data_changes import mark_alerts_changed
 from ml_predictions.models import InventoryAlert
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,8 @@ def inventory_alerts_sync(*, analysis: InventoryAnalysis, now: Any = None, force
         if to_create:
             # another database's concurrent sync may have created the same open alert a moment ago
             InventoryAlert.objects.bulk_create(to_create, batch_size=1000, ignore_conflicts=True)
+        if to_close or to_update or to_create:
+            mark_alerts_changed()  # bulk writes send no signals; rendered answers name the open rows
     result.created, result.updated, result.auto_resolved = len(to_create), len(to_update), len(to_close)
     result.snoozed = sum(1 for k in wanted if k in snoozed and k not in seen)
     return result
