@@ -10,6 +10,7 @@ import pytest
 from matplotlib import image as mpimg
 
 from backend_django.shop.generator import write_shop
+from ml_predictions.capabilities.segmentation.trainer import net_purchase_lines
 from ml_predictions.data import get_data_source
 from tests.conftest import small_shop_data
 from tests.helpers import PNG_MAGIC, assert_error
@@ -34,7 +35,7 @@ def segmentation_run(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 def _purchase_days() -> pd.DataFrame:
-    lines = get_data_source().order_lines()
+    lines = net_purchase_lines(get_data_source())[0].lines  # what the trainer counts: refunds netted
     value = lines["quantity"] * lines["unit_price"]
     day = pd.to_datetime(lines["ordered_at"], utc=True).dt.floor("D")
     daily = pd.DataFrame({"c": lines["customer_id"], "d": day, "v": value}).groupby(["c", "d"])["v"].sum()

@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 
 from backend_django.shop.generator import write_shop
 from backend_django.shop.models import Customer, Order, OrderItem, Product
+from ml_predictions.capabilities.segmentation.trainer import net_purchase_lines
 from ml_predictions.data import get_data_source
 from ml_predictions.models import CustomerSegmentHistory, MLModel, MLTrainingLog
 from tests.conftest import small_shop_data
@@ -42,7 +43,7 @@ def _expected_clv(run: dict, start: str, stop: str) -> dict:
     factor = clv["selection"]["holdout_days"] / 30.4375 / sum(1 / (1 + rate) ** m for m in range(1, months + 1))
     rows = _history(run["model_id"])
     rows = rows[(rows["clv"] > 0) | (rows["monetary"] > 0)]
-    lines = get_data_source().order_lines()
+    lines = net_purchase_lines(get_data_source())[0].lines  # what the trainer counts: refunds netted
     when = pd.to_datetime(lines["ordered_at"], utc=True)
     inside = lines[(when >= pd.Timestamp(start, tz="UTC")) & (when < pd.Timestamp(stop, tz="UTC"))]
     spent = (inside["quantity"].astype(float) * inside["unit_price"].astype(float)).groupby(

@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from backend_django.shop.generator import GeneratorConfig, synthesize, write_shop
-from ml_predictions.capabilities.segmentation.trainer import lifetime_value
+from ml_predictions.capabilities.segmentation.trainer import lifetime_value, net_purchase_lines
 from ml_predictions.data import get_data_source
-from ml_predictions.estimators.segmentation.netting import customer_purchase_lines
 from ml_predictions.models import CustomerSegmentAssignment, MLModel
 from tests.conftest import small_shop_data
 from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
@@ -241,10 +240,9 @@ class TestTrainedSegmentation:
             assert {"spearman", "mae", "total_predicted", "total_actual"} <= set(c) and c["total_actual"] > 0
         assert selection["holdout_days"] == 90 and trained["metrics"]["clv_method"] == selection["chosen"]
 
-        source = get_data_source()  # the trainer's input: refunded orders netted off earlier purchases
-        lines = customer_purchase_lines(source.order_lines(), source.refund_lines(),
-                                        excluded_customers=source.anonymous_customer_ids()).lines
-        assert len(source.refund_lines()) > 0  # the demo shop has refunds, so netting is part of this check
+        netted, _ = net_purchase_lines(get_data_source())  # the trainer's input: refunds netted off purchases
+        lines = netted.lines
+        assert netted.stats["netted_value"] > 0  # the demo shop has refunds, so netting is part of this check
         expected = lifetime_value(lines, pd.Timestamp("2026-07-01", tz="UTC"), {})["predictions"]
         top = expected["clv"].idxmax()
         body = staff_client.get(f"/api/ml/customer-segment/{top}/").json()

@@ -2,7 +2,8 @@
 
 The fuzz compares the vectorised netting with a plain per-customer walk written here from the rule
 (each return takes value off the latest purchases at or before it, never below zero, the rest is
-dropped), on histories with negative-only customers, returns before any purchase and many returns.
+dropped), on histories with negative-only customers, returns before any purchase, many returns and
+customers without an id (all of them without one: the named error).
 """
 from __future__ import annotations
 
@@ -128,6 +129,7 @@ def shops(draw: st.DrawFn):
     n_customers = draw(st.integers(1, 6))
     days = iter(draw(st.permutations(range(60))))  # distinct purchase days: "latest" is never a tie
     purchases, returns = [], []
+    anonymous = set(draw(st.sets(st.integers(0, n_customers - 1))))  # their lines have no customer id
     for c in range(n_customers):
         kind = draw(st.sampled_from(["buyer", "returns_only", "returns_first", "many_returns"]))
         n_buy = 0 if kind == "returns_only" else draw(st.integers(1, 4))
@@ -137,20 +139,27 @@ def shops(draw: st.DrawFn):
         for _ in range(n_ret):
             day = -1 if kind == "returns_first" else draw(st.integers(-5, 65))
             returns.append((f"c{c}", day, float(draw(st.integers(1, 60)))))
-    return purchases, returns
+    return purchases, returns, {f"c{c}" for c in anonymous}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shops())
 def test_netting_matches_the_rule_on_random_shapes(shop):
-    purchases, returns = shop
-    lines = _lines([(o, c, "p", t, 1, v) for o, c, t, v in purchases]
-                   + [(f"r{i}", c, "p", t, -1, v) for i, (c, t, v) in enumerate(returns)])
+    purchases, returns, anonymous = shop
+    lines = _lines([(o, None if c in anonymous else c, "p", t, 1, v) for o, c, t, v in purchases]
+                   + [(f"r{i}", None if c in anonymous else c, "p", t, -1, v) for i, (c, t, v) in enumerate(returns)])
+    if len(lines) and lines["customer_id"].isna().all():
+        with pytest.raises(InsufficientDataError):
+            customer_purchase_lines(lines)
+        return
+    purchases = [p for p in purchases if p[1] not in anonymous]
+    returns = [r for r in returns if r[0] not in anonymous]
     if not purchases:
         out = customer_purchase_lines(lines)
         assert out.lines.empty and out.stats["unmatched_value"] == pytest.approx(sum(r[2] for r in returns))
         return
     out = customer_purchase_lines(lines)
+    assert out.stats["anonymous_lines"] == int(lines["customer_id"].isna().sum())
     expected, unmatched = _reference(purchases, returns)
     got = _net_by_order(out.lines)
     assert got == pytest.approx({o: v for o, v in expected.items() if v > 1e-9})

@@ -20,11 +20,12 @@ from ml_predictions.capabilities.segmentation.selectors import marketing_actions
 from ml_predictions.capabilities.segmentation.services import write_assignments
 from ml_predictions.conf import ml_settings
 from ml_predictions.data import get_data_source
+from ml_predictions.data.base import DataSource
 from ml_predictions.errors import InsufficientDataError, InvalidParameterError
 from ml_predictions.estimators.segmentation.clv_data import purchase_history
 from ml_predictions.estimators.segmentation.clv_diagnostics import purchase_diagnostics
 from ml_predictions.estimators.segmentation.clv_selection import predict_lifetime_value, select_clv
-from ml_predictions.estimators.segmentation.netting import customer_purchase_lines
+from ml_predictions.estimators.segmentation.netting import NettedLines, customer_purchase_lines
 from ml_predictions.estimators.segmentation.segmenter import (
     CustomerSegmenter,
     compute_rfm,
@@ -252,21 +253,27 @@ def _metrics(result: dict[str, Any]) -> dict[str, Any]:
     })
 
 
+def net_purchase_lines(source: DataSource, end: Any = None) -> tuple[NettedLines, set[str]]:
+    """What segmentation, CLV and the drift check count as purchases: the source's lines before `end` with
+    its refunds netted off and its anonymous customers left out (netting.py); and those customers' ids."""
+    anonymous = source.anonymous_customer_ids()
+    netted = customer_purchase_lines(source.order_lines(end=end), source.refund_lines(end=end),
+                                     excluded_customers=anonymous)
+    return netted, anonymous
+
+
 def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome:
     """Trainer for `customer_segmentation` (see ml_predictions.capabilities)."""
     progress(5, "Reading orders")
     t0 = time.perf_counter()
     calc_date = _to_date(params.get("calc_date"))
     source = get_data_source()
-    raw_lines = source.order_lines(end=calc_date)
-    refunds = source.refund_lines(end=calc_date)
-    anonymous = source.anonymous_customer_ids()
-    customers = source.customers()
-    read_seconds = round(time.perf_counter() - t0, 3)
-    progress(20, f"Read {len(raw_lines)} order lines and {len(refunds)} returned lines")
-    netted = customer_purchase_lines(raw_lines, refunds, excluded_customers=anonymous)
+    netted, anonymous = net_purchase_lines(source, end=calc_date)
     lines = netted.lines
+    customers = source.customers()
     customers = customers[~customers["id"].astype(str).isin(anonymous)] if anonymous else customers
+    read_seconds = round(time.perf_counter() - t0, 3)
+    progress(20, f"Read {len(lines)} order lines, {netted.stats['return_lines']} returned")
     result = segment_frame(lines, customers, {**params, "_init_centroids": previous_centroids(params)}, progress)
     result["timings"] = {"read_seconds": read_seconds, **result["timings"]}
     metrics = _metrics(result)

@@ -37,22 +37,21 @@ class NettedLines:
 
 def anonymous_mask(customer_ids: pd.Series, excluded: Iterable[str] = ()) -> np.ndarray:
     """True where a line has no customer (None, NaN, empty text) or a customer that stands for many
-    people (the importer's `guest`)."""
-    ids = customer_ids.astype(object)
-    missing = ids.isna().to_numpy().copy()
-    text = ids.where(~missing, "").astype(str).str.strip()
-    missing |= (text == "").to_numpy() | text.str.lower().isin(["nan", "none"]).to_numpy()
+    people (the importer's `guest`). Decided once per distinct id, not per line."""
+    codes, uniques = pd.factorize(np.asarray(customer_ids, dtype=object), use_na_sentinel=True)
+    text = np.array([str(v).strip() for v in uniques], dtype=object)
+    bad = (text == "") | np.isin(np.char.lower(text.astype(str)), ["nan", "none"])
     excluded = {str(e) for e in excluded}
     if excluded:
-        missing |= text.isin(excluded).to_numpy()
-    return missing
+        bad |= np.isin(text, list(excluded))
+    return (codes < 0) | bad[np.maximum(codes, 0)] if len(uniques) else codes < 0
 
 
 def _as_returns(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per return order: customer, time of the return, positive value returned."""
     amount = np.abs(frame["quantity"].to_numpy(dtype=float) * frame["unit_price"].to_numpy(dtype=float))
-    rows = pd.DataFrame({"order_id": frame["order_id"].astype(str).to_numpy(),
-                         "customer_id": frame["customer_id"].astype(str).to_numpy(),
+    rows = pd.DataFrame({"order_id": frame["order_id"].to_numpy(dtype=object),
+                         "customer_id": frame["customer_id"].to_numpy(dtype=object),
                          "t": _ns(frame["ordered_at"]), "a": amount})
     return rows.groupby(["customer_id", "order_id"], sort=False).agg(t=("t", "max"), a=("a", "sum")).reset_index()
 
@@ -76,8 +75,8 @@ def net_returns(purchases: pd.DataFrame, returns: pd.DataFrame) -> NettedLines:
             stats.update(returned_value=round(total, 2), unmatched_value=round(total, 2))
         return NettedLines(purchases.reset_index(drop=True), stats)
     amount = purchases["quantity"].to_numpy(dtype=float) * purchases["unit_price"].to_numpy(dtype=float)
-    order_codes, _ = pd.factorize(purchases["order_id"].astype(str))
-    per_order = pd.DataFrame({"o": order_codes, "c": purchases["customer_id"].astype(str).to_numpy(),
+    order_codes, _ = pd.factorize(purchases["order_id"].to_numpy(dtype=object))
+    per_order = pd.DataFrame({"o": order_codes, "c": purchases["customer_id"].to_numpy(dtype=object),
                               "t": _ns(purchases["ordered_at"]), "a": amount}).groupby("o", sort=True).agg(
         c=("c", "first"), t=("t", "min"), a=("a", "sum"))
     ret = _as_returns(returns)
