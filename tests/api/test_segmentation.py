@@ -235,7 +235,10 @@ class TestTrainedSegmentation:
         assert set(selection["candidates"]) == {"bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
                                                 "pnbd_gbm_mean", "gradient_boosting", "rank_ensemble"}
         fitted = {n: c for n, c in selection["candidates"].items() if "skipped" not in c}
-        assert fitted and selection["chosen"] == max(fitted, key=lambda n: fitted[n]["spearman"])
+        best = max(fitted, key=lambda n: fitted[n]["spearman"])  # or the rank ensemble on a near tie
+        assert fitted and selection["chosen"] in {best, "rank_ensemble"}
+        if selection["chosen"] != best:
+            assert selection["reason"].startswith("rank_ensemble within one standard error")
         for c in fitted.values():
             assert {"spearman", "mae", "total_predicted", "total_actual"} <= set(c) and c["total_actual"] > 0
         assert selection["holdout_days"] == 90 and trained["metrics"]["clv_method"] == selection["chosen"]

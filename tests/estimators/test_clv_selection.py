@@ -20,6 +20,7 @@ from ml_predictions.estimators.segmentation.clv_data import (
     summary_at,
 )
 from ml_predictions.estimators.segmentation.clv_selection import (
+    choose_candidate,
     predict_lifetime_value,
     score_prediction,
     select_clv,
@@ -104,7 +105,11 @@ def test_selection_scores_every_candidate_and_keeps_the_best(generated):
     assert set(sel.scores) == set(CANDIDATES) and sel.holdout_days == 90
     rhos = {n: s["spearman"] for n, s in sel.scores.items()}
     assert all(0 < r <= 1 for r in rhos.values()), rhos
-    assert sel.chosen == max(rhos, key=rhos.get)
+    n = len(summary_at(h, sel.calibration_end))
+    assert (sel.chosen, sel.reason) == choose_candidate(sel.scores, n)
+    best = max(rhos, key=rhos.get)
+    # the strict winner, or the rank ensemble when it is within one standard error of it
+    assert sel.chosen == best or (sel.chosen == "rank_ensemble" and rhos[best] - rhos["rank_ensemble"] <= n ** -0.5)
     for s in sel.scores.values():
         assert s["total_actual"] > 0 and s["mae"] > 0
     assert sel.scores["gradient_boosting"]["details"]["n_training_rows"] > 500
@@ -198,3 +203,17 @@ def test_combine_ranks_orders_by_mean_rank_and_keeps_median_amounts() -> None:
     assert out[10] < out[12] <= out[11] < out[13]  # medians 1, 3, 3, 10: two customers tie on amount
     medians = sorted(pd.concat([a, b, c], axis=1).median(axis=1))
     assert sorted(out.to_numpy()) == medians
+
+
+def test_a_near_tie_goes_to_the_rank_ensemble_a_clear_win_does_not():
+    scores = {"pnbd_gbm_mean": {"spearman": 0.341, "mae": 30.0}, "rank_ensemble": {"spearman": 0.336, "mae": 31.0},
+              "naive_rate_x_spend": {"spearman": 0.30, "mae": 70.0}}
+    # 10,000 customers: one standard error is 0.01, so 0.005 behind is a tie
+    chosen, reason = choose_candidate(scores, 10_000)
+    assert chosen == "rank_ensemble" and "0.0100" in reason and "pnbd_gbm_mean 0.3410" in reason
+    # 1,000,000 customers: 0.001; the same gap is a real difference
+    assert choose_candidate(scores, 1_000_000) == ("pnbd_gbm_mean", "highest holdout Spearman (ties: lower MAE)")
+    # no ensemble (skipped), or an ensemble that did not score: the strict winner
+    assert choose_candidate({k: v for k, v in scores.items() if k != "rank_ensemble"}, 100)[0] == "pnbd_gbm_mean"
+    nan = {**scores, "rank_ensemble": {"spearman": float("nan"), "mae": 1.0}}
+    assert choose_candidate(nan, 100)[0] == "pnbd_gbm_mean"

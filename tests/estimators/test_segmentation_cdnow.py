@@ -37,11 +37,13 @@ def test_cdnow_end_to_end(cdnow_source, staff_client):
     assert res.status_code == 200, res.content[:500]
     m = res.json()["metrics"]
     assert m["n_customers"] == 23570 and m["calc_date"] == "1998-07-01"
-    # seven candidates (Pareto/NBD and the rank ensemble included) chosen on the last 90 days (the best holdout Spearman),
-    # refitted on all 78 weeks; BG/NBD gives P(alive)
+    # seven candidates (Pareto/NBD and the rank ensemble included) chosen on the last 90 days (the best holdout
+    # Spearman, or the rank ensemble within one standard error of it), refitted on all 78 weeks; BG/NBD gives P(alive)
     candidates = {n: c["spearman"] for n, c in m["clv"]["selection"]["candidates"].items() if "spearman" in c}
-    assert len(candidates) == 7 and m["clv_method"] == m["clv"]["selection"]["chosen"] == max(candidates,
-                                                                                             key=candidates.get)
+    best = max(candidates, key=candidates.get)
+    assert len(candidates) == 7 and m["clv_method"] == m["clv"]["selection"]["chosen"]
+    assert m["clv_method"] == best or (m["clv_method"] == "rank_ensemble"
+                                       and candidates[best] - candidates["rank_ensemble"] <= 23500 ** -0.5)
     assert candidates[m["clv_method"]] > candidates["naive_rate_x_spend"]
     assert m["clv"]["bgnbd"]["converged"] is True
     assert len(set(m["cluster_names"].values())) == 6
