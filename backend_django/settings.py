@@ -243,7 +243,9 @@ ML_PREDICTIONS = {
         "customer": {"id": "id", "created_at": "created_at", "key": "external_id"},
     },
     "EXCLUDED_ORDER_STATUSES": ["cancelled", "refunded"],
-    "REFUND_ORDER_STATUSES": ["refunded"],
+    # import_orders --returns refund stores returns (UCI's "C" invoices) as separate "returned" orders;
+    # a "refunded" order is a sale refunded in full (the generator's), left out by the line above
+    "REFUND_ORDER_STATUSES": ["returned"],
     "ANONYMOUS_CUSTOMER_KEYS": ["guest"],
     # the suite logs in and calls the API far more often than a person; tests/api/test_throttling.py
     # sets low rates itself

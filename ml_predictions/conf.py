@@ -51,9 +51,11 @@ DEFAULTS: dict[str, Any] = {
         "customer": {"id": "id", "created_at": "created_at", "key": None},
     },
     "EXCLUDED_ORDER_STATUSES": ["cancelled", "refunded"],
-    # Orders with these statuses are returns: segmentation and CLV take their value off the customer's
-    # latest earlier purchases (docs/segmentation.md). [] = refunds do not reduce anyone's spend.
-    "REFUND_ORDER_STATUSES": ["refunded"],
+    # Orders with these statuses are return documents (a separate order holding what came back): never
+    # sales, and segmentation and CLV take their value off the customer's latest earlier purchases
+    # (docs/segmentation.md). Empty by default: in most shops "refunded" marks a sale refunded in full,
+    # which EXCLUDED_ORDER_STATUSES already leaves out; netting it as well would count the refund twice.
+    "REFUND_ORDER_STATUSES": [],
     # Customers that stand for many people (the importer's "guest" for lines without a customer id): left
     # out of segmentation and CLV. Matched against FIELDS["customer"]["key"], or the id when no key is mapped.
     "ANONYMOUS_CUSTOMER_KEYS": ["guest"],

@@ -85,6 +85,7 @@ class Order(models.Model):
         SHIPPED = "shipped", "Shipped"
         CANCELLED = "cancelled", "Cancelled"
         REFUNDED = "refunded", "Refunded"
+        RETURNED = "returned", "Returned (a return document)"
 
     class Channel(models.TextChoices):
         WEB = "web", "Web"

@@ -50,7 +50,7 @@ class CSVDataSource(DataSource):
             status = raw["status"].astype(str).str.strip().str.lower()
             refund = status.isin([str(s).lower() for s in ml_settings.REFUND_ORDER_STATUSES or ()])
             excluded = status.isin([str(s).lower() for s in ml_settings.EXCLUDED_ORDER_STATUSES or ()])
-            raw = raw[refund] if refunds else raw[~excluded]
+            raw = raw[refund] if refunds else raw[~excluded & ~refund]  # a return is never a sale
         elif refunds:
             raw = raw.iloc[:0]
         frame = normalize_order_lines(raw)

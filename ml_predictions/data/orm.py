@@ -119,10 +119,10 @@ class DjangoORMDataSource(DataSource):
         self.product_model = product_model or ml_settings.PRODUCT_MODEL
         self.customer_model = customer_model or ml_settings.CUSTOMER_MODEL
         self.fields = fields or ml_settings.FIELDS
-        self.excluded_statuses = (
-            ml_settings.EXCLUDED_ORDER_STATUSES if excluded_statuses is None else excluded_statuses
-        )
         self.refund_statuses = ml_settings.REFUND_ORDER_STATUSES if refund_statuses is None else refund_statuses
+        excluded = ml_settings.EXCLUDED_ORDER_STATUSES if excluded_statuses is None else excluded_statuses
+        # a return document is never a sale, whether or not the host also listed its status as excluded
+        self.excluded_statuses = list(dict.fromkeys([*(excluded or ()), *(self.refund_statuses or ())]))
 
     def _model(self, label: str | None, setting: str) -> type[models.Model]:
         if not label:

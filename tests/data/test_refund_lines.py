@@ -48,7 +48,7 @@ def _csv(tmp_path, with_status: bool) -> CSVDataSource:
         "ordered_at": ["2024-01-01", "2024-01-02", "2024-01-09", "2024-01-03"], "quantity": [1, 2, 1, 4],
         "unit_price": [5.0, 6.0, 6.0, 1.0]})
     if with_status:
-        lines["status"] = ["paid", "shipped", "Refunded", "paid"]
+        lines["status"] = ["paid", "shipped", "Returned", "paid"]
     lines.to_csv(tmp_path / "order_lines.csv", index=False)
     return CSVDataSource(tmp_path)
 
@@ -60,6 +60,25 @@ def test_csv_status_column_splits_sales_from_returns(tmp_path):
     assert refunds["order_id"].tolist() == ["C2"] and refunds["quantity"].tolist() == [1]
     assert source.refund_lines(start="2024-01-10").empty
     assert source.anonymous_customer_ids() == set()  # no "guest" among the ids
+
+
+@pytest.mark.django_db
+def test_a_refund_status_is_never_a_sale_even_when_not_listed_as_excluded(tmp_path):
+    """A host that names its return documents in REFUND_ORDER_STATUSES alone must not have them counted
+    twice: once as a sale and once netted off an earlier purchase."""
+    _alt_shop()
+    with override_settings(ML_PREDICTIONS={**ALT_SETTINGS, "EXCLUDED_ORDER_STATUSES": [],
+                                           "REFUND_ORDER_STATUSES": []}):
+        everything = len(get_data_source().order_lines())  # the void sale counts when nothing names it
+    with override_settings(ML_PREDICTIONS={**ALT_SETTINGS, "EXCLUDED_ORDER_STATUSES": [],
+                                           "REFUND_ORDER_STATUSES": ["void"]}):
+        source = get_data_source()
+        assert len(source.refund_lines()) == 1 and len(source.order_lines()) == everything - 1
+    csv = _csv(tmp_path, with_status=True)
+    with override_settings(ML_PREDICTIONS={**ALT_SETTINGS, "EXCLUDED_ORDER_STATUSES": [],
+                                           "REFUND_ORDER_STATUSES": ["returned"]}):
+        assert csv.order_lines()["order_id"].tolist() == ["1", "2", "3"]
+        assert csv.refund_lines()["order_id"].tolist() == ["C2"]
 
 
 def test_csv_without_status_has_no_returns_and_names_its_guest(tmp_path):

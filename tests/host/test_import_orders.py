@@ -197,7 +197,7 @@ def test_returns_as_refunds_and_guest_customer(tmp_path):
     call_command("import_orders", path, "--map", UCI_MAP, "--date-format", "%m/%d/%Y %H:%M",
                  "--returns", "refund", "--missing-customer", "guest", "--timezone", "Europe/London")
     refund = Order.objects.get(external_id="C536379")
-    assert refund.status == "refunded"
+    assert refund.status == "returned"
     assert refund.items.get().quantity == 2  # stored positive; the status says it went back
     assert Order.objects.get(external_id="536368").customer.external_id == "guest"
     lines = _lines_by_order()
@@ -205,13 +205,13 @@ def test_returns_as_refunds_and_guest_customer(tmp_path):
     assert len(lines) == 5 and (lines["customer"] == "guest").sum() == 1
 
 
-def test_mixed_order_returns_go_to_a_separate_refunded_order(tmp_path):
+def test_mixed_order_returns_go_to_a_separate_returned_order(tmp_path):
     text = ("order_id,customer_id,ordered_at,product_id,quantity,unit_price\n"
             "R1,K1,2025-01-02,P1,3,10\nR1,K1,2025-01-02,P2,-1,20\n")
     import_orders(_write(tmp_path, "mixed.csv", text), options=ImportOptions(returns="refund"))
     assert Order.objects.get(external_id="R1").status == "paid"
     ret = Order.objects.get(external_id="R1:return")
-    assert ret.status == "refunded" and ret.items.get().quantity == 1
+    assert ret.status == "returned" and ret.items.get().quantity == 1
 
 
 def test_malformed_csv_reports_line_numbers_and_changes_nothing(tmp_path):

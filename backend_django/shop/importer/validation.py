@@ -198,7 +198,7 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
         all_negative = out.groupby("order_id")["quantity"].transform("max") < 0
         out = out.copy()
         out.loc[negative & ~all_negative, "order_id"] = out.loc[negative & ~all_negative, "order_id"] + ":return"
-        out.loc[negative, "status"] = "refunded"
+        out.loc[negative, "status"] = "returned"  # a return document (REFUND_ORDER_STATUSES)
         out.loc[negative, "quantity"] = -out.loc[negative, "quantity"]
         report.returns_imported += int(negative.sum())
     else:

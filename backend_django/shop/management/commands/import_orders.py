@@ -48,7 +48,7 @@ class Command(BatchCommand):
                             help="Rows without a customer: skip and count them (default) or attach them to one "
                                  "'guest' customer")
         parser.add_argument("--returns", choices=["skip", "refund"], default="skip",
-                            help="Negative quantities: skip and count them (default) or import them as refunded orders")
+                            help="Negative quantities: skip and count them (default) or import them as return documents (status 'returned')")
         parser.add_argument("--default", default="", metavar="COL=VALUE,…",
                             help="Value for a column the file lacks or leaves empty, e.g. unit_price=0")
         parser.add_argument("--exclude", default="", metavar="COL=VALUE,…",
