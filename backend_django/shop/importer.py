@@ -68,6 +68,13 @@ STATUS_MAP = {
     "refunded": "refunded", "returned": "refunded",
 }
 MAX_REPORTED_ERRORS = 20
+# Stock codes online-retail exports use for what is not merchandise: postage (POST, DOT = dotcom
+# postage, C2 = carriage), manual entries (M), discounts (D), samples (S), bank and marketplace charges,
+# bad-debt adjustments (B), charity (CRUK), pads. As products they would be the most "bought together"
+# item of every basket and a product to reorder; as demand they add fees to sales. Skipped and counted
+# by default (--service-codes none keeps them, a list replaces this one). Compared without case.
+SERVICE_CODES = ("POST", "DOT", "C2", "C3", "M", "D", "S", "B", "CRUK", "PADS", "BANK CHARGES", "AMAZONFEE",
+                 "ADJUST", "ADJUST2")
 
 
 class ImportAborted(Exception):
@@ -95,6 +102,7 @@ class ImportOptions:
     default_status: str = "paid"
     default_currency: str = "EUR"
     channel: str = "web"
+    service_codes: tuple[str, ...] = SERVICE_CODES  # product ids that are fees, postage, adjustments
 
     def validate(self) -> None:
         choices = {"on_error": {"abort", "skip"}, "missing_customer": {"skip", "guest"},
@@ -114,6 +122,9 @@ class ImportReport:
     excluded: int = 0
     skipped_no_customer: int = 0
     skipped_returns: int = 0
+    skipped_service: int = 0  # postage, fees, manual and adjustment codes (SERVICE_CODES)
+    skipped_zero_quantity: int = 0
+    skipped_negative_price: int = 0  # accounting adjustments ("Adjust bad debt"), not sales
     returns_imported: int = 0
     merged_duplicates: int = 0
     invalid: int = 0
@@ -365,6 +376,11 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
         drop = _stripped(frame[col]).isin(values).to_numpy()
         report.excluded += int(drop.sum())
         keep &= ~drop
+    if opts.service_codes and "product_id" in frame:
+        codes = {c.strip().upper() for c in opts.service_codes}
+        service = _stripped(frame["product_id"], "upper").isin(codes).to_numpy() & keep
+        report.skipped_service += int(service.sum())
+        keep &= ~service
     frame, lines = frame[keep].reset_index(drop=True), lines[keep]
 
     errors = _Errors(path, lines)
@@ -377,7 +393,6 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     if "quantity" in frame:
         qty = _numeric(frame, "quantity", errors, "quantity")
         errors.add((qty.notna() & (qty != qty.round())).to_numpy(), "quantity is not a whole number")
-        errors.add((qty == 0).to_numpy(), "quantity is 0")
         qty = qty.fillna(1).round().astype("int64")
     else:
         qty = pd.Series(1, index=frame.index, dtype="int64")
@@ -387,7 +402,6 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     else:
         total = _numeric(frame, "line_total", errors, "line_total")
         unit = total / qty
-    errors.add((unit < 0).to_numpy(), "negative price")
     out["unit_price"] = unit.fillna(0)
 
     customer = _clean_ids(frame["customer_id"], opts.id_prefix) if "customer_id" in frame else \
@@ -437,7 +451,13 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     found = sorted(errors.collect() + [(str(path), line, msg) for line, msg in rejected], key=lambda e: e[1])
     out = out[~errors.bad].reset_index(drop=True)
 
-    # documented rules: rows without a customer, and returns (negative quantities)
+    # documented rules: lines that sell nothing (quantity 0), negative prices (accounting adjustments
+    # such as "Adjust bad debt": no goods moved), rows without a customer, returns (negative quantities)
+    zero = (out["quantity"] == 0).to_numpy()
+    report.skipped_zero_quantity += int(zero.sum())
+    adjustment = (out["unit_price"] < 0).to_numpy() & ~zero
+    report.skipped_negative_price += int(adjustment.sum())
+    out = out[~zero & ~adjustment]
     no_customer = out["customer_id"].isna()
     if opts.missing_customer == "guest":
         out.loc[no_customer, "customer_id"] = opts.id_prefix + GUEST_CUSTOMER

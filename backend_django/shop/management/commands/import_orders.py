@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from backend_django.shop.importer import (
+    SERVICE_CODES,
     ImportAborted,
     ImportOptions,
     ImportReport,
@@ -20,6 +21,14 @@ from backend_django.shop.product_terms import import_product_terms
 from ml_predictions.management.base import BatchCommand
 
 SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "whitespace": "whitespace"}
+
+
+def _service_codes(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return SERVICE_CODES
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(code.strip() for code in text.split(",") if code.strip())
 
 
 class Command(BatchCommand):
@@ -58,6 +67,9 @@ class Command(BatchCommand):
         parser.add_argument("--status", default="paid", help="Status of orders whose file has no status column")
         parser.add_argument("--currency", default="EUR")
         parser.add_argument("--channel", default="web", choices=["web", "store", "mobile", "marketplace"])
+        parser.add_argument("--service-codes", default=None, metavar="CODE,…|none",
+                            help="Product ids that are postage, fees or adjustments, skipped and counted "
+                                 f"(default: {','.join(SERVICE_CODES)}); 'none' imports them as products")
         parser.add_argument("--dry-run", action="store_true", help="Validate and write, then roll back")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -74,7 +86,8 @@ class Command(BatchCommand):
                 on_error="skip" if opts["skip_invalid"] else "abort", missing_customer=opts["missing_customer"],
                 returns=opts["returns"], defaults=parse_values(opts["default"]),
                 exclude=parse_values(opts["exclude"], multi=True), id_prefix=opts["id_prefix"],
-                default_status=opts["status"], default_currency=opts["currency"].upper(), channel=opts["channel"])
+                default_status=opts["status"], default_currency=opts["currency"].upper(), channel=opts["channel"],
+                service_codes=_service_codes(opts["service_codes"]))
             report = None
             if opts["orders"] or opts["customers"]:
                 report = import_orders(opts["orders"], customers_path=opts["customers"], options=options,
@@ -113,7 +126,10 @@ class Command(BatchCommand):
         parts = [f"{r.lines_read:,} lines read", f"{r.lines_imported:,} imported"]
         for label, value in (("invalid", r.invalid), ("excluded", r.excluded),
                              ("skipped without customer", r.skipped_no_customer),
-                             ("skipped returns", r.skipped_returns), ("returns imported as refunded", r.returns_imported),
+                             ("skipped returns", r.skipped_returns),
+                             ("service lines skipped (postage, fees, adjustments)", r.skipped_service),
+                             ("skipped with quantity 0", r.skipped_zero_quantity),
+                             ("skipped with a negative price (adjustments)", r.skipped_negative_price), ("returns imported as refunded", r.returns_imported),
                              ("duplicate lines merged", r.merged_duplicates)):
             if value:
                 parts.append(f"{value:,} {label}")
