@@ -103,10 +103,11 @@ class ImportOptions:
     default_currency: str = "EUR"
     channel: str = "web"
     service_codes: tuple[str, ...] = SERVICE_CODES  # product ids that are fees, postage, adjustments
+    decimal: str = "auto"  # "." | "," | "auto" (a decimal comma is read when the separator is not a comma)
 
     def validate(self) -> None:
         choices = {"on_error": {"abort", "skip"}, "missing_customer": {"skip", "guest"},
-                   "returns": {"skip", "refund"}, "default_status": set(STATUS_MAP.values()),
+                   "returns": {"skip", "refund"}, "decimal": {"auto", ".", ","}, "default_status": set(STATUS_MAP.values()),
                    "channel": {"web", "store", "mobile", "marketplace"}}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -332,17 +333,34 @@ def _parse_dates(raw: pd.Series, fmt: str | None, tz: str) -> pd.Series:
         other = _to_datetime(raw, fmt, tz, dayfirst=True)
         if other.isna().sum() < parsed.isna().sum():
             parsed = other
+    if fmt is None and parsed.isna().any():
+        # files appended from two exports mix the inferred format with ISO 8601 ("2011-12-09 12:50:00");
+        # those values are read as ISO rather than refused
+        rest = parsed.isna().to_numpy()
+        parsed = parsed.copy()
+        parsed[rest] = _to_datetime(raw[rest], "ISO8601", tz, dayfirst=False)
     parsed = parsed.dt.floor("s").dt.tz_localize(None).to_numpy()
     out = np.full(len(codes), np.datetime64("NaT"), dtype=parsed.dtype)
     out[codes >= 0] = parsed[codes[codes >= 0]]
     return pd.Series(out, index=index).dt.tz_localize("UTC")
 
 
-def _numeric(frame: pd.DataFrame, col: str, errors: _Errors, label: str, *, optional: bool = False) -> pd.Series:
+_DECIMAL_COMMA = r"[+-]?\d{1,3}(?:\.\d{3})*,\d+|[+-]?\d+,\d+"
+
+
+def _to_number(s: pd.Series, decimal_comma: bool) -> pd.Series:
+    s = s.str.strip().str.replace(r"^\$", "", regex=True)
+    if decimal_comma:  # "1,25" and "1.234,50" from a spreadsheet in a European locale
+        comma = s.str.fullmatch(_DECIMAL_COMMA).fillna(False)
+        s = s.where(~comma, s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    return pd.to_numeric(s, errors="coerce").astype(object)
+
+
+def _numeric(frame: pd.DataFrame, col: str, errors: _Errors, label: str, *, optional: bool = False,
+             decimal_comma: bool = False) -> pd.Series:
     """The column as float; an empty cell is an error unless `optional` (then NaN = unknown)."""
     raw = frame[col]
-    value = _on_uniques(raw, lambda s: pd.to_numeric(s.str.strip().str.replace(r"^\$", "", regex=True),
-                                                     errors="coerce").astype(object))
+    value = _on_uniques(raw, lambda s: _to_number(s, decimal_comma))
     value = pd.to_numeric(value, errors="coerce").astype("float64")
     if not optional:
         errors.add(raw.isna().to_numpy(), f"missing {label}")
@@ -384,6 +402,7 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     frame, lines = frame[keep].reset_index(drop=True), lines[keep]
 
     errors = _Errors(path, lines)
+    comma = opts.decimal == "," or (opts.decimal == "auto" and opts.sep != ",")
     out = pd.DataFrame(index=frame.index)
     out["ordered_at"] = _parse_dates(frame["ordered_at"], opts.date_format, opts.timezone)
     errors.add(frame["ordered_at"].isna().to_numpy(), "missing ordered_at")
@@ -391,16 +410,16 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
                frame["ordered_at"])
 
     if "quantity" in frame:
-        qty = _numeric(frame, "quantity", errors, "quantity")
+        qty = _numeric(frame, "quantity", errors, "quantity", decimal_comma=comma)
         errors.add((qty.notna() & (qty != qty.round())).to_numpy(), "quantity is not a whole number")
         qty = qty.fillna(1).round().astype("int64")
     else:
         qty = pd.Series(1, index=frame.index, dtype="int64")
     out["quantity"] = qty
     if "unit_price" in frame:
-        unit = _numeric(frame, "unit_price", errors, "unit_price")
+        unit = _numeric(frame, "unit_price", errors, "unit_price", decimal_comma=comma)
     else:
-        total = _numeric(frame, "line_total", errors, "line_total")
+        total = _numeric(frame, "line_total", errors, "line_total", decimal_comma=comma)
         unit = total / qty
     out["unit_price"] = unit.fillna(0)
 
@@ -439,7 +458,7 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
         out["currency"] = opts.default_currency
     # units on hand now (optional): a file without it leaves stock unknown, never 0 = "sold out"
     if "stock" in frame:
-        stock = _numeric(frame, "stock", errors, "stock", optional=True)  # an empty cell: unknown
+        stock = _numeric(frame, "stock", errors, "stock", optional=True, decimal_comma=comma)  # an empty cell: unknown
         errors.add((stock.notna() & (stock != stock.round())).to_numpy(), "stock is not a whole number")
         out["stock"] = stock
     else:

@@ -49,6 +49,9 @@ class Command(BatchCommand):
         parser.add_argument("--timezone", default="UTC", help="Zone of naive timestamps in the files (default UTC)")
         parser.add_argument("--sep", default="comma",
                             help="comma, semicolon, tab, pipe, whitespace (runs of spaces, e.g. CDNOW) or a character")
+        parser.add_argument("--decimal", default="auto", choices=["auto", ".", ","],
+                            help="Decimal mark of numbers; auto (default) reads '1,25' as 1.25 when the separator "
+                                 "is not a comma (semicolon files of European spreadsheets)")
         parser.add_argument("--encoding", default="utf-8-sig")
         parser.add_argument("--skip-invalid", action="store_true",
                             help="Skip invalid rows (reported with line numbers) instead of aborting the import")
@@ -87,7 +90,7 @@ class Command(BatchCommand):
                 returns=opts["returns"], defaults=parse_values(opts["default"]),
                 exclude=parse_values(opts["exclude"], multi=True), id_prefix=opts["id_prefix"],
                 default_status=opts["status"], default_currency=opts["currency"].upper(), channel=opts["channel"],
-                service_codes=_service_codes(opts["service_codes"]))
+                service_codes=_service_codes(opts["service_codes"]), decimal=opts["decimal"])
             report = None
             if opts["orders"] or opts["customers"]:
                 report = import_orders(opts["orders"], customers_path=opts["customers"], options=options,
