@@ -92,7 +92,7 @@ class ImportOptions:
     customers_date_format: str | None = None
     timezone: str = "UTC"  # zone of naive timestamps in the file
     sep: str = ","  # "whitespace" for fixed-width files such as CDNOW
-    encoding: str = "utf-8-sig"
+    encoding: str = "auto"  # "auto": UTF-8 (BOM dropped), else Windows-1252 (Excel's "CSV" in Western locales)
     on_error: str = "abort"  # "abort" | "skip"
     missing_customer: str = "skip"  # "skip" | "guest"
     returns: str = "skip"  # "skip" | "refund"
@@ -123,6 +123,7 @@ class ImportReport:
     excluded: int = 0
     skipped_no_customer: int = 0
     skipped_returns: int = 0
+    encoding: str = ""  # what the order file was read as ("cp1252" when "auto" fell back)
     skipped_service: int = 0  # postage, fees, manual and adjustment codes (SERVICE_CODES)
     skipped_zero_quantity: int = 0
     skipped_negative_price: int = 0  # accounting adjustments ("Adjust bad debt"), not sales
@@ -196,7 +197,7 @@ def _check_text(path: Path, encoding: str) -> None:
                 text = decoder.decode(block, final=final)
             except UnicodeDecodeError as exc:
                 bad_line = line + exc.object[: exc.start].count(b"\n")
-                raise ValueError(f"{path.name}:{bad_line}: not valid {encoding} "
+                raise ValueError(f"{path.name}:{bad_line}: not valid {encoding.removesuffix('-sig')} "
                                  f"(byte {exc.object[exc.start]:#04x}); pass --encoding") from exc
             nul = text.find("\x00")
             if nul >= 0:
@@ -211,10 +212,10 @@ def _read_csv(path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, np.ndarray
     """Read every column as text. Returns the frame, each row's physical line number (header = 1) and
     the lines the tokenizer rejected (wrong field count)."""
     kwargs = {"sep": r"\s+"} if opts.sep in {"whitespace", r"\s+"} else {"sep": opts.sep}
-    _check_text(path, opts.encoding)
+    encoding = _encoding(path, opts.encoding)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=opts.encoding,
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding,
                             on_bad_lines="warn", skip_blank_lines=False, **kwargs)
     rejected = []
     for w in caught:
@@ -226,7 +227,28 @@ def _read_csv(path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, np.ndarray
     candidates = np.arange(2, 2 + len(frame) + len(bad))
     lines = candidates[~np.isin(candidates, list(bad))][: len(frame)]
     blank = frame.isna().all(axis=1).to_numpy()
-    return frame[~blank].reset_index(drop=True), lines[~blank], rejected
+    frame = frame[~blank].reset_index(drop=True)
+    frame.attrs["encoding"] = encoding
+    return frame, lines[~blank], rejected
+
+
+def _encoding(path: Path, requested: str) -> str:
+    """The encoding to read with. "auto" tries UTF-8, then Windows-1252: a retailer's export saved by
+    Excel as "CSV" is Windows-1252 in Western locales ("£", "é"), and refusing it would make the
+    default command fail on the commonest real file. A named encoding is strict, and a file neither
+    reading decodes is refused with the UTF-8 error (line and byte)."""
+    if requested != "auto":
+        _check_text(path, requested)
+        return requested
+    try:
+        _check_text(path, "utf-8-sig")
+        return "utf-8-sig"
+    except ValueError as first:
+        try:
+            _check_text(path, "cp1252")
+        except ValueError:
+            raise first from None
+        return "cp1252"
 
 
 def _apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], known: set[str]) -> pd.DataFrame:
@@ -373,6 +395,7 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
     category, quantity, unit_price, status, currency, email, country (+ line). Returns it with errors."""
     raw, lines, rejected = _read_csv(path, opts)
     report.lines_read += len(raw) + len(rejected)
+    report.encoding = raw.attrs["encoding"]
     frame = _apply_mapping(raw, opts.column_map, LINE_COLUMNS)
     for col, value in opts.defaults.items():
         if col not in LINE_COLUMNS:

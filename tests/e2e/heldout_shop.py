@@ -219,7 +219,8 @@ def _add_quirks(frame: pd.DataFrame, invoices: pd.DataFrame, countries: np.ndarr
 
 def write(shop: HeldoutShop, path: Path, *, variant: str = "uci2") -> Path:
     """uci2: the Online Retail II CSV (Invoice, Price, Customer ID; dates '12/1/2010 8:26');
-    uci1: the Excel-saved first release (InvoiceNo, UnitPrice, CustomerID as '17850.0', ISO dates);
+    uci1: the Excel-saved first release (InvoiceNo, UnitPrice, CustomerID as '17850.0', ISO dates,
+    Windows-1252);
     semicolon: a European spreadsheet (';' separated, decimal comma, ISO dates)."""
     frame = shop.frame.copy()
     when = frame["InvoiceDate"]
@@ -232,7 +233,7 @@ def write(shop: HeldoutShop, path: Path, *, variant: str = "uci2") -> Path:
         frame["InvoiceDate"] = when.dt.strftime("%Y-%m-%d %H:%M:%S")
         frame["Customer ID"] = frame["Customer ID"].where(frame["Customer ID"] == "", frame["Customer ID"] + ".0")
         frame.columns = UCI1
-        frame.to_csv(path, index=False)
+        frame.to_csv(path, index=False, encoding="cp1252", errors="replace")  # Excel's "CSV" in a Western locale
     elif variant == "semicolon":
         frame["InvoiceDate"] = when.dt.strftime("%Y-%m-%d %H:%M")
         frame.to_csv(path, index=False, sep=";", decimal=",")

