@@ -110,8 +110,8 @@ def main() -> int:
     steps.run("train-customer-segmentation 6", post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}))
     steps.run("retrain inventory", post("/api/ml/retrain/", {"model_type": "inventory"}))
     for log in MLTrainingLog.objects.filter(status="failed"):
-        steps.failures.append(f"training log {log.model_type} failed: {log.error_message[:300]}")
-        print(f"FAIL training log {log.model_type}: {log.error_message[:300]}")
+        steps.failures.append(f"training log {log.model_type} failed: {str(log.error)[:300]}")
+        print(f"FAIL training log {log.model_type}: {str(log.error)[:300]}")
     customer = str(Customer.objects.order_by("external_id").values_list("id", flat=True).first())
     product = str(Product.objects.order_by("sku").values_list("id", flat=True).first())
     reads = [("predict-sales 30 days", post("/api/ml/predict-sales/", {"days_ahead": 30})),

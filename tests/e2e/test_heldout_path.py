@@ -7,6 +7,7 @@ on what the user sees: the import's counts, status codes, the training logs' sta
 """
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -16,6 +17,7 @@ from backend_django.shop.models import Customer, Order, Product
 from ml_predictions.data import get_data_source
 from ml_predictions.models import MLTrainingLog
 from tests.e2e import heldout_shop
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db,
               pytest.mark.skipif(not heldout_shop.available(), reason="../shared/data is not available")]
@@ -23,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db,
 
 @pytest.fixture(scope="module")
 def shop() -> heldout_shop.HeldoutShop:
-    return heldout_shop.build()
+    return heldout_shop.build(customers=300)
 
 
 @pytest.fixture
@@ -37,11 +39,10 @@ def jwt_client(db) -> APIClient:
     return client
 
 
-def _ok(res, *allowed: int) -> dict:
-    """2xx (or one of the documented 4xx given) in the API's JSON shape; never a 500."""
-    codes = allowed or (200,)
-    assert res.status_code in codes, (res.status_code, res.content[:800])
-    return res.json() if res["Content-Type"].startswith("application/json") else {}
+def _ok(res) -> dict:
+    """200 in the API's JSON shape."""
+    assert res.status_code == 200, (res.status_code, res.content[:800])
+    return res.json()
 
 
 @pytest.mark.parametrize("variant", ["uci2", "uci1", "semicolon"])
@@ -71,32 +72,114 @@ def test_default_import_keeps_only_merchandise_sales(shop, tmp_path, capsys, var
     assert set(lines["ordered_at"].dt.day_of_week) <= {0, 1, 2, 3, 4, 6}  # closed on Saturdays
 
 
+def _train_everything(c: APIClient) -> dict[str, dict]:
+    """The trainings a user starts, in the README's order; each must succeed (200 with the immediate
+    backend the suite runs), and no training log may end `failed`."""
+    trained = {
+        "forecast": _ok(c.post("/api/ml/train-sales-forecast/", {"model_type": "auto"}, format="json")),
+        "recommendation": _ok(c.post("/api/ml/train-product-recommendation/", {}, format="json")),
+        "segments_auto": _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": "auto"}, format="json")),
+        "segments_6": _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")),
+        "inventory": _ok(c.post("/api/ml/retrain/", {"model_type": "inventory"}, format="json")),
+    }
+    statuses = list(MLTrainingLog.objects.values_list("model_type", "status", "error"))
+    assert len(statuses) == 5 and {s for _, s, _ in statuses} == {"succeeded"}, statuses
+    return trained
+
+
+def _revenue_by_day(lines: pd.DataFrame) -> pd.Series:
+    day = lines["ordered_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    return (lines["quantity"] * lines["unit_price"]).groupby(day).sum()
+
+
 def test_user_path_through_the_api(shop, tmp_path, jwt_client):
     path = heldout_shop.write(shop, tmp_path / "online_retail_II.csv")
     call_command("import_orders", str(path))
     c = jwt_client
-    trained = {
-        "forecast": _ok(c.post("/api/ml/train-sales-forecast/", {"model_type": "auto"}, format="json")),
-        "reco": _ok(c.post("/api/ml/train-product-recommendation/", {}, format="json")),
-        "seg_auto": _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": "auto"}, format="json")),
-        "seg6": _ok(c.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")),
-        "inv": _ok(c.post("/api/ml/retrain/", {"model_type": "inventory"}, format="json")),
-    }
-    for name, body in trained.items():
-        print(name, {k: (v if not isinstance(v, dict) else sorted(v)[:30]) for k, v in body.items()})
-    print(trained["seg_auto"]["metrics"].get("n_clusters"), trained["seg6"]["metrics"].get("n_clusters"))
-    logs = list(MLTrainingLog.objects.values_list("model_type", "status"))
-    print(logs)
-    customer = str(Customer.objects.order_by("external_id").values_list("id", flat=True).first())
-    product = str(Product.objects.order_by("sku").values_list("id", flat=True).first())
-    for res in (c.post("/api/ml/predict-sales/", {"days_ahead": 30}, format="json"),
-                c.get(f"/api/ml/product-recommendations/{product}/?top_n=5"),
-                c.get(f"/api/ml/customer-recommendations/{customer}/?top_n=5"),
-                c.get(f"/api/ml/customer-segment/{customer}/"),
-                c.get("/api/ml/segments/"),
-                c.get("/api/ml/inventory-analysis/"),
-                c.get("/api/ml/reorder-recommendations/"),
-                c.get("/api/ml/inventory-health/"),
-                c.get("/api/ml/dashboard-summary/")):
-        body = _ok(res)
-        print(str(body)[:700])
+    trained = _train_everything(c)
+    assert 4 <= trained["segments_auto"]["metrics"]["n_clusters"] <= 8
+    assert trained["segments_6"]["metrics"]["n_clusters"] == 6
+    assert trained["forecast"]["levels_served"] == ["total", "category", "product"]
+    assert trained["recommendation"]["metrics"]["total_products"] == Product.objects.count()
+    lines = get_data_source().order_lines()
+
+    forecast = _ok(c.post("/api/ml/predict-sales/", {"days_ahead": 30}, format="json"))["predictions"]
+    assert len(forecast) == 30 and all(p["predicted_sales"] >= 0 for p in forecast)
+    saturdays = [p["predicted_sales"] for p in forecast if pd.Timestamp(p["date"]).day_of_week == 5]
+    assert saturdays and max(saturdays) == 0  # the shop never opens on Saturdays
+    recent = _revenue_by_day(lines).iloc[-90:].sum() / 3
+    assert 0.3 * recent < sum(p["predicted_sales"] for p in forecast) < 3 * recent
+
+    # the busiest product and customer, as a user would look them up
+    top_product = lines.groupby("product_id")["order_id"].nunique().idxmax()
+    top_customer = lines.groupby("customer_id")["order_id"].nunique().idxmax()
+    recs = _ok(c.get(f"/api/ml/product-recommendations/{top_product}/?top_n=5"))["recommendations"]
+    assert 1 <= len(recs) <= 5 and top_product not in {r["product_id"] for r in recs}
+    mine = _ok(c.get(f"/api/ml/customer-recommendations/{top_customer}/?top_n=5"))["recommendations"]
+    assert 1 <= len(mine) <= 5
+    segment = _ok(c.get(f"/api/ml/customer-segment/{top_customer}/"))
+    spent = lines[lines["customer_id"] == top_customer]
+    assert segment["characteristics"]["total_spent"] == pytest.approx(
+        (spent["quantity"] * spent["unit_price"]).sum(), abs=0.05)
+    segments = _ok(c.get("/api/ml/segments/"))["segments"]
+    assert len(segments) == 6 and sum(s["size"] for s in segments) == Customer.objects.count()
+
+    analysis = _ok(c.get("/api/ml/inventory-analysis/"))
+    n = Product.objects.count()
+    assert analysis["total_products_analyzed"] == n and analysis["as_of"] == "2011-12-09"
+    assert analysis["data_issues"]["stock_unknown"]["count"] == n  # the export states no stock
+    assert _ok(c.get("/api/ml/reorder-recommendations/"))["total_recommendations"] == 0
+    assert _ok(c.get("/api/ml/inventory-health/"))["metrics"]["stock_unknown"] == n
+    summary = _ok(c.get("/api/ml/dashboard-summary/"))
+    assert summary["summary"]["total_active_models"] == 4
+
+    # what a user mistypes gets a 4xx naming it, never a 500
+    assert_error(c.post("/api/ml/predict-sales/", {"days_ahead": 400}, format="json"), 400, "days_ahead")
+    assert_error(c.get("/api/ml/customer-segment/no-such-customer/"), 404)
+    assert_error(c.get("/api/ml/product-recommendations/POST/"), 404)  # a service code is no product
+
+
+def _small() -> heldout_shop.HeldoutShop:
+    return heldout_shop.build(customers=100, big_baskets=3, seed=1)
+
+
+def test_refunds_and_guests_through_the_api(tmp_path, jwt_client):
+    """`--returns refund --missing-customer guest`: returns become refunded orders (kept out of demand),
+    the anonymous lines one `guest` customer; every training and read still answers."""
+    small = _small()
+    path = heldout_shop.write(small, tmp_path / "online_retail_II.csv")
+    call_command("import_orders", str(path), "--returns", "refund", "--missing-customer", "guest")
+    frame = small.frame
+    service = frame["StockCode"].str.upper().isin(heldout_shop.SERVICE_CODES)
+    returns = frame[~service & (frame["Quantity"] < 0)]
+    assert Customer.objects.count() == small.customers + 1  # + guest
+    assert Order.objects.filter(status="refunded").count() == returns["Invoice"].nunique()
+    lines = get_data_source().order_lines()
+    assert not lines["order_id"].isin(
+        [str(pk) for pk in Order.objects.filter(status="refunded").values_list("id", flat=True)]).any()
+    c = jwt_client
+    _train_everything(c)
+    guest = str(Customer.objects.get(external_id="guest").id)
+    for url in (f"/api/ml/customer-segment/{guest}/", f"/api/ml/customer-recommendations/{guest}/?top_n=5",
+                "/api/ml/segments/", "/api/ml/inventory-analysis/", "/api/ml/dashboard-summary/"):
+        _ok(c.get(url))
+    _ok(c.post("/api/ml/predict-sales/", {"days_ahead": 14}, format="json"))
+
+
+@pytest.mark.xfail(strict=True, reason="segmentation/CLV of returns and anonymous lines belongs to branch clv: "
+                   "today a refunded line does not lower the customer's spend and the 'guest' pseudo-customer "
+                   "is segmented like a person; enable after merging clv")
+def test_segments_net_refunds_and_leave_the_guest_out(tmp_path, staff_client):
+    small = _small()
+    path = heldout_shop.write(small, tmp_path / "online_retail_II.csv")
+    call_command("import_orders", str(path), "--returns", "refund", "--missing-customer", "guest")
+    _ok(staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 4}, format="json"))
+    segments = _ok(staff_client.get("/api/ml/segments/"))["segments"]
+    assert sum(s["size"] for s in segments) == small.customers  # the guest is nobody's segment
+    frame = small.frame[~small.frame["StockCode"].str.upper().isin(heldout_shop.SERVICE_CODES)]
+    frame = frame[frame["Customer ID"] != ""]
+    net = (frame["Quantity"] * frame["Price"]).groupby(frame["Customer ID"]).sum()
+    returned = frame.loc[frame["Quantity"] < 0, "Customer ID"].iloc[0]
+    pk = Customer.objects.get(external_id=returned).id
+    body = _ok(staff_client.get(f"/api/ml/customer-segment/{pk}/"))
+    assert body["characteristics"]["total_spent"] == pytest.approx(net[returned], abs=0.05)
