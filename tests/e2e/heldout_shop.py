@@ -16,7 +16,8 @@ What comes from where:
   anonymous walk-in invoices;
 - the quirks of the real UCI export: C-invoices with negative quantities, ~25 % of lines without a
   customer, service codes (POST, DOT, M, D, C2, BANK CHARGES, AMAZONFEE), "Adjust bad debt" lines with
-  a negative price, zero prices, exact duplicate lines, a few zero quantities, month-first dates
+  a negative price, zero prices, write-offs without a description, one huge order cancelled at once,
+  exact duplicate lines, a few zero quantities, month-first dates
   without leading zeros ("12/1/2010 8:26"), odd unicode in descriptions, no trading on Saturdays nor
   over Christmas, wholesale baskets of hundreds of lines.
 """
@@ -212,6 +213,16 @@ def _add_quirks(frame: pd.DataFrame, invoices: pd.DataFrame, countries: np.ndarr
         qty = 0 if k >= 4 else int(line.Quantity)
         row(line.Invoice, line.StockCode, line.Description, qty, line.InvoiceDate, 0.0 if k < 4 else line.Price,
             "" if k % 2 else line[6], line.Country)
+    # one wholesale order of a huge quantity, cancelled within minutes (UCI's 80,995 paper birdies)
+    line = frame[frame["Customer ID"] != ""].iloc[len(frame) // 2]
+    row(str(int(invoices["invoice"].iloc[-1]) + 1), line.StockCode, line.Description, 80995, line.InvoiceDate,
+        2.08, line["Customer ID"], line.Country)
+    row("C" + str(int(invoices["invoice"].iloc[-1]) + 1), line.StockCode, line.Description, -80995,
+        line.InvoiceDate + pd.Timedelta(minutes=9), 2.08, line["Customer ID"], line.Country)
+    # damaged / lost stock written off: no description, no customer, negative quantity
+    for k in range(4):
+        line = frame.iloc[(k + 1) * len(frame) // 6]
+        row(str(9100 + k), line.StockCode, None, -int(rng.integers(5, 200)), line.InvoiceDate, 0.0, "")
     dupes = frame.sample(frac=0.01, random_state=int(rng.integers(1 << 30)))  # exact repeats (scanned twice)
     out = pd.concat([frame, dupes, pd.DataFrame(extra, columns=frame.columns)], ignore_index=True)
     return out.sort_values(["InvoiceDate", "Invoice"], kind="stable").reset_index(drop=True)
