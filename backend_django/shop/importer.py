@@ -12,55 +12,40 @@ Why it is built this way:
 - One line-oriented model covers every supported shape: the RFM + K-means peer system's order totals (an order is a line of
   the synthetic product IMPORTED_TOTAL_SKU), item-level files (UCI Online Retail, Superstore, the bread
   basket) and CDNOW's per-customer-day amounts (no order id: one order per customer and timestamp).
+- Three modules: reading the file's text (`import_text`), the documented rules here, writing the
+  shop's tables (`import_write`).
 """
 from __future__ import annotations
 
-import codecs
-import re
-import sqlite3
 import time
-import uuid
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import transaction
 
-from .bulk import insert_frame
+from .import_text import (
+    _apply_mapping,
+    _clean_ids,
+    _Errors,
+    _numeric,
+    _parse_dates,
+    _read_csv,
+    _stripped,
+)
+from .import_write import IMPORTED_CATEGORY, IMPORTED_TOTAL_NAME, IMPORTED_TOTAL_SKU, write_import
 
-IMPORTED_TOTAL_SKU = "IMPORTED-ORDER-TOTAL"
-IMPORTED_TOTAL_NAME = "Imported order total"
-IMPORTED_CATEGORY = "Imported"
+__all__ = ["IMPORTED_CATEGORY", "IMPORTED_TOTAL_NAME", "IMPORTED_TOTAL_SKU", "ImportAborted", "ImportOptions",
+           "ImportReport", "import_orders", "parse_mapping", "parse_values", "read_customers", "read_order_lines",
+           "write_import"]
+
 GUEST_CUSTOMER = "guest"
 
 LINE_COLUMNS = {"order_id", "customer_id", "ordered_at", "product_id", "product_name", "category", "quantity",
                 "unit_price", "line_total", "status", "currency", "email", "country", "stock"}
 CUSTOMER_COLUMNS = {"customer_id", "email", "country", "created_at"}
-# Header names other exports use, accepted without --map. Keys are compared after `_header_key`
-# (lower case, only letters and digits), so "Customer ID", "CustomerID" and "customer_id" are one name.
-# They cover the RFM + K-means peer system's orders.csv and the common online-retail exports (the UCI
-# Online Retail files: InvoiceNo/Invoice, StockCode, Description, Quantity, InvoiceDate, UnitPrice/Price,
-# CustomerID/Customer ID, Country), whose users should not need a --map for a standard file.
-ALIASES = {
-    "orderdate": "ordered_at", "orderamount": "line_total",
-    "invoiceno": "order_id", "invoice": "order_id", "invoiceid": "order_id", "invoicenumber": "order_id",
-    "orderno": "order_id", "ordernumber": "order_id",
-    "invoicedate": "ordered_at", "orderdatetime": "ordered_at", "orderedat": "ordered_at",
-    "stockcode": "product_id", "sku": "product_id", "itemid": "product_id",
-    "description": "product_name", "productname": "product_name", "itemname": "product_name",
-    "unitprice": "unit_price", "price": "unit_price", "linetotal": "line_total",
-    "sales": "line_total", "amount": "line_total", "lineamount": "line_total", "revenue": "line_total",
-    "customerid": "customer_id", "customer": "customer_id", "clientid": "customer_id",
-    "qty": "quantity", "productid": "product_id", "orderid": "order_id",
-}
-
-
-def _header_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
-
 STATUS_MAP = {
     "completed": "shipped", "complete": "shipped", "delivered": "shipped", "shipped": "shipped", "closed": "shipped",
     "fulfilled": "shipped", "paid": "paid", "processing": "paid", "pending": "pending", "new": "pending",
@@ -178,216 +163,6 @@ def parse_values(text: str | None, *, multi: bool = False) -> dict:
         else:
             out[key] = value
     return out
-
-
-_BAD_LINE = re.compile(r"Skipping line (\d+): ([^\n]+)")
-
-
-def _check_text(path: Path, encoding: str) -> None:
-    """Refuse, naming the line, a file that does not decode or holds a NUL character: PostgreSQL cannot
-    store NUL in text at all and SQLite would keep it silently, so every database gets the same clear
-    error before anything is written. Read in blocks: a large export never sits in memory twice."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    line = 1
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(1 << 20)
-            final = not block
-            try:
-                text = decoder.decode(block, final=final)
-            except UnicodeDecodeError as exc:
-                bad_line = line + exc.object[: exc.start].count(b"\n")
-                raise ValueError(f"{path.name}:{bad_line}: not valid {encoding.removesuffix('-sig')} "
-                                 f"(byte {exc.object[exc.start]:#04x}); pass --encoding") from exc
-            nul = text.find("\x00")
-            if nul >= 0:
-                raise ValueError(f"{path.name}:{line + text.count(chr(10), 0, nul)}: NUL character in the "
-                                 "file; remove it (binary or truncated export?)")
-            line += text.count("\n")
-            if final:
-                return
-
-
-def _read_csv(path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
-    """Read every column as text. Returns the frame, each row's physical line number (header = 1) and
-    the lines the tokenizer rejected (wrong field count)."""
-    kwargs = {"sep": r"\s+"} if opts.sep in {"whitespace", r"\s+"} else {"sep": opts.sep}
-    encoding = _encoding(path, opts.encoding)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding,
-                            on_bad_lines="warn", skip_blank_lines=False, **kwargs)
-    rejected = []
-    for w in caught:
-        text = str(w.message)
-        for match in _BAD_LINE.finditer(text):  # the C parser's "Skipping line 4: expected 8 fields, saw 9"
-            rejected.append((int(match.group(1)), f"malformed row: {match.group(2).strip()}"))
-    frame.columns = [str(c).strip() for c in frame.columns]
-    bad = {line for line, _ in rejected}
-    candidates = np.arange(2, 2 + len(frame) + len(bad))
-    lines = candidates[~np.isin(candidates, list(bad))][: len(frame)]
-    blank = frame.isna().all(axis=1).to_numpy()
-    frame = frame[~blank].reset_index(drop=True)
-    frame.attrs["encoding"] = encoding
-    return frame, lines[~blank], rejected
-
-
-def _encoding(path: Path, requested: str) -> str:
-    """The encoding to read with. "auto" tries UTF-8, then Windows-1252: a retailer's export saved by
-    Excel as "CSV" is Windows-1252 in Western locales ("£", "é"), and refusing it would make the
-    default command fail on the commonest real file. A named encoding is strict, and a file neither
-    reading decodes is refused with the UTF-8 error (line and byte)."""
-    if requested != "auto":
-        _check_text(path, requested)
-        return requested
-    try:
-        _check_text(path, "utf-8-sig")
-        return "utf-8-sig"
-    except ValueError as first:
-        try:
-            _check_text(path, "cp1252")
-        except ValueError:
-            raise first from None
-        return "cp1252"
-
-
-def _apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], known: set[str]) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
-    missing = []
-    for src, dst in mapping.items():
-        parts = [p.strip() for p in src.split("+")]
-        absent = [p for p in parts if p not in frame.columns]
-        if absent:
-            missing.extend(absent)
-            continue
-        if dst not in known:
-            raise ValueError(f"--map target {dst!r} is not one of {sorted(known)}")
-        value = frame[parts[0]]
-        for p in parts[1:]:
-            value = value.str.cat(frame[p], sep=" ")
-        out[dst] = value
-    if missing:
-        raise ValueError(f"--map names columns the file does not have: {missing}; it has {list(frame.columns)}")
-    mapped_sources = {p.strip() for src in mapping for p in src.split("+")}
-    rest = [col for col in frame.columns if col not in mapped_sources]
-    # Exact canonical names first, so a file with both `order_id` and `Invoice` keeps `order_id`.
-    for col in rest:
-        if col in known and col not in out.columns:
-            out[col] = frame[col]
-    for col in rest:
-        key = _header_key(col)
-        name = ALIASES.get(key) or next((k for k in known if _header_key(k) == key), None)
-        if name in known and name not in out.columns:
-            out[name] = frame[col]
-    return out
-
-
-def _on_uniques(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Apply a (slow, per-string) transformation to the distinct values only: a 500k-line file has a
-    few thousand products, prices and quantities and far fewer distinct ids than lines."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    converted = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
-    out = np.empty(len(codes), dtype=object)
-    valid = codes >= 0
-    out[valid] = converted[codes[valid]]
-    out[~valid] = None
-    return pd.Series(out, index=series.index, dtype=object)
-
-
-def _stripped(series: pd.Series, case: str | None = None, width: int | None = None) -> pd.Series:
-    def clean(s: pd.Series) -> pd.Series:
-        s = s.str.strip()
-        s = s.str.lower() if case == "lower" else s.str.upper() if case == "upper" else s
-        return s.str.slice(0, width) if width else s
-    return _on_uniques(series, clean)
-
-
-def _clean_ids(series: pd.Series, prefix: str = "") -> pd.Series:
-    """Trim, and turn '17850.0' (an integer id that went through a float column) back into '17850'."""
-    def clean(s: pd.Series) -> pd.Series:
-        s = s.str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-        s = s.where(s != "", None)
-        return (prefix + s) if prefix else s
-    return _on_uniques(series, clean)
-
-
-class _Errors:
-    def __init__(self, path: Path, lines: np.ndarray) -> None:
-        self.path, self.lines = str(path), lines
-        self.bad = np.zeros(len(lines), dtype=bool)
-        self.items: list[tuple[str, np.ndarray, list[str]]] = []
-
-    def add(self, mask: np.ndarray | pd.Series, message: str, values: pd.Series | None = None) -> None:
-        """Flag rows; with `values` each message ends with the offending value (built for bad rows only)."""
-        mask = np.asarray(mask, dtype=bool)
-        if not mask.any():
-            return
-        msgs = ([f"{message} {v!r}" for v in values[mask].tolist()] if values is not None
-                else [message] * int(mask.sum()))
-        self.items.append((self.path, self.lines[mask], msgs))
-        self.bad |= mask
-
-    def collect(self) -> list[tuple[str, int, str]]:
-        rows = [(p, int(line), m) for p, lines, msgs in self.items for line, m in zip(lines, msgs, strict=True)]
-        return sorted(rows, key=lambda r: (r[0], r[1]))
-
-
-def _to_datetime(raw: pd.Series, fmt: str | None, tz: str, dayfirst: bool) -> pd.Series:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format" -> per-value parsing
-        if tz == "UTC":
-            return pd.to_datetime(raw, format=fmt, errors="coerce", utc=True, dayfirst=dayfirst)
-        parsed = pd.to_datetime(raw, format=fmt, errors="coerce", dayfirst=dayfirst)
-        if parsed.dt.tz is None:
-            parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-        return parsed.dt.tz_convert("UTC")
-
-
-def _parse_dates(raw: pd.Series, fmt: str | None, tz: str) -> pd.Series:
-    index = raw.index
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)  # parse each distinct string once
-    raw = pd.Series(uniques, dtype=object)
-    parsed = _to_datetime(raw, fmt, tz, dayfirst=False)
-    if fmt is None and parsed.isna().any() and raw.astype(str).str.contains("/", regex=False).any():
-        # The format is inferred from the first value, so a day-first file ("01/12/2010 08:26", the
-        # UCI exports) whose first days are <= 12 is read month-first and every day above 12 fails.
-        # Whichever reading parses more of the file wins; a tie keeps the month-first default.
-        other = _to_datetime(raw, fmt, tz, dayfirst=True)
-        if other.isna().sum() < parsed.isna().sum():
-            parsed = other
-    if fmt is None and parsed.isna().any():
-        # files appended from two exports mix the inferred format with ISO 8601 ("2011-12-09 12:50:00");
-        # those values are read as ISO rather than refused
-        rest = parsed.isna().to_numpy()
-        parsed = parsed.copy()
-        parsed[rest] = _to_datetime(raw[rest], "ISO8601", tz, dayfirst=False)
-    parsed = parsed.dt.floor("s").dt.tz_localize(None).to_numpy()
-    out = np.full(len(codes), np.datetime64("NaT"), dtype=parsed.dtype)
-    out[codes >= 0] = parsed[codes[codes >= 0]]
-    return pd.Series(out, index=index).dt.tz_localize("UTC")
-
-
-_DECIMAL_COMMA = r"[+-]?\d{1,3}(?:\.\d{3})*,\d+|[+-]?\d+,\d+"
-
-
-def _to_number(s: pd.Series, decimal_comma: bool) -> pd.Series:
-    s = s.str.strip().str.replace(r"^\$", "", regex=True)
-    if decimal_comma:  # "1,25" and "1.234,50" from a spreadsheet in a European locale
-        comma = s.str.fullmatch(_DECIMAL_COMMA).fillna(False)
-        s = s.where(~comma, s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
-    return pd.to_numeric(s, errors="coerce").astype(object)
-
-
-def _numeric(frame: pd.DataFrame, col: str, errors: _Errors, label: str, *, optional: bool = False,
-             decimal_comma: bool = False) -> pd.Series:
-    """The column as float; an empty cell is an error unless `optional` (then NaN = unknown)."""
-    raw = frame[col]
-    value = _on_uniques(raw, lambda s: _to_number(s, decimal_comma))
-    value = pd.to_numeric(value, errors="coerce").astype("float64")
-    if not optional:
-        errors.add(raw.isna().to_numpy(), f"missing {label}")
-    errors.add((raw.notna() & value.isna()).to_numpy(), f"invalid {label}", raw)
-    return value
 
 
 def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> tuple[pd.DataFrame, list]:
@@ -547,228 +322,6 @@ def read_customers(path: Path, opts: ImportOptions, report: ImportReport) -> tup
     out = out[~errors.bad]
     # a customer listed twice: the last row wins
     return out.drop_duplicates("customer_id", keep="last").reset_index(drop=True), found
-
-
-# --- shaping into the shop's tables ---------------------------------------------------------------
-
-def _merge_lines(lines: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Orders (first line wins for customer/date/status/currency), items (one per order and product:
-    quantities and amounts summed) and products (latest name, category and unit price)."""
-    lines = lines.sort_values(["ordered_at", "line"], kind="stable")
-    orders = lines.drop_duplicates("order_id", keep="first")[
-        ["order_id", "customer_id", "ordered_at", "status", "currency"]]
-    lines = lines.assign(amount=lines["quantity"] * lines["unit_price"])
-    items = lines.groupby(["order_id", "product_id"], sort=False, as_index=False).agg(
-        quantity=("quantity", "sum"), amount=("amount", "sum"), n=("line", "size"))
-    report.merged_duplicates += int((items["n"] - 1).sum())
-    items["unit_price"] = (items["amount"] / items["quantity"]).round(2)
-    products = lines.drop_duplicates("product_id", keep="last")[
-        ["product_id", "product_name", "category", "unit_price", "ordered_at"]]
-    products = products.rename(columns={"ordered_at": "last_sold"})
-    first_sold = lines.groupby("product_id")["ordered_at"].min()
-    products["first_sold"] = products["product_id"].map(first_sold)
-    # stock: the latest line that states it (lines are in time order); no such line -> unknown
-    stated = lines[lines["stock"].notna()].drop_duplicates("product_id", keep="last").set_index("product_id")
-    products["stock"] = products["product_id"].map(stated["stock"]).round().astype("Int64").astype(object)
-    return orders, items[["order_id", "product_id", "quantity", "unit_price"]], products
-
-
-def _new_ids(n: int) -> np.ndarray:
-    return np.array([uuid.uuid4().hex for _ in range(n)], dtype=object)
-
-
-def _db_time(series: pd.Series, vendor: str) -> pd.Series:
-    text = pd.Series(np.datetime_as_string(series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
-        dtype="datetime64[s]"), unit="s"), index=series.index).str.replace("T", " ", regex=False)
-    text = text.where(series.notna(), None)
-    return text + "+00:00" if vendor == "postgresql" else text
-
-
-# --- writing ----------------------------------------------------------------------------------------
-
-_TEMP_TABLES = {
-    # name: [(column, sqlite type, postgresql type)]
-    "imp_customer": [("new_id", "text", "uuid"), ("external_id", "text", "text"), ("email", "text", "text"),
-                     ("country", "text", "text"), ("created_at", "text", "timestamptz"), ("full_row", "integer", "integer"),
-                     ("id", "text", "uuid")],
-    "imp_product": [("new_id", "text", "uuid"), ("sku", "text", "text"), ("name", "text", "text"),
-                    ("category_id", "text", "uuid"), ("price", "real", "numeric(12,2)"),
-                    ("created_at", "text", "timestamptz"), ("stock", "integer", "integer")],
-    "imp_order": [("new_id", "text", "uuid"), ("external_id", "text", "text"), ("customer_ext", "text", "text"),
-                  ("created_at", "text", "timestamptz"), ("status", "text", "text"), ("currency", "text", "text"),
-                  ("customer_id", "text", "uuid"), ("id", "text", "uuid")],
-    "imp_item": [("new_id", "text", "uuid"), ("order_ext", "text", "text"), ("sku", "text", "text"),
-                 ("quantity", "integer", "integer"), ("unit_price", "real", "numeric(12,2)"),
-                 ("order_id", "text", "uuid"), ("product_id", "text", "uuid")],
-}
-
-
-def _create_temp_tables(cursor, vendor: str) -> None:
-    for name, cols in _TEMP_TABLES.items():
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        typed = ", ".join(f"{c} {pg if vendor == 'postgresql' else lite}" for c, lite, pg in cols)
-        cursor.execute(f"CREATE TEMP TABLE {name} ({typed})")
-
-
-def _drop_temp_tables(cursor) -> None:
-    for name in _TEMP_TABLES:
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def _ensure_categories(names: list[str]) -> dict[str, str]:
-    """name -> id of the categories the import needs (few rows: a plain query is fine)."""
-    from .models import Category
-
-    existing = dict(Category.objects.filter(name__in=names).values_list("name", "id"))
-    missing = [n for n in names if n not in existing]
-    Category.objects.bulk_create([Category(name=n) for n in missing])
-    existing = dict(Category.objects.filter(name__in=names).values_list("name", "id"))
-    return {name: pk.hex for name, pk in existing.items()}
-
-
-def write_import(customers: pd.DataFrame | None, lines: pd.DataFrame | None, opts: ImportOptions,
-                 report: ImportReport, progress: Callable[[str], None]) -> None:
-    """Upsert the cleaned frames (call inside a transaction). Each table: load a temporary table in one
-    bulk write, then set-based UPDATE (only rows whose values differ) and INSERT of the missing keys."""
-    vendor = connection.vendor
-    if vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 33):
-        raise ValueError(f"the import needs SQLite 3.33 or newer (UPDATE … FROM); this is {sqlite3.sqlite_version}")
-    differ = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
-    counts: dict[str, dict[str, int]] = {t: {"created": 0, "updated": 0, "deleted": 0}
-                                         for t in ("customers", "products", "orders", "order_items")}
-    customer_rows = [] if customers is None else [customers.assign(full_row=1)]
-    if lines is not None and len(lines):
-        orders, items, products = _merge_lines(lines, report)
-        first = lines.groupby("customer_id", sort=False).agg(
-            created_at=("ordered_at", "min"), email=("email", "first"), country=("country", "first")).reset_index()
-        if customers is not None:  # the customers file leaves a blank created_at to the first order
-            first_at = customers["customer_id"].map(first.set_index("customer_id")["created_at"])
-            customer_rows[0]["created_at"] = customer_rows[0]["created_at"].fillna(first_at)
-            first = first[~first["customer_id"].isin(customers["customer_id"])]
-        customer_rows.append(first.assign(full_row=0))
-    else:
-        orders = items = products = None
-    report.lines_imported = 0 if items is None else int(len(lines))
-
-    with connection.cursor() as cursor:
-        _create_temp_tables(cursor, vendor)
-        # customers ------------------------------------------------------------------------------
-        if customer_rows:
-            cust = pd.concat(customer_rows, ignore_index=True)
-            now = _db_time(pd.Series([pd.Timestamp.now(tz="UTC")]), vendor).iloc[0]
-            frame = pd.DataFrame({"new_id": _new_ids(len(cust)), "external_id": cust["customer_id"],
-                                  "email": cust["email"].str.slice(0, 254), "country": cust["country"],
-                                  "created_at": _db_time(cust["created_at"], vendor), "full_row": cust["full_row"]})
-            progress(f"writing {len(frame):,} customers")
-            insert_frame(cursor, "imp_customer", list(frame.columns), frame)
-            cursor.execute("CREATE INDEX imp_customer_ext ON imp_customer (external_id)")
-            cursor.execute(
-                f"UPDATE shop_customer SET email = COALESCE(t.email, shop_customer.email), "
-                f"country = COALESCE(t.country, shop_customer.country), "
-                f"created_at = COALESCE(t.created_at, shop_customer.created_at) FROM imp_customer t "
-                f"WHERE shop_customer.external_id = t.external_id AND t.full_row = 1 "
-                f"AND (shop_customer.email {differ} COALESCE(t.email, shop_customer.email) "
-                f"OR shop_customer.country {differ} COALESCE(t.country, shop_customer.country) "
-                f"OR shop_customer.created_at {differ} COALESCE(t.created_at, shop_customer.created_at))")
-            counts["customers"]["updated"] = max(cursor.rowcount, 0)
-            cursor.execute(
-                "INSERT INTO shop_customer (id, external_id, email, first_name, last_name, country, created_at) "
-                "SELECT t.new_id, t.external_id, COALESCE(t.email, ''), '', '', COALESCE(t.country, ''), "
-                "COALESCE(t.created_at, %s) FROM imp_customer t WHERE NOT EXISTS "
-                "(SELECT 1 FROM shop_customer c WHERE c.external_id = t.external_id)", [now])
-            counts["customers"]["created"] = max(cursor.rowcount, 0)
-        if products is not None:
-            # products -----------------------------------------------------------------------------
-            names = sorted(set(products["category"].dropna()) | {IMPORTED_CATEGORY})
-            cat_ids = _ensure_categories(names)
-            synthetic = products["product_id"] == IMPORTED_TOTAL_SKU
-            frame = pd.DataFrame({
-                "new_id": _new_ids(len(products)), "sku": products["product_id"],
-                "name": products["product_name"].where(~synthetic, IMPORTED_TOTAL_NAME).str.slice(0, 200),
-                "category_id": products["category"].map(cat_ids),
-                "price": products["unit_price"].round(2).where(~synthetic, 0.0),
-                "created_at": _db_time(products["first_sold"], vendor), "stock": products["stock"]})
-            progress(f"writing {len(frame):,} products")
-            insert_frame(cursor, "imp_product", list(frame.columns), frame)
-            cursor.execute(
-                f"UPDATE shop_product SET name = COALESCE(t.name, shop_product.name), "
-                f"category_id = COALESCE(t.category_id, shop_product.category_id), "
-                f"stock_quantity = COALESCE(t.stock, shop_product.stock_quantity) FROM imp_product t "
-                f"WHERE shop_product.sku = t.sku AND (shop_product.name {differ} COALESCE(t.name, shop_product.name) "
-                f"OR shop_product.category_id {differ} COALESCE(t.category_id, shop_product.category_id) "
-                f"OR shop_product.stock_quantity {differ} COALESCE(t.stock, shop_product.stock_quantity))")
-            counts["products"]["updated"] = max(cursor.rowcount, 0)
-            imported_cat = cat_ids[IMPORTED_CATEGORY]
-            cursor.execute(
-                "INSERT INTO shop_product (id, sku, name, description, category_id, price, cost, stock_quantity, "
-                "lead_time_days, image_url, is_active, created_at) "
-                "SELECT t.new_id, t.sku, COALESCE(t.name, t.sku), '', COALESCE(t.category_id, %s), t.price, NULL, t.stock, "
-                "NULL, '', %s, t.created_at FROM imp_product t "
-                "WHERE NOT EXISTS (SELECT 1 FROM shop_product p WHERE p.sku = t.sku)", [imported_cat, True])
-            counts["products"]["created"] = max(cursor.rowcount, 0)
-            # orders -------------------------------------------------------------------------------
-            frame = pd.DataFrame({
-                "new_id": _new_ids(len(orders)), "external_id": orders["order_id"],
-                "customer_ext": orders["customer_id"], "created_at": _db_time(orders["ordered_at"], vendor),
-                "status": orders["status"], "currency": orders["currency"]})
-            progress(f"writing {len(frame):,} orders")
-            insert_frame(cursor, "imp_order", list(frame.columns), frame)
-            cursor.execute("CREATE INDEX imp_order_ext ON imp_order (external_id)")
-            _resolve(cursor, vendor, "imp_order", "customer_id", "shop_customer", "external_id", "customer_ext")
-            cursor.execute(
-                f"UPDATE shop_order SET customer_id = t.customer_id, created_at = t.created_at, status = t.status, "
-                f"currency = t.currency FROM imp_order t WHERE shop_order.external_id = t.external_id AND "
-                f"(shop_order.customer_id {differ} t.customer_id OR shop_order.created_at {differ} t.created_at "
-                f"OR shop_order.status {differ} t.status OR shop_order.currency {differ} t.currency)")
-            counts["orders"]["updated"] = max(cursor.rowcount, 0)
-            cursor.execute(
-                "INSERT INTO shop_order (id, external_id, customer_id, created_at, status, channel, currency) "
-                "SELECT t.new_id, t.external_id, t.customer_id, t.created_at, t.status, %s, t.currency "
-                "FROM imp_order t WHERE NOT EXISTS (SELECT 1 FROM shop_order o WHERE o.external_id = t.external_id)",
-                [opts.channel])
-            counts["orders"]["created"] = max(cursor.rowcount, 0)
-            _resolve(cursor, vendor, "imp_order", "id", "shop_order", "external_id", "external_id")
-            # order lines: one per (order, product) -------------------------------------------------
-            frame = pd.DataFrame({
-                "new_id": _new_ids(len(items)), "order_ext": items["order_id"], "sku": items["product_id"],
-                "quantity": items["quantity"].astype("int64"), "unit_price": items["unit_price"]})
-            progress(f"writing {len(frame):,} order lines")
-            insert_frame(cursor, "imp_item", list(frame.columns), frame)
-            _resolve(cursor, vendor, "imp_item", "order_id", "shop_order", "external_id", "order_ext")
-            _resolve(cursor, vendor, "imp_item", "product_id", "shop_product", "sku", "sku")
-            cursor.execute("CREATE INDEX imp_item_key ON imp_item (order_id, product_id)")
-            if vendor == "postgresql":
-                cursor.execute("ANALYZE imp_item")
-                cursor.execute("ANALYZE imp_order")
-            cursor.execute(
-                "DELETE FROM shop_orderitem WHERE order_id IN (SELECT id FROM imp_order) AND NOT EXISTS "
-                "(SELECT 1 FROM imp_item t WHERE t.order_id = shop_orderitem.order_id "
-                "AND t.product_id = shop_orderitem.product_id)")
-            counts["order_items"]["deleted"] = max(cursor.rowcount, 0)
-            cursor.execute(
-                f"UPDATE shop_orderitem SET quantity = t.quantity, unit_price = t.unit_price FROM imp_item t "
-                f"WHERE shop_orderitem.order_id = t.order_id AND shop_orderitem.product_id = t.product_id "
-                f"AND (shop_orderitem.quantity {differ} t.quantity OR shop_orderitem.unit_price {differ} t.unit_price)")
-            counts["order_items"]["updated"] = max(cursor.rowcount, 0)
-            # SQLite has no statistics here and would probe the product index (hundreds of lines per
-            # product) instead of the order index; unary + takes the product column out of the plan
-            plus = "" if vendor == "postgresql" else "+"
-            cursor.execute(
-                "INSERT INTO shop_orderitem (id, order_id, product_id, quantity, unit_price) "
-                "SELECT t.new_id, t.order_id, t.product_id, t.quantity, t.unit_price FROM imp_item t "
-                "WHERE NOT EXISTS (SELECT 1 FROM shop_orderitem oi WHERE oi.order_id = t.order_id "
-                f"AND {plus}oi.product_id = t.product_id)")
-            counts["order_items"]["created"] = max(cursor.rowcount, 0)
-        _drop_temp_tables(cursor)
-    report.written = counts
-
-
-def _resolve(cursor, vendor: str, temp: str, target: str, table: str, key: str, temp_key: str) -> None:
-    """Fill temp.target with table.id looked up by table.key = temp.temp_key (one set-based UPDATE)."""
-    if vendor == "postgresql":
-        cursor.execute(f"UPDATE {temp} SET {target} = s.id FROM {table} s WHERE s.{key} = {temp}.{temp_key}")
-    else:
-        cursor.execute(f"UPDATE {temp} SET {target} = (SELECT s.id FROM {table} s WHERE s.{key} = {temp}.{temp_key})")
 
 
 # --- entry point ------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from .importer import ImportOptions, _read_csv
+from .import_text import _read_csv
+from .importer import ImportOptions
 from .models import Product
 
 # file column -> (model field, kind): "money" >= 0 with 2 decimals, "whole" >= 0 integer, "float" >= 0
