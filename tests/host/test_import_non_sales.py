@@ -59,3 +59,30 @@ def test_service_codes_can_be_replaced(tmp_path):
 def test_none_keeps_every_code(tmp_path):
     call_command("import_orders", _write(tmp_path), "--service-codes", "none")
     assert set(Product.objects.values_list("sku", flat=True)) == {"85123A", "POST", "84879", "dot", "21756"}
+
+
+RETURNS = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
+581483,23843,PAPER CRAFT LITTLE BIRDIE,80995,12/9/2011 9:15,2.08,16446,United Kingdom
+581483,23166,MEDIUM CERAMIC STORAGE JAR,12,12/9/2011 9:15,1.25,16446,United Kingdom
+C581484,23843,PAPER CRAFT LITTLE BIRDIE,-80995,12/9/2011 9:27,2.08,16446,United Kingdom
+581490,22960,JAM MAKING SET WITH JARS,6,12/9/2011 9:30,4.25,13047,United Kingdom
+C581491,22960,JAM MAKING SET WITH JARS,-2,12/9/2011 9:40,4.25,13047,United Kingdom
+C581492,22633,HAND WARMER UNION JACK,-3,12/9/2011 9:45,1.85,13047,United Kingdom
+C581493,22960,JAM MAKING SET WITH JARS,-1,12/9/2011 8:00,4.25,17850,United Kingdom
+"""
+
+
+def test_returns_are_taken_off_the_sale_they_cancel(tmp_path):
+    """UCI's last day: 80,995 paper birdies bought and cancelled 12 minutes later. Skipping only the
+    cancellation would keep the year's biggest sale as demand."""
+    report = import_orders(_write(tmp_path, RETURNS))
+    assert (report.returns_netted, report.skipped_returns) == (2, 2)  # no earlier sale for the last two
+    units = dict(OrderItem.objects.values_list("product__sku", "quantity"))
+    assert units == {"23166": 12, "22960": 4}  # the birdies' line is gone, 6 - 2 jam sets remain
+    assert set(Order.objects.values_list("external_id", flat=True)) == {"581483", "581490"}
+
+
+def test_returns_skip_keeps_the_old_rule(tmp_path):
+    report = import_orders(_write(tmp_path, RETURNS), options=ImportOptions(returns="skip"))
+    assert (report.returns_netted, report.skipped_returns) == (0, 4)
+    assert OrderItem.objects.get(product__sku="23843").quantity == 80995

@@ -60,8 +60,9 @@ class Command(BatchCommand):
         parser.add_argument("--missing-customer", choices=["skip", "guest"], default="skip",
                             help="Rows without a customer: skip and count them (default) or attach them to one "
                                  "'guest' customer")
-        parser.add_argument("--returns", choices=["skip", "refund"], default="skip",
-                            help="Negative quantities: skip and count them (default) or import them as refunded orders")
+        parser.add_argument("--returns", choices=["net", "skip", "refund"], default="net",
+                            help="Negative quantities: take them off the customer's latest earlier line of the "
+                                 "product (default), skip and count them, or import them as refunded orders")
         parser.add_argument("--default", default="", metavar="COL=VALUE,…",
                             help="Value for a column the file lacks or leaves empty, e.g. unit_price=0")
         parser.add_argument("--exclude", default="", metavar="COL=VALUE,…",
@@ -134,6 +135,7 @@ class Command(BatchCommand):
                              ("service lines skipped (postage, fees, adjustments)", r.skipped_service),
                              ("skipped with quantity 0", r.skipped_zero_quantity),
                              ("skipped with a negative price (adjustments)", r.skipped_negative_price), ("returns imported as refunded", r.returns_imported),
+                             ("returns taken off the sales they cancel", r.returns_netted),
                              ("duplicate lines merged", r.merged_duplicates)):
             if value:
                 parts.append(f"{value:,} {label}")
