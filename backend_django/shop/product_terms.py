@@ -20,8 +20,8 @@ from django.db import transaction
 
 from ml_predictions.data import mark_changed
 
-from .importer.options import ImportOptions
-from .importer.reading import _read_csv
+from .import_text import _read_csv
+from .importer import ImportOptions
 from .models import Product
 
 # file column -> (model field, kind): "money" >= 0 with 2 decimals, "whole" >= 0 integer, "float" >= 0

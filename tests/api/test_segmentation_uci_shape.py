@@ -22,8 +22,8 @@ START = datetime(2010, 12, 1, 8, 0)
 
 
 def _uci_rows(n_customers: int = 120, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The export, and the net spend per customer the import must end with (sales minus nothing:
-    cancellations are skipped by the default rules, so they never count)."""
+    """The export, and the net spend per customer the import must end with: the default rules take each
+    cancellation off the sale it cancels (the same customer's earlier line of the product)."""
     rng = np.random.default_rng(seed)
     stock = [(f"{85000 + i}{'A' if i % 3 == 0 else ''}", f"ITEM {i}", round(0.5 + 0.37 * i, 2)) for i in range(40)]
     rows, invoice = [], 536365
@@ -47,7 +47,7 @@ def _uci_rows(n_customers: int = 120, seed: int = 5) -> tuple[pd.DataFrame, pd.D
                      "France"))
     frame = pd.DataFrame(rows, columns=["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
                                         "CustomerID", "Country"])
-    sales = frame[(frame["Quantity"] > 0) & (frame["CustomerID"] != "")]
+    sales = frame[frame["CustomerID"] != ""]
     spend = (sales["Quantity"] * sales["UnitPrice"]).groupby(sales["CustomerID"].str[:-2]).sum()
     return frame, spend
 

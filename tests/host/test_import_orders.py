@@ -127,8 +127,10 @@ def test_uci_online_retail_headers_with_map_and_rules(tmp_path):
     path = _write(tmp_path, "online_retail.csv", UCI)
     report = import_orders(path, options=ImportOptions(column_map=parse_mapping(UCI_MAP),
                                                        date_format="%m/%d/%Y %H:%M"))
-    # the default rules: no customer -> skipped and counted; negative quantity (return) -> skipped and counted
-    assert (report.skipped_no_customer, report.skipped_returns, report.lines_imported) == (1, 1, 4)
+    # the default rules: no customer -> skipped and counted; a return (negative quantity) -> taken off the
+    # customer's earlier line of that product (6 hearts bought, 2 cancelled: 4 remain)
+    assert (report.skipped_no_customer, report.returns_netted, report.lines_imported) == (1, 1, 4)
+    assert report.skipped_returns == 0
     assert set(Customer.objects.values_list("external_id", flat=True)) == {"17850", "13047"}  # '17850.0' fixed
     assert Customer.objects.get(external_id="17850").country == "United Kingdom"
     assert set(Order.objects.values_list("external_id", flat=True)) == {"536365", "536366", "536367"}
@@ -148,8 +150,8 @@ def test_uci_online_retail_headers_need_no_map(tmp_path):
     for model in (OrderItem, Order, Product, Category, Customer):
         model.objects.all().delete()
     plain = import_orders(_write(tmp_path, "plain.csv", UCI))
-    assert (plain.lines_imported, plain.skipped_no_customer, plain.skipped_returns) == (
-        mapped.lines_imported, mapped.skipped_no_customer, mapped.skipped_returns) == (4, 1, 1)
+    assert (plain.lines_imported, plain.skipped_no_customer, plain.returns_netted) == (
+        mapped.lines_imported, mapped.skipped_no_customer, mapped.returns_netted) == (4, 1, 1)
     assert _snapshot().keys() == mapped_snapshot.keys()
     assert set(Order.objects.values_list("external_id", flat=True)) == {"536365", "536366", "536367"}
     assert Product.objects.get(sku="84879").name == "ASSORTED COLOUR BIRD ORNAMENT"

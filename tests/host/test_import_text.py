@@ -33,10 +33,26 @@ def test_nul_byte_is_refused_with_its_line(tmp_path):
 def test_undecodable_byte_names_its_line(tmp_path):
     rows = [GOOD.format(n=1, d=1).encode(), b"A2,K1,2025-03-02 10:00:00,P2,Pa\xf1uelo,Accesorios,1,12\n"]
     with pytest.raises(CommandError, match=r"orders\.csv:3: not valid utf-8"):
-        call_command("import_orders", _file(tmp_path, rows))
+        call_command("import_orders", _file(tmp_path, rows), "--encoding", "utf-8")  # a named encoding is strict
     assert Order.objects.count() == 0
     call_command("import_orders", _file(tmp_path, rows), "--encoding", "latin-1")  # the hint works
     assert Order.objects.count() == 2
+
+
+def test_default_reads_a_windows_1252_export(tmp_path, capsys):
+    """Excel's "CSV" in a Western locale is Windows-1252: the default command reads it and says so."""
+    rows = [GOOD.format(n=1, d=1).encode(), "A2,K1,2025-03-02 10:00:00,P2,Pañuelo £5 – rojo,Accesorios,1,12\n"
+            .encode("cp1252")]
+    call_command("import_orders", _file(tmp_path, rows))
+    assert "read as Windows-1252" in capsys.readouterr().out
+    assert OrderItem.objects.get(order__external_id="A2").product.name == "Pañuelo £5 – rojo"
+
+
+def test_a_file_no_reading_decodes_is_refused_with_the_utf8_error(tmp_path):
+    rows = [GOOD.format(n=1, d=1).encode(), b"A2,K1,2025-03-02 10:00:00,P2,Pa\xf1\x81uelo,Accesorios,1,12\n"]
+    with pytest.raises(CommandError, match=r"orders\.csv:3: not valid utf-8 \(byte 0xf1\)"):
+        call_command("import_orders", _file(tmp_path, rows))
+    assert Order.objects.count() == 0
 
 
 def test_line_numbers_hold_across_read_blocks(tmp_path):

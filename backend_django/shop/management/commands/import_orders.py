@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from backend_django.shop.importer import (
+    SERVICE_CODES,
     ImportAborted,
     ImportOptions,
     ImportReport,
@@ -20,6 +21,14 @@ from backend_django.shop.product_terms import import_product_terms
 from ml_predictions.management.base import BatchCommand
 
 SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "whitespace": "whitespace"}
+
+
+def _service_codes(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return SERVICE_CODES
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(code.strip() for code in text.split(",") if code.strip())
 
 
 class Command(BatchCommand):
@@ -40,15 +49,21 @@ class Command(BatchCommand):
         parser.add_argument("--timezone", default="UTC", help="Zone of naive timestamps in the files (default UTC)")
         parser.add_argument("--sep", default="comma",
                             help="comma, semicolon, tab, pipe, whitespace (runs of spaces, e.g. CDNOW) or a character")
-        parser.add_argument("--encoding", default="utf-8-sig")
+        parser.add_argument("--decimal", default="auto", choices=["auto", ".", ","],
+                            help="Decimal mark of numbers; auto (default) reads '1,25' as 1.25 when the separator "
+                                 "is not a comma (semicolon files of European spreadsheets)")
+        parser.add_argument("--encoding", default="auto",
+                            help="File encoding; auto (default) reads UTF-8 (with or without BOM), else Windows-1252")
         parser.add_argument("--skip-invalid", action="store_true",
                             help="Skip invalid rows (reported with line numbers) instead of aborting the import")
         parser.add_argument("--errors-file", default=None, help="Write every invalid row (file, line, error) to this CSV")
         parser.add_argument("--missing-customer", choices=["skip", "guest"], default="skip",
                             help="Rows without a customer: skip and count them (default) or attach them to one "
                                  "'guest' customer")
-        parser.add_argument("--returns", choices=["skip", "refund"], default="skip",
-                            help="Negative quantities: skip and count them (default) or import them as return documents (status 'returned')")
+        parser.add_argument("--returns", choices=["net", "skip", "refund"], default="net",
+                            help="Negative quantities: take them off the customer's latest earlier line of the "
+                                 "product (default), skip and count them, or import them as return documents (status "
+                                 "'returned')")
         parser.add_argument("--default", default="", metavar="COL=VALUE,…",
                             help="Value for a column the file lacks or leaves empty, e.g. unit_price=0")
         parser.add_argument("--exclude", default="", metavar="COL=VALUE,…",
@@ -58,6 +73,9 @@ class Command(BatchCommand):
         parser.add_argument("--status", default="paid", help="Status of orders whose file has no status column")
         parser.add_argument("--currency", default="EUR")
         parser.add_argument("--channel", default="web", choices=["web", "store", "mobile", "marketplace"])
+        parser.add_argument("--service-codes", default=None, metavar="CODE,…|none",
+                            help="Product ids that are postage, fees or adjustments, skipped and counted "
+                                 f"(default: {','.join(SERVICE_CODES)}); 'none' imports them as products")
         parser.add_argument("--dry-run", action="store_true", help="Validate and write, then roll back")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -74,7 +92,8 @@ class Command(BatchCommand):
                 on_error="skip" if opts["skip_invalid"] else "abort", missing_customer=opts["missing_customer"],
                 returns=opts["returns"], defaults=parse_values(opts["default"]),
                 exclude=parse_values(opts["exclude"], multi=True), id_prefix=opts["id_prefix"],
-                default_status=opts["status"], default_currency=opts["currency"].upper(), channel=opts["channel"])
+                default_status=opts["status"], default_currency=opts["currency"].upper(), channel=opts["channel"],
+                service_codes=_service_codes(opts["service_codes"]), decimal=opts["decimal"])
             report = None
             if opts["orders"] or opts["customers"]:
                 report = import_orders(opts["orders"], customers_path=opts["customers"], options=options,
@@ -113,12 +132,18 @@ class Command(BatchCommand):
         parts = [f"{r.lines_read:,} lines read", f"{r.lines_imported:,} imported"]
         for label, value in (("invalid", r.invalid), ("excluded", r.excluded),
                              ("skipped without customer", r.skipped_no_customer),
-                             ("skipped returns", r.skipped_returns), ("returns imported as refunded", r.returns_imported),
+                             ("skipped returns", r.skipped_returns),
+                             ("service lines skipped (postage, fees, adjustments)", r.skipped_service),
+                             ("skipped with quantity 0", r.skipped_zero_quantity),
+                             ("skipped with a negative price (adjustments)", r.skipped_negative_price), ("returns imported as return documents", r.returns_imported),
+                             ("returns taken off the sales they cancel", r.returns_netted),
                              ("duplicate lines merged", r.merged_duplicates)):
             if value:
                 parts.append(f"{value:,} {label}")
         tables = "; ".join(f"{t}: {c['created']:,} created, {c['updated']:,} updated"
                            + (f", {c['deleted']:,} deleted" if c.get("deleted") else "")
                            for t, c in r.written.items() if any(c.values()) or t != "order_items")
+        if r.encoding == "cp1252":
+            parts.append("read as Windows-1252 (not valid UTF-8; --encoding names another)")
         verb = "Dry run (rolled back)" if r.dry_run else "Imported"
         return self.style.SUCCESS(f"{verb} in {r.seconds:.1f} s: {', '.join(parts)}.\n  {tables}")

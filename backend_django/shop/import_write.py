@@ -1,19 +1,28 @@
-"""The cleaned frames upserted into the shop's tables, set-based: one bulk load per temporary table,
-then UPDATE … FROM for rows whose values differ and INSERT … SELECT for missing keys, so a re-import of
-the same file changes nothing and 500k lines take seconds."""
+"""Writing cleaned import frames into the shop's tables, for `importer.py`: temporary tables loaded
+in one bulk write each, then set-based upserts keyed by the external ids.
+
+Why apart: this is the only part that knows the shop's schema and the SQL dialects; the reading and
+rules in `importer.py` hand it plain frames.
+"""
 from __future__ import annotations
 
 import sqlite3
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from django.db import connection
 
-from ..bulk import insert_frame
-from .options import IMPORTED_CATEGORY, IMPORTED_TOTAL_NAME, IMPORTED_TOTAL_SKU, ImportOptions, ImportReport
+from .bulk import insert_frame
 
+if TYPE_CHECKING:
+    from .importer import ImportOptions, ImportReport
+
+IMPORTED_TOTAL_SKU = "IMPORTED-ORDER-TOTAL"
+IMPORTED_TOTAL_NAME = "Imported order total"
+IMPORTED_CATEGORY = "Imported"
 
 def _merge_lines(lines: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Orders (first line wins for customer/date/status/currency), items (one per order and product:
@@ -37,6 +46,7 @@ def _merge_lines(lines: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFram
     return orders, items[["order_id", "product_id", "quantity", "unit_price"]], products
 
 
+
 def _new_ids(n: int) -> np.ndarray:
     return np.array([uuid.uuid4().hex for _ in range(n)], dtype=object)
 
@@ -47,6 +57,8 @@ def _db_time(series: pd.Series, vendor: str) -> pd.Series:
     text = text.where(series.notna(), None)
     return text + "+00:00" if vendor == "postgresql" else text
 
+
+# --- writing ----------------------------------------------------------------------------------------
 
 _TEMP_TABLES = {
     # name: [(column, sqlite type, postgresql type)]
@@ -79,7 +91,7 @@ def _drop_temp_tables(cursor) -> None:
 
 def _ensure_categories(names: list[str]) -> dict[str, str]:
     """name -> id of the categories the import needs (few rows: a plain query is fine)."""
-    from ..models import Category
+    from .models import Category
 
     existing = dict(Category.objects.filter(name__in=names).values_list("name", "id"))
     missing = [n for n in names if n not in existing]
