@@ -68,7 +68,7 @@ def available() -> bool:
 def _open_days() -> pd.DatetimeIndex:
     days = pd.date_range(START, END, freq="D")
     christmas = ((days.month == 12) & (days.day >= 23)) | ((days.month == 1) & (days.day <= 3))
-    return days[(days.dayofweek != 5) & ~christmas]
+    return days[(days.day_of_week != 5) & ~christmas]
 
 
 def _catalogue(rng: np.random.Generator, variants: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

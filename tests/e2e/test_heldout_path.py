@@ -206,9 +206,6 @@ def test_refunds_and_guests_through_the_api(tmp_path, jwt_client):
     _ok(c.post("/api/ml/predict-sales/", {"days_ahead": 14}, format="json"))
 
 
-@pytest.mark.xfail(strict=True, reason="segmentation/CLV of returns and anonymous lines belongs to branch clv: "
-                   "today a refunded line does not lower the customer's spend and the 'guest' pseudo-customer "
-                   "is segmented like a person; enable after merging clv")
 def test_segments_net_refunds_and_leave_the_guest_out(tmp_path, staff_client):
     small = _small()
     path = heldout_shop.write(small, tmp_path / "online_retail_II.csv")

@@ -41,9 +41,6 @@ def test_forecast_recommendations_and_inventory_train_on_returns_and_guests(host
     assert analysis.status_code == 200 and analysis.json()["total_products_analyzed"] == 60
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="belongs to branch clv: compute_rfm's np.bincount gets the -1 code "
-                   "pd.factorize gives a missing customer_id, so segmentation answers 500 ('list' argument must "
-                   "have no negative elements) on a host with guest orders; enable after merging clv")
 def test_segmentation_trains_on_returns_and_guests(host_shop, staff_client):
     res = staff_client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 4}, format="json")
     assert res.status_code == 200, res.content[:500]
