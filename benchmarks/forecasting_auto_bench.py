@@ -48,12 +48,15 @@ from statsforecast.models import AutoETS, AutoARIMA, MSTL, SeasonalNaive
 jobs = json.load(open(sys.argv[1])); out = {}
 for key, job in jobs.items():
     df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range(job["start"], periods=len(job["y"]), freq="D"), "y": job["y"]})
-    fc = StatsForecast(models=[AutoETS(season_length=7), AutoARIMA(season_length=7), MSTL(season_length=[7]),
-                               SeasonalNaive(7)], freq="D").forecast(df=df, h=job["h"], level=[80, 95])
+    sf = StatsForecast(models=[AutoETS(season_length=7), AutoARIMA(season_length=7), MSTL(season_length=[7]),
+                               SeasonalNaive(7)], freq="D").fit(df=df)
+    fc = sf.predict(h=job["h"], level=[80, 95])
     out[key] = {c: fc[c].tolist() for c in fc.columns if c not in ("ds", "unique_id")}
+    out[key]["AutoETS-method"] = sf.fitted_[0, 0].model_["method"]
 json.dump(out, open(sys.argv[2], "w"))
 """
 PEERS = ("AutoETS", "AutoARIMA", "MSTL", "SeasonalNaive")
+SPACING, MIN_HISTORY, SHORT_MIN_HISTORY = 14, 120, 90
 
 
 def shut_by_construction(name: str, dates: pd.DatetimeIndex) -> np.ndarray:
@@ -61,6 +64,17 @@ def shut_by_construction(name: str, dates: pd.DatetimeIndex) -> np.ndarray:
         return np.zeros(len(dates), dtype=bool)
     return np.asarray((dates.day_of_week == 5) | ((dates.month == 12) & (dates.day >= 24))
                       | ((dates.month == 1) & (dates.day <= 2)))
+
+
+def window_plan(n_days: int, horizon: int, windows: int) -> tuple[int, int]:
+    """(spacing, minimum history) of the rolling windows: 14 days apart with 120 days of history
+    (training's default minimum), closer together (down to 7 days) and then down to 90 days of history
+    for a series too short to hold `windows` of them (Bread Basket's 162 days)."""
+    room = n_days - horizon - MIN_HISTORY
+    if windows <= 1 or room >= SPACING * (windows - 1):
+        return SPACING, MIN_HISTORY
+    spacing = max(7, room // (windows - 1))
+    return spacing, max(SHORT_MIN_HISTORY, min(MIN_HISTORY, n_days - horizon - spacing * (windows - 1)))
 
 
 def band_scores(pred, lo, hi, test, scored, level, alpha):
@@ -99,16 +113,18 @@ def main() -> None:
     for name, s in real_series().items():
         if args.only and name not in args.only.split(","):
             continue
+        spacing, min_hist = window_plan(len(s), h, args.windows)
         for w in range(args.windows):
-            end = len(s) - 14 * w
-            hist, test = s.iloc[:end - h], s.iloc[end - h:end]
-            if len(hist) < 120:
+            start = len(s) - spacing * w - h
+            if start < min_hist:  # also catches a negative start, which iloc would read from the end
                 continue
+            hist, test = s.iloc[:start], s.iloc[start:start + h]
             t0 = time.perf_counter()
             fits = {}
             for level in (0.95, 0.8):
                 fits[level] = AutoSeriesForecaster((*AUTO_STATISTICAL, "random_forest", *COMBINATIONS), horizon=h,
-                                                   max_horizon=h, interval_level=level).fit(hist.to_frame("x"))
+                                                   max_horizon=h, interval_level=level,
+                                                   min_history_days=min_hist).fit(hist.to_frame("x"))
                 if level == 0.95:
                     secs = time.perf_counter() - t0
             m = fits[0.95]
@@ -134,7 +150,8 @@ def main() -> None:
             band = {lv: (np.maximum(np.array(p[f"{k}-lo-{lv}"]), 0), np.maximum(np.array(p[f"{k}-hi-{lv}"]), 0))
                     for lv in (95, 80) if f"{k}-lo-{lv}" in p}
             cands[k] = (np.maximum(np.array(p[k]), 0), band.get(95), band.get(80))
-        r = rows.setdefault(name, {"secs": [], "chosen": [], "loo": []})
+        r = rows.setdefault(name, {"secs": [], "chosen": [], "loo": [], "ets_method": []})
+        r["ets_method"].append(p.get("AutoETS-method", "?"))
         r["secs"].append(o["secs"])
         r["chosen"].append(o["chosen"])
         r["loo"].append(o["loo"])
@@ -164,6 +181,11 @@ def main() -> None:
                   + " ".join(f"{v:.2f}" for v in d["win95"]))
         print(f"{'':32s} ours: fit {np.mean(r['secs']):.1f} s/window; chosen {', '.join(r['chosen'])}; "
               f"reported leave-one-origin-out 95 % coverage {', '.join(f'{v:.2f}' for v in r['loo'])}")
+        ours_m, ets_m = np.mean(r["ours"]["mase"]), np.mean(r["AutoETS"]["mase"])
+        print(f"{'':32s} AutoETS chose {', '.join(r['ets_method'])}; per-window MASE ours "
+              + " ".join(f"{v:.3f}" for v in r["ours"]["mase"]) + " | AutoETS "
+              + " ".join(f"{v:.3f}" for v in r["AutoETS"]["mase"])
+              + f"; ours {'<=' if ours_m <= ets_m else '>'} AutoETS ({ours_m:.4f} vs {ets_m:.4f})")
     print("\npooled 95 % coverage over every series and window: "
           + ", ".join(f"{k} {np.mean(v):.3f} ({len(v)} days)" for k, v in pooled.items() if v))
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())

@@ -39,7 +39,7 @@ from ml_predictions.estimators.forecasting.statistical import STATISTICAL_MODELS
 from ml_predictions.estimators.forecasting.stored import StoredForecastMixin
 
 COMBINATIONS: tuple[str, ...] = ("combination_median", "combination_weighted")
-AUTO_STATISTICAL: tuple[str, ...] = ("ets", "theta", "mstl_ets", "seasonal_naive")
+AUTO_STATISTICAL: tuple[str, ...] = ("ets", "ets_mul_error", "theta", "mstl_ets", "seasonal_naive")
 AUTO_GLOBAL: tuple[str, ...] = ("random_forest", "linear")
 SELECTABLE: tuple[str, ...] = (*AUTO_STATISTICAL, *MODEL_TYPES, *COMBINATIONS)
 # A tree model's refit needs this many days before its first origin (lags, level window, rows).
