@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ml_predictions.estimators.forecasting.calendar import detect_calendar
+from ml_predictions.estimators.forecasting.selection import choose
 from ml_predictions.estimators.forecasting.statistical import STATISTICAL_MODELS, ets_mul_error
 
 WEEK = np.array([1.0, 1.1, 1.0, 1.2, 1.6, 0.7, 0.5])
@@ -64,3 +65,20 @@ def test_a_near_empty_day_in_a_busy_shop_is_a_closure_a_slow_day_is_not():
     quiet = np.where(np.arange(150) % 3 == 0, 0.0, 130.0)
     quiet[61] = 1.0
     assert detect_calendar(quiet, first).closed_dates == frozenset()
+
+
+def test_choose_keeps_exponential_smoothing_unless_another_is_five_percent_better():
+    order = ["ets", "ets_mul_error", "theta", "random_forest", "combination_weighted"]
+    table = np.array([
+        # series: ETS within 5 % | another 6 % better | no ETS fit | ties within the family
+        [0.80, 1.00, np.inf, 0.70],
+        [0.75, 0.99, np.inf, 0.70],
+        [0.74, 0.93, 0.90, 0.80],
+        [0.72, 0.95, 0.85, 0.80],
+        [0.749, 0.92, 0.95, 0.69],
+    ])
+    assert [order[j] for j in choose(order, table)] == ["ets_mul_error", "combination_weighted",
+                                                         "random_forest", "ets"]
+    # without any exponential smoothing candidate, the lowest backtest MASE wins
+    assert [order[2:][j] for j in choose(order[2:], table[2:])] == ["random_forest", "combination_weighted",
+                                                               "random_forest", "combination_weighted"]
