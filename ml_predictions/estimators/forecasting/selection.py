@@ -4,11 +4,13 @@ Candidates: the statistical models (ETS by AICc, ETS(M,N,M), Theta, MSTL + ETS w
 seasonal-naive), the global tree/linear models, and two combinations of the three best (their median,
 and their mean weighted by inverse backtest MASE; M4: combinations of simple models win). Every
 candidate is scored on the same windows (backtest.py). The best exponential-smoothing candidate wins
-per series unless another one's mean MASE is at least 5 % lower: five windows of the recent months
-cannot tell candidates a few percent apart (on CDNOW a weighted combination beat ETS(M,N,M) by 0.1 %
-on the backtest and lost by 10 % the next month; seasonal-naive and random forest won backtests there
+per series unless another one's mean MASE is at least 10 % lower: five windows of the recent months
+cannot tell candidates a few percent apart (on CDNOW a weighted combination beat ETS(M,N,M) by 6 %
+on the backtest and lost by 9 % the next month; seasonal-naive and random forest won backtests there
 and lost 0.74 vs 0.60 against AutoETS over 6 windows), and exponential smoothing is the bar a shop
-owner compares us with. Ties go to the earlier, simpler candidate. The final forecast is the winner refitted on the whole history; its
+owner compares us with. On the 42 real windows of the benchmark no other candidate came within
+reach of that margin; it is there for shops whose history the tree models clearly read better.
+Ties go to the earlier, simpler candidate. The final forecast is the winner refitted on the whole history; its
 band pools its own and the next best candidates' backtest errors with a year of seasonal-naive
 errors (intervals.py, `_BandInputs`). Closed days are exactly 0 (calendar.py).
 
@@ -54,7 +56,7 @@ _COMBINE_TOP = 3
 _RHO_MIN = 1.0
 # Exponential smoothing keeps the choice unless another candidate backtests this much better.
 ETS_FAMILY: tuple[str, ...] = ("ets", "ets_mul_error")
-FAMILY_MARGIN = 0.05
+FAMILY_MARGIN = 0.10
 
 
 class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
