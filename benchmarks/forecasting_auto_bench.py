@@ -2,14 +2,18 @@
 95 % / 80 % bands' coverage.
 
     BENCH_PYTHON=/work/bench-venv/bin/python python benchmarks/forecasting_auto_bench.py [--windows 6] [--horizon 30]
+        [--only name,...] [--skip-80]
+    python benchmarks/forecasting_auto_bench.py --speed        # total-level training time, two years
+    DEBUG=1 python benchmarks/forecasting_auto_bench.py --latency   # predict-sales through the API, `auto`
 
 For every real daily series of `_forecast_series.py` and each of the last `--windows` 30-day windows
-(14 days apart, the last ending on the series' last day), the history is cut at the window's start,
+(14 days apart, the last ending on the series' last day; closer together, and on down to 90 days of
+history, for a series too short for that: `window_plan`), the history is cut at the window's start,
 our AutoSeriesForecaster is fitted as training fits a total-level revenue series (statistical
 candidates, random forest, two combinations) and statsforecast AutoETS / AutoARIMA / MSTL /
 SeasonalNaive forecast the same window with their own 80 / 95 % intervals (benchmark venv).
 
-Printed per series: mean MASE (in-sample weekly seasonal-naive scale), pooled and per-window 95 %
+Printed per series: the model AutoETS picked in each window beside ours, mean MASE (in-sample weekly seasonal-naive scale), pooled and per-window 95 %
 coverage, pooled 80 % coverage, mean band width / mean level of the window's history (28 days) and
 the mean 95 % interval (Winkler) score / level (lower is better: width plus 2/alpha x the miss).
 Days the shop was shut by construction (the closed variant's Saturdays and Christmas) are not
@@ -100,6 +104,8 @@ def speed(repeats: int = 2) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--speed", action="store_true", help="only time total-level training on two years")
+    ap.add_argument("--latency", action="store_true",
+                    help="only time predict-sales through the API from an `auto` model (generator, 2 years)")
     ap.add_argument("--windows", type=int, default=6)
     ap.add_argument("--horizon", type=int, default=30)
     ap.add_argument("--only", default="")
@@ -107,6 +113,12 @@ def main() -> None:
     args = ap.parse_args()
     h = args.horizon
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    if args.latency:
+        import forecasting_bench
+
+        lines, cats = forecasting_bench.generator_lines(years=2.0, orders=30_000)
+        print(forecasting_bench.predict_latency(lines, cats, model="auto"))
+        return
     if args.speed:
         speed()
         print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
