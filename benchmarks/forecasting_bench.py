@@ -453,7 +453,7 @@ def perf() -> list[dict]:
     return rows
 
 
-def predict_latency(lines: pd.DataFrame, cats: pd.DataFrame) -> dict:
+def predict_latency(lines: pd.DataFrame, cats: pd.DataFrame, model: str = "random_forest") -> dict:
     """POST /api/ml/predict-sales/ through Django's test client, on a throw-away SQLite database."""
     import django
 
@@ -473,9 +473,9 @@ def predict_latency(lines: pd.DataFrame, cats: pd.DataFrame) -> dict:
 
     settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "MODEL_DIR": tmp}
     start = time.perf_counter()
-    forecaster = SalesForecaster("random_forest").fit(lines, cats)
+    forecaster = SalesForecaster(model).fit(lines, cats)
     fit_seconds = round(time.perf_counter() - start, 2)
-    register_model(model_type="sales_forecast", artifact=forecaster, algorithm="random_forest",
+    register_model(model_type="sales_forecast", artifact=forecaster, algorithm=model,
                    metrics=forecaster.metrics_)
     user = get_user_model().objects.create_user("bench", "b@example.com", "pw", is_staff=True)
     client = APIClient()

@@ -1,0 +1,84 @@
+"""ETS with multiplicative errors and the near-empty closure rule of the shop's calendar."""
+from __future__ import annotations
+
+import numpy as np
+
+from ml_predictions.estimators.forecasting.calendar import detect_calendar
+from ml_predictions.estimators.forecasting.selection import choose
+from ml_predictions.estimators.forecasting.statistical import STATISTICAL_MODELS, ets_mul_error
+
+WEEK = np.array([1.0, 1.1, 1.0, 1.2, 1.6, 0.7, 0.5])
+
+
+def _multiplicative(days: int, *, level: float = 200.0, seed: int = 0) -> np.ndarray:
+    """A positive daily series whose weekly season and noise scale with the level (a decaying level,
+    as CDNOW's after its launch)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    base = level * (1 + 4 * np.exp(-t / 40))
+    return base * WEEK[t % 7] * rng.lognormal(0, 0.08, days)
+
+
+def test_ets_mul_error_keeps_the_weekly_ratios_and_the_recent_level():
+    z = _multiplicative(300)
+    out = ets_mul_error(z, 14, 7)
+    assert out.shape == (14,)
+    assert (out > 0).all()
+    # the day after the history is day 300 (weekday 300 % 7 = 6); the ratios of the forecast follow WEEK
+    phase = (300 + np.arange(14)) % 7
+    ratios = out / out.mean()
+    expected = WEEK[phase] / WEEK[phase].mean()
+    assert np.abs(ratios - expected).max() < 0.08
+    # the level is today's (about 200), not the launch's average
+    assert 170 < out.mean() / WEEK[phase].mean() < 230
+
+
+def test_ets_mul_error_refuses_a_history_with_a_zero_and_a_short_one():
+    z = _multiplicative(200)
+    z[50] = 0.0
+    assert ets_mul_error(z, 7, 7) is None
+    assert ets_mul_error(_multiplicative(20), 7, 7) is None
+    assert np.array_equal(ets_mul_error(np.full(60, 3.0), 5, 7), np.full(5, 3.0))
+    assert STATISTICAL_MODELS["ets_mul_error"] is ets_mul_error
+
+
+def test_ets_mul_error_fits_only_the_recent_window():
+    """Eight months: a level from two years ago must not move the forecast."""
+    recent = _multiplicative(240, seed=1)
+    old = np.concatenate([np.full(400, 5000.0) * WEEK[np.arange(400) % 7], recent])
+    old = old[-(400 + 240):]
+    assert np.allclose(ets_mul_error(old, 7, 7), ets_mul_error(recent, 7, 7))
+
+
+def test_a_near_empty_day_in_a_busy_shop_is_a_closure_a_slow_day_is_not():
+    rng = np.random.default_rng(3)
+    y = rng.poisson(130, 150).astype(float)
+    y[60] = 1.0  # New Year's Day: one item against ~130
+    y[90] = 20.0  # a slow day (15 % of the median): demand, not a closure
+    y[100] = 0.0
+    first = np.datetime64("2024-01-01")
+    closed = detect_calendar(y, first).closed_dates
+    assert first + 60 in closed and first + 100 in closed
+    assert first + 90 not in closed
+    assert np.datetime64("2025-03-01") in closed  # day 60 of 2024 expected again a year later
+    # in a quiet shop (a third of the days empty) a near-empty day is just slow
+    quiet = np.where(np.arange(150) % 3 == 0, 0.0, 130.0)
+    quiet[61] = 1.0
+    assert detect_calendar(quiet, first).closed_dates == frozenset()
+
+
+def test_choose_keeps_exponential_smoothing_unless_another_is_ten_percent_better():
+    order = ["ets", "ets_mul_error", "theta", "random_forest", "combination_weighted"]
+    table = np.array([
+        # series: ETS within 10 % | another 12 % better | no ETS fit | ties within the family
+        [0.80, 1.00, np.inf, 0.70],
+        [0.75, 0.99, np.inf, 0.70],
+        [0.70, 0.93, 0.90, 0.80],
+        [0.68, 0.95, 0.85, 0.80],
+        [0.749, 0.87, 0.95, 0.69],
+    ])
+    assert [order[j] for j in choose(order, table)] == ["ets_mul_error", "combination_weighted",
+                                                         "random_forest", "ets"]
+    # without any exponential smoothing candidate, the lowest backtest MASE wins
+    assert [order[2:][j] for j in choose(order[2:], table[2:])] == ["random_forest", "combination_weighted",
+                                                               "random_forest", "combination_weighted"]
