@@ -154,3 +154,16 @@ def test_the_forecast_error_replaces_the_history_spread():
     assert p.loc["a", "safety_stock"] == pytest.approx(norm.ppf(0.95) * 2.0 * np.sqrt(7))
     # without the column the history's spread stays (b has none: constant demand)
     assert p.loc["b", "demand_std"] == 0.0
+
+
+def test_offset_dates_leave_out_missing_and_endless_offsets():
+    """Days of cover of a product that sells almost nothing is astronomically far: no date, not an overflow."""
+    import warnings
+    from datetime import date
+
+    from ml_predictions.estimators.inventory.alerts import offset_dates
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "invalid value encountered in cast" would be an error
+        out = offset_dates(date(2026, 1, 30), np.array([0.0, 2.9, -3.0, np.nan, np.inf, 1e12]))
+    assert list(out) == [date(2026, 1, 30), date(2026, 2, 1), date(2026, 1, 27), None, None, None]

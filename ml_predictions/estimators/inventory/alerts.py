@@ -56,15 +56,20 @@ class AlertRules:
     high_demand_min_units: float = 5
 
 
+MAX_OFFSET_DAYS = 36_525  # a hundred years
+
+
 def empty_alerts() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in ALERT_COLUMNS})
 
 
 def offset_dates(as_of: date, offsets: np.ndarray) -> np.ndarray:
-    """as_of + offsets as Python dates (None where the offset is NaN)."""
+    """as_of + offsets as Python dates (None where the offset is NaN, or further than MAX_OFFSET_DAYS:
+    a product selling a unit a century lasts "forever", and such an offset overflows datetime64)."""
     base = np.datetime64(as_of, "D")
     out = np.empty(len(offsets), dtype=object)
-    ok = np.isfinite(offsets)
+    offsets = np.asarray(offsets, dtype=float)
+    ok = np.isfinite(offsets) & (np.abs(offsets) <= MAX_OFFSET_DAYS)
     out[~ok] = None
     if ok.any():
         stamps = base + offsets[ok].astype("timedelta64[D]")
