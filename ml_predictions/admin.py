@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from ml_predictions.models import (
@@ -20,10 +22,17 @@ def _short_time(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
+def _breakable(text: str) -> str:
+    """The text with a line-break opportunity after each "+": composite algorithm names such as
+    "kmeans_rfm+rank_ensemble_clv" would otherwise widen the change list past a laptop screen."""
+    parts = str(text or "").split("+")
+    return format_html_join(mark_safe("+<wbr>"), "{}", ((p,) for p in parts))
+
+
 @admin.register(MLModel)
 class MLModelAdmin(admin.ModelAdmin):
     # Few, short columns so the change list fits a laptop screen; the rest is on the detail page.
-    list_display = ["model_type", "version", "algorithm", "is_active", "trained"]
+    list_display = ["model_type", "version", "algorithm_name", "is_active", "trained"]
     list_filter = ["model_type", "is_active", "algorithm"]
     search_fields = ["algorithm", "artifact_path"]
     date_hierarchy = "trained_at"
@@ -36,6 +45,10 @@ class MLModelAdmin(admin.ModelAdmin):
     @admin.display(description=_("Trained"), ordering="trained_at")
     def trained(self, obj):
         return _short_time(obj.trained_at)
+
+    @admin.display(description=_("Algorithm"), ordering="algorithm")
+    def algorithm_name(self, obj):
+        return _breakable(obj.algorithm)
 
     @admin.action(description=_("Activate this version (roll back / forward)"))
     def activate_selected(self, request, queryset):

@@ -41,3 +41,11 @@ def test_ml_output_rows_cannot_be_added_by_hand(client, superuser, model, rf):
 @pytest.mark.parametrize("model", OUTPUTS, ids=lambda m: m.__name__)
 def test_change_lists_have_few_columns(model):
     assert len(admin.site._registry[model].list_display) <= 6
+
+
+def test_algorithm_column_breaks_after_each_plus_and_escapes_the_rest():
+    """Composite names ("kmeans_rfm+rank_ensemble_clv") may wrap in the change list; text stays escaped."""
+    from ml_predictions.admin import _breakable
+
+    assert _breakable("kmeans_rfm+rank_ensemble_clv") == "kmeans_rfm+<wbr>rank_ensemble_clv"
+    assert _breakable("a<b>+c") == "a&lt;b&gt;+<wbr>c" and _breakable("") == ""

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
+from backend_django.shop.importer import SERVICE_CODES
 from backend_django.shop.models import Customer, Order
 
 pytestmark = pytest.mark.django_db
@@ -85,8 +86,8 @@ def test_uci_shaped_export_is_imported_and_segmented(tmp_path, staff_client):
 def _with_returns_and_guests(seed: int = 7) -> tuple[pd.DataFrame, pd.Series, float]:
     """The export with what a real one also has: later cancellations, postage/manual/bank-charge codes,
     a bad-debt adjustment with a negative price, and a customer whose only line is a cancellation (the
-    sale predates the export). Returns the frame, the net spend each customer must end with (sales,
-    including postage and charges, minus their cancellations) and the returns-only customer's value."""
+    sale predates the export). Returns the frame, the net spend each customer must end with (sales
+    minus their cancellations; postage and charges are not merchandise and are skipped at import) and the returns-only customer's value."""
     frame, _ = _uci_rows(seed=seed)
     rng = np.random.default_rng(seed)
     extra = []
@@ -105,7 +106,8 @@ def _with_returns_and_guests(seed: int = 7) -> tuple[pd.DataFrame, pd.Series, fl
     extra.append(("A563185", "B", "Adjust bad debt", 1, START + timedelta(days=200), -11062.06, "", "United Kingdom"))
     extra.append(("C999999", "85000A", "ITEM 0", -3, START + timedelta(days=5), 4.0, "99999.0", "United Kingdom"))
     frame = pd.concat([frame, pd.DataFrame(extra, columns=frame.columns)], ignore_index=True)
-    named = frame[(frame["CustomerID"] != "") & (frame["CustomerID"] != "99999.0")]
+    named = frame[(frame["CustomerID"] != "") & (frame["CustomerID"] != "99999.0")
+                  & ~frame["StockCode"].str.upper().isin(SERVICE_CODES)]  # fees are skipped at import
     value = named["Quantity"] * named["UnitPrice"]
     net = value.groupby(named["CustomerID"].str[:-2]).sum().round(2)
     return frame, net, 12.0
