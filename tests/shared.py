@@ -10,6 +10,7 @@ later modules, and a test that needs an empty database must not sit inside such 
 """
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -83,3 +85,18 @@ def use_shared_artifacts(shared: Shared, test_settings: Any) -> None:
     target = Path(test_settings.ML_PREDICTIONS["MODEL_DIR"])
     shutil.copytree(shared.model_dir, target, dirs_exist_ok=True)
     test_settings.ML_PREDICTIONS = {**test_settings.ML_PREDICTIONS, **shared.ml_settings, "MODEL_DIR": str(target)}
+
+
+class SegmentedSmallShop:
+    """Base of the read-only test classes that share one k=6 segmentation of the small shop (the
+    `segmentation_run` fixture of tests/api/conftest.py): `small_shop` is the generated data, `trained`
+    the train response. Not collected itself (no Test prefix); each subclass gets its own run."""
+
+    @pytest.fixture
+    def small_shop(self, segmentation_run, db):
+        return segmentation_run.value[0]
+
+    @pytest.fixture
+    def trained(self, segmentation_run, db, settings):
+        use_shared_artifacts(segmentation_run, settings)
+        return copy.deepcopy(segmentation_run.value[1])

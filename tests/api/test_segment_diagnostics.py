@@ -1,7 +1,6 @@
 """CLV diagnostics: JSON twins with checked numbers, and PNG charts that decode."""
 from __future__ import annotations
 
-import copy
 import io
 
 import numpy as np
@@ -9,29 +8,13 @@ import pandas as pd
 import pytest
 from matplotlib import image as mpimg
 
-from backend_django.shop.generator import write_shop
 from ml_predictions.capabilities.segmentation.trainer import net_purchase_lines
 from ml_predictions.data import get_data_source
-from tests.conftest import small_shop_data
 from tests.helpers import PNG_MAGIC, assert_error
-from tests.shared import build_shared, use_shared_artifacts
+from tests.shared import SegmentedSmallShop
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/ml/segments/diagnostics/"
-
-
-@pytest.fixture(scope="class")
-def segmentation_run(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The small shop written and segmented with k=6, once for the class below."""
-    def build(client):
-        shop = small_shop_data()
-        write_shop(shop)
-        res = client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")
-        assert res.status_code == 200, res.content[:500]
-        return shop, res.json()
-
-    with build_shared(django_db_blocker, tmp_path_factory.mktemp("segmentation"), build) as shared:
-        yield shared
 
 
 def _purchase_days() -> pd.DataFrame:
@@ -47,17 +30,8 @@ def test_diagnostics_errors(small_shop, staff_client):
     assert_error(staff_client.get(BASE + "cumulative/?calc_date=soon"), 400, "calc_date")
 
 
-class TestTrainedSegmentation:
+class TestTrainedSegmentation(SegmentedSmallShop):
     """Read-only tests of one k=6 segmentation of the small shop, trained once."""
-
-    @pytest.fixture
-    def small_shop(self, segmentation_run, db):
-        return segmentation_run.value[0]
-
-    @pytest.fixture
-    def trained(self, segmentation_run, db, settings):
-        use_shared_artifacts(segmentation_run, settings)
-        return copy.deepcopy(segmentation_run.value[1])
 
     def test_calibration_vs_holdout_counts_the_calibration_cohort(self, trained, staff_client):
         body = staff_client.get(BASE + "calibration/").json()

@@ -1,7 +1,6 @@
 """Segmentation endpoints: authorization matrix, seed-004 shapes, stored rows, errors."""
 from __future__ import annotations
 
-import copy
 import csv
 import io
 from datetime import date
@@ -13,9 +12,8 @@ from backend_django.shop.generator import GeneratorConfig, synthesize, write_sho
 from ml_predictions.capabilities.segmentation.trainer import lifetime_value, net_purchase_lines
 from ml_predictions.data import get_data_source
 from ml_predictions.models import CustomerSegmentAssignment, MLModel
-from tests.conftest import small_shop_data
 from tests.helpers import PNG_MAGIC, assert_error, assert_staff_only
-from tests.shared import build_shared, use_shared_artifacts
+from tests.shared import SegmentedSmallShop
 
 pytestmark = pytest.mark.django_db
 
@@ -40,20 +38,6 @@ def test_authorization_matrix(method, url, data, anon_client, user_client, staff
     call = getattr(staff_client, method)
     res = call(url, data, format="json") if data is not None else call(url)
     assert res.status_code not in (401, 403)
-
-
-@pytest.fixture(scope="class")
-def segmentation_run(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The small shop written and segmented with k=6, once for the class below."""
-    def build(client):
-        shop = small_shop_data()
-        write_shop(shop)
-        res = client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")
-        assert res.status_code == 200, res.content[:500]
-        return shop, res.json()
-
-    with build_shared(django_db_blocker, tmp_path_factory.mktemp("segmentation"), build) as shared:
-        yield shared
 
 
 def test_train_rejects_a_bad_clv_holdout(small_shop, staff_client):
@@ -196,17 +180,8 @@ def test_openapi_lists_every_endpoint(staff_client):
         assert f"/api/ml/{suffix}" in paths, suffix
 
 
-class TestTrainedSegmentation:
+class TestTrainedSegmentation(SegmentedSmallShop):
     """Read-only tests of one k=6 segmentation of the small shop, trained once."""
-
-    @pytest.fixture
-    def small_shop(self, segmentation_run, db):
-        return segmentation_run.value[0]
-
-    @pytest.fixture
-    def trained(self, segmentation_run, db, settings):
-        use_shared_artifacts(segmentation_run, settings)
-        return copy.deepcopy(segmentation_run.value[1])
 
     def test_train_fixed_k_returns_the_spec_shape_and_stores_rows(self, trained, small_shop):
         m = trained["metrics"]

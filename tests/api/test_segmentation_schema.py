@@ -6,18 +6,15 @@ checking real answers against the generated schema.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from backend_django.shop.generator import write_shop
 from ml_predictions.models import CustomerSegmentAssignment
 from tests.api.test_segmentation import RFM_ROWS
-from tests.conftest import small_shop_data
-from tests.shared import build_shared, use_shared_artifacts
+from tests.shared import SegmentedSmallShop
 
 pytestmark = pytest.mark.django_db
 
@@ -48,20 +45,6 @@ def check(openapi: dict, method: str, path: str, body: Any) -> None:
     jsonschema.validate(body, document)
 
 
-@pytest.fixture(scope="class")
-def segmentation_run(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The small shop written and segmented with k=6, once for the class below."""
-    def build(client):
-        shop = small_shop_data()
-        write_shop(shop)
-        res = client.post("/api/ml/train-customer-segmentation/", {"n_clusters": 6}, format="json")
-        assert res.status_code == 200, res.content[:500]
-        return shop, res.json()
-
-    with build_shared(django_db_blocker, tmp_path_factory.mktemp("segmentation"), build) as shared:
-        yield shared
-
-
 def test_apply_answers_its_schema_in_both_output_modes(openapi, staff_client):
     per_customer = staff_client.post("/api/ml/segments/apply/", {"rfm": RFM_ROWS}, format="json")
     assert per_customer.status_code == 200
@@ -75,17 +58,8 @@ def test_apply_answers_its_schema_in_both_output_modes(openapi, staff_client):
     check(openapi, "post", "/api/ml/segments/apply/", per_sale.json())
 
 
-class TestTrainedSegmentation:
+class TestTrainedSegmentation(SegmentedSmallShop):
     """Read-only tests of one k=6 segmentation of the small shop, trained once."""
-
-    @pytest.fixture
-    def small_shop(self, segmentation_run, db):
-        return segmentation_run.value[0]
-
-    @pytest.fixture
-    def trained(self, segmentation_run, db, settings):
-        use_shared_artifacts(segmentation_run, settings)
-        return copy.deepcopy(segmentation_run.value[1])
 
     def test_the_checker_refuses_a_wrong_type(self, openapi, trained, staff_client):
         body = staff_client.get("/api/ml/rfm/").json()
