@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from django.apps import apps
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.db import DatabaseError, connections, models
 from django.db.models import Count, F, FloatField, IntegerField, Max, Sum, TextField
 from django.db.models.functions import Cast
@@ -88,6 +88,28 @@ def _numpy_datetimes(values: np.ndarray) -> np.ndarray | None:
             return np.array(values, dtype="datetime64[us]")
     except (ValueError, TypeError, Warning):
         return None
+
+
+def _values_of_field_type(model: type[models.Model], path: str, values: list[str]) -> list[str]:
+    """The values the field at `path` can hold. Why: ANONYMOUS_CUSTOMER_KEYS defaults to ["guest"], and
+    a shop that maps no customer key matches them against its id; an integer or UUID id cannot be
+    "guest", and filtering with it would raise instead of matching nothing."""
+    field: models.Field | None = None
+    current = model
+    for part in path.split("__"):
+        field = current._meta.get_field(part)
+        if field.is_relation and field.related_model is not None:
+            current = field.related_model
+    if field is not None and field.is_relation and getattr(field, "target_field", None) is not None:
+        field = field.target_field
+    kept = []
+    for value in values:  # a handful of configured keys
+        try:
+            field.get_prep_value(field.to_python(value))
+        except (ValidationError, ValueError, TypeError):
+            continue
+        kept.append(value)
+    return kept
 
 
 def _uuid_field(model: type[models.Model], path: str) -> bool:
@@ -227,8 +249,11 @@ class DjangoORMDataSource(DataSource):
         model = self._model(self.customer_model, "CUSTOMER_MODEL")
         path = self.fields.get("customer", {}).get("key") or self.fields["customer"]["id"]
         try:
+            keys = _values_of_field_type(model, path, keys)
+            if not keys:
+                return set()
             qs = model._default_manager.filter(**{f"{path}__in": keys}).order_by()
-        except FieldError as exc:
+        except (FieldError, FieldDoesNotExist) as exc:
             raise DataSourceError(f"ML_PREDICTIONS['FIELDS']['customer']['key'] does not match {model.__name__}: "
                                   f"{exc}") from exc
         frame = self._rows(qs, "customer", ["id"])

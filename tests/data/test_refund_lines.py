@@ -34,6 +34,18 @@ def test_orm_refund_lines_are_the_lines_of_orders_in_the_refund_statuses():
 
 
 @pytest.mark.django_db
+def test_orm_default_guest_key_on_integer_ids_matches_nothing_instead_of_failing():
+    """A shop with integer customer ids and no customer key mapped: the default ["guest"] cannot be one
+    of its ids (the second host's segmentation failed with "Field 'id' expected a number")."""
+    shop = _alt_shop()
+    some = str(shop["clients"][1].pk)
+    with override_settings(ML_PREDICTIONS={**ALT_SETTINGS, "ANONYMOUS_CUSTOMER_KEYS": ["guest"]}):
+        assert get_data_source().anonymous_customer_ids() == set()
+    with override_settings(ML_PREDICTIONS={**ALT_SETTINGS, "ANONYMOUS_CUSTOMER_KEYS": ["guest", some, "7.5"]}):
+        assert get_data_source().anonymous_customer_ids() == {some}
+
+
+@pytest.mark.django_db
 def test_orm_guest_is_found_by_the_mapped_customer_key():
     from backend_django.shop.models import Customer
 
