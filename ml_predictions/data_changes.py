@@ -32,6 +32,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import caches
+from django.core.exceptions import FieldDoesNotExist
 from django.core.signals import setting_changed
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
@@ -118,7 +119,7 @@ def _related_models(model: type[models.Model], path: str) -> list[type[models.Mo
     for part in path.split("__")[:-1]:
         try:
             field = model._meta.get_field(part)
-        except Exception:  # noqa: BLE001 — a transform or a wrong path: the data source names those errors
+        except FieldDoesNotExist:  # a transform or a wrong path: the data source names those errors
             break
         if not (field.is_relation and field.related_model is not None):
             break
