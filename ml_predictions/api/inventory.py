@@ -107,7 +107,8 @@ class InventoryHealthView(MLAPIView):
             "health_score = 100 x (1 - mean product penalty); penalty per product = the largest of its "
             "alerts' (reorder_now 1.0, slow_moving 0.75, low_stock 0.5, overstock 0.5). `score_parts` lists "
             "the points lost per alert type (they add up to 100 - health_score). status: good >= 80, "
-            "warning >= 60, else critical. metrics.low_stock counts products with reorder_now or low_stock. "
+            "warning >= 60, else critical; when no product's stock is known, health_score is null and status "
+            "'unknown'. metrics.low_stock counts products with reorder_now or low_stock. "
             "Recommendations are in the request's language."
         ),
         parameters=[HealthFilterSerializer],

@@ -175,8 +175,8 @@ class ScorePartSerializer(serializers.Serializer):
 
 
 class HealthOutputSerializer(_MetaSerializer):
-    health_score = serializers.FloatField()
-    status = serializers.ChoiceField(choices=["good", "warning", "critical"])
+    health_score = serializers.FloatField(allow_null=True, help_text="null when no product's stock is known")
+    status = serializers.ChoiceField(choices=["good", "warning", "critical", "unknown"])
     metrics = HealthMetricsSerializer()
     score_parts = ScorePartSerializer(many=True)
     recommendations = serializers.ListField(child=serializers.CharField())

@@ -185,6 +185,19 @@ def test_health_score_counts_and_status():
     assert bad.health_score == 0.0 and bad.status == "critical"
 
 
+def test_health_is_unknown_not_perfect_when_no_stock_is_known():
+    """Nothing to score is not a perfect score; one counted shelf makes the score that shelf's."""
+    sales = make_sales({f"p{i}": np.full(60, 1.0) for i in range(3)})
+    products = make_products([{"id": f"p{i}", "stock": np.nan} for i in range(3)])
+    report = InventoryOptimizer().fit(sales, products, as_of=AS_OF).health()
+    assert report.health_score is None and report.status == "unknown"
+    assert report.metrics["stock_unknown"] == 3 and report.metrics["optimal"] == 0
+    assert dict(report.recommendation_codes) == {"stock_unknown": 3}
+    products.loc[0, "stock"] = 0  # one product counted, and empty
+    one = InventoryOptimizer().fit(sales, products, as_of=AS_OF).health()
+    assert one.health_score == 0.0 and one.status == "critical"
+
+
 def test_forecast_drives_demand_and_high_demand():
     sales = make_sales({"a": np.full(56, 2.0), "b": np.full(56, 2.0)})
     products = make_products([{"id": "a", "stock": 30}, {"id": "b", "stock": 30}])

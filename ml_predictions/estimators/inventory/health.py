@@ -6,7 +6,9 @@ products to reorder, -10 from 25 slow movers" says where the points went. The pa
 
 Health score = 100 x (1 - mean product penalty); a product's penalty is the largest of its alerts':
 reorder_now 1.0, slow_moving 0.75, low_stock 0.5, overstock 0.5 (high_demand is information, 0).
-Status: good >= 80, warning >= 60, else critical.
+Status: good >= 80, warning >= 60, else critical. When no product's stock is known there is nothing
+to score: the score is None and the status "unknown" (a shop importing orders without stock would
+otherwise read 100 / "good" about shelves nobody has counted).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ HEALTH_GOOD, HEALTH_WARNING = 80.0, 60.0
 class HealthReport:
     """Health score and the counts a plain-language recommendation is built from."""
 
-    health_score: float
+    health_score: float | None
     status: str
     metrics: dict[str, int]
     # (message id, count) pairs; the capability turns them into translated sentences.
@@ -58,8 +60,10 @@ def health_report(policy: pd.DataFrame, alerts: pd.DataFrame) -> HealthReport:
     n = len(policy)
     unknown = int((~policy["stock_known"]).sum())
     # products of unknown stock carry no alert, so they are left out of the score (not counted healthy)
-    score, parts = _score_parts(alerts, n - unknown)
-    status = "good" if score >= HEALTH_GOOD else "warning" if score >= HEALTH_WARNING else "critical"
+    scored = n - unknown
+    score, parts = _score_parts(alerts, scored)
+    status = ("unknown" if not scored else "good" if score >= HEALTH_GOOD
+              else "warning" if score >= HEALTH_WARNING else "critical")
     ids = {t: set(alerts.loc[alerts["alert_type"] == t, "product_id"]) for t in ALERT_TYPES}
     low = ids["reorder_now"] | ids["low_stock"]
     flagged = low | ids["overstock"] | ids["slow_moving"]
@@ -86,7 +90,7 @@ def health_report(policy: pd.DataFrame, alerts: pd.DataFrame) -> HealthReport:
             codes.append((code, count))
     if not codes:
         codes.append(("all_good", n))
-    return HealthReport(round(score, 1), status, metrics, codes, parts)
+    return HealthReport(round(score, 1) if scored else None, status, metrics, codes, parts)
 
 
 def data_issues(policy: pd.DataFrame) -> dict[str, list[str]]:
