@@ -73,6 +73,13 @@ def test_mbgnbd_matches_lifetimes_on_the_cdnow_sample():
         ModifiedBetaGeoModel().probability_alive(1, 1, 2)
 
 
+@pytest.mark.parametrize("x, t_x, T", [([], [], []), ([1], [5], [3]), ([-1], [0], [3]), ([1], [1], [0])])
+def test_mbgnbd_refuses_empty_and_impossible_summaries_by_name(x, t_x, T):
+    """The same checks as Pareto/NBD: a last purchase after the end of observation is a caller's bug."""
+    with pytest.raises(InsufficientDataError if not x else InvalidParameterError, match="MBG/NBD"):
+        ModifiedBetaGeoModel().fit(x, t_x, T)
+
+
 @pytest.fixture(scope="module")
 def generated() -> pd.DataFrame:
     from backend_django.shop.generator import GeneratorConfig, synthesize

@@ -32,7 +32,7 @@ from ml_predictions.estimators.segmentation.clv_data import (
     summary_at,
 )
 from ml_predictions.estimators.segmentation.lifetime_value import BetaGeoModel, GammaGammaModel
-from ml_predictions.estimators.segmentation.pareto_nbd import ParetoNBDModel, weighted_sample
+from ml_predictions.estimators.segmentation.pareto_nbd import ParetoNBDModel, SampledCountModel
 
 CANDIDATES: tuple[str, ...] = ("bgnbd_gamma_gamma", "mbgnbd_gamma_gamma", "pnbd_gamma_gamma", "naive_rate_x_spend",
                                "gradient_boosting", "pnbd_gbm_mean", "rank_ensemble")
@@ -62,22 +62,14 @@ def _mbg_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -
     return a1 + a2 + a3 + np.logaddexp(a4, 0.0)
 
 
-class ModifiedBetaGeoModel(BaseEstimator):
+class ModifiedBetaGeoModel(SampledCountModel):
     """MBG/NBD: like BG/NBD, but a customer may also drop out right after the first purchase."""
 
-    def __init__(self, penalizer: float = 1e-6, max_iter: int = 2000, max_customers: int | None = 20_000,
-                 random_state: int | None = 0) -> None:
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.max_customers = max_customers
-        self.random_state = random_state
+    model_name = "MBG/NBD"
 
     def fit(self, x: Any, t_x: Any, T: Any) -> ModifiedBetaGeoModel:
-        x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-        if len(x) == 0:
-            raise InsufficientDataError("no customers to fit MBG/NBD on.")
         # numerical gradient: fitted on a seeded sample, as Pareto/NBD is (see weighted_sample)
-        xu, tu, Tu, w = weighted_sample(x, t_x, T, self.max_customers, self.random_state)
+        xu, tu, Tu, w = self._sample(x, t_x, T)
 
         def objective(logp: np.ndarray) -> float:
             with np.errstate(all="ignore"):

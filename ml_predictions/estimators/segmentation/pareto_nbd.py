@@ -63,8 +63,14 @@ def _pnbd_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) 
     return head + np.logaddexp(alive, lapsed)
 
 
-class ParetoNBDModel(BaseEstimator):
-    """Pareto/NBD purchase-and-lifetime model: parameters r, alpha (purchase rates), s, beta (death rates)."""
+class SampledCountModel(BaseEstimator):
+    """Base of the purchase models fitted with a numerical gradient on a seeded, weighted sample.
+
+    Why a base: Pareto/NBD and MBG/NBD take the same settings and prepare (x, t_x, T) the same way;
+    only their likelihoods differ.
+    """
+
+    model_name = "the purchase model"
 
     def __init__(self, penalizer: float = 1e-6, max_iter: int = 2000, max_customers: int | None = 20_000,
                  random_state: int | None = 0) -> None:
@@ -73,13 +79,23 @@ class ParetoNBDModel(BaseEstimator):
         self.max_customers = max_customers
         self.random_state = random_state
 
-    def fit(self, x: Any, t_x: Any, T: Any) -> ParetoNBDModel:
+    def _sample(self, x: Any, t_x: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Checked arrays reduced to their weighted distinct rows (weighted_sample)."""
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         if len(x) == 0:
-            raise InsufficientDataError("no customers to fit Pareto/NBD on.")
+            raise InsufficientDataError(f"no customers to fit {self.model_name} on.")
         if (x < 0).any() or (t_x < 0).any() or (T <= 0).any() or (t_x > T + 1e-9).any():
-            raise InvalidParameterError("Pareto/NBD needs x >= 0, 0 <= t_x <= T and T > 0.")
-        xu, tu, Tu, w = weighted_sample(x, t_x, T, self.max_customers, self.random_state)
+            raise InvalidParameterError(f"{self.model_name} needs x >= 0, 0 <= t_x <= T and T > 0.")
+        return weighted_sample(x, t_x, T, self.max_customers, self.random_state)
+
+
+class ParetoNBDModel(SampledCountModel):
+    """Pareto/NBD purchase-and-lifetime model: parameters r, alpha (purchase rates), s, beta (death rates)."""
+
+    model_name = "Pareto/NBD"
+
+    def fit(self, x: Any, t_x: Any, T: Any) -> ParetoNBDModel:
+        xu, tu, Tu, w = self._sample(x, t_x, T)
         total_w = w.sum()
 
         def objective(logp: np.ndarray) -> float:
