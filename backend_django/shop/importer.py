@@ -34,10 +34,10 @@ from .import_text import (
     _Errors,
     _numeric,
     _parse_dates,
-    _read_csv,
     _stripped,
     parse_mapping,
     parse_values,
+    read_table,
 )
 from .import_write import IMPORTED_CATEGORY, IMPORTED_TOTAL_NAME, IMPORTED_TOTAL_SKU, write_import
 
@@ -93,6 +93,7 @@ class ImportOptions:
     channel: str = "web"
     service_codes: tuple[str, ...] = SERVICE_CODES  # product ids that are fees, postage, adjustments
     decimal: str = "auto"  # "." | "," | "auto" (a decimal comma is read when the separator is not a comma)
+    sheet: str | None = None  # an Excel workbook's sheet to read; None = every sheet with the first's header
 
     def validate(self) -> None:
         choices = {"on_error": {"abort", "skip"}, "missing_customer": {"skip", "guest"},
@@ -140,7 +141,7 @@ class ImportReport:
 def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> tuple[pd.DataFrame, list]:
     """Validated, rule-applied line frame: order_id, customer_id, ordered_at, product_id, product_name,
     category, quantity, unit_price, status, currency, email, country (+ line). Returns it with errors."""
-    raw, lines, rejected = _read_csv(path, opts)
+    raw, lines, rejected = read_table(path, opts)
     report.lines_read += len(raw) + len(rejected)
     report.encoding = raw.attrs["encoding"]
     frame = _apply_mapping(raw, opts.column_map, LINE_COLUMNS)
@@ -171,7 +172,7 @@ def read_order_lines(path: Path, opts: ImportOptions, report: ImportReport) -> t
         keep &= ~service
     frame, lines = frame[keep].reset_index(drop=True), lines[keep]
 
-    errors = _Errors(path, lines)
+    errors = _Errors(path, lines, raw.attrs.get("sheets"))
     comma = opts.decimal == "," or (opts.decimal == "auto" and opts.sep != ",")
     out = pd.DataFrame(index=frame.index)
     out["ordered_at"] = _parse_dates(frame["ordered_at"], opts.date_format, opts.timezone)
@@ -301,12 +302,12 @@ def _net_returns(out: pd.DataFrame, negative: pd.Series, report: ImportReport) -
 
 
 def read_customers(path: Path, opts: ImportOptions, report: ImportReport) -> tuple[pd.DataFrame, list]:
-    raw, lines, rejected = _read_csv(path, opts)
+    raw, lines, rejected = read_table(path, opts)
     report.customers_read += len(raw) + len(rejected)
     frame = _apply_mapping(raw, opts.column_map, CUSTOMER_COLUMNS)
     if "customer_id" not in frame:
         raise ValueError(f"{path.name} has no customer_id column; it has {list(raw.columns)}")
-    errors = _Errors(path, lines)
+    errors = _Errors(path, lines, raw.attrs.get("sheets"))
     out = pd.DataFrame({"customer_id": _clean_ids(frame["customer_id"], opts.id_prefix)})
     errors.add(out["customer_id"].isna().to_numpy(), "missing customer_id")
     errors.add((out["customer_id"].str.len() > 100).fillna(False).to_numpy(), "customer_id longer than 100 characters")

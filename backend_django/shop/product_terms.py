@@ -20,7 +20,7 @@ from django.db import transaction
 
 from ml_predictions.data import mark_changed
 
-from .import_text import _read_csv
+from .import_text import read_table
 from .importer import ImportOptions
 from .models import Product
 
@@ -68,7 +68,7 @@ def import_product_terms(path: str | Path, *, options: ImportOptions | None = No
     """Update the products named in the file, in one transaction (see the module docstring)."""
     path = Path(path)
     opts = options or ImportOptions()
-    frame, lines, rejected = _read_csv(path, opts)
+    frame, lines, rejected = read_table(path, opts)
     if rejected:
         line, why = rejected[0]
         raise ValueError(f"{path.name}:{line}: {why}")

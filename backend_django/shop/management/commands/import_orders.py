@@ -36,7 +36,8 @@ class Command(BatchCommand):
             "same file twice changes nothing). See docs/import.md for the rules and real-data examples.")
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("orders", nargs="?", help="Orders or order-lines CSV file")
+        parser.add_argument("orders", nargs="?", help="Orders or order-lines file: CSV (plain, .gz, .bz2, .xz or a "
+                            "one-file .zip) or an Excel workbook (.xlsx)")
         parser.add_argument("--customers", help="Customers CSV (customer_id,email,country,created_at)")
         parser.add_argument("--products", help="Products CSV of supplier terms and stock for products already in the "
                             "shop (product_id, and any of cost, price, stock, lead_time_days, lead_time_std_days, "
@@ -76,6 +77,8 @@ class Command(BatchCommand):
         parser.add_argument("--service-codes", default=None, metavar="CODE,…|none",
                             help="Product ids that are postage, fees or adjustments, skipped and counted "
                                  f"(default: {','.join(SERVICE_CODES)}); 'none' imports them as products")
+        parser.add_argument("--sheet", default=None, help="Excel workbooks (.xlsx): the sheet to read (default: "
+                            "every sheet with the first sheet's header, stacked)")
         parser.add_argument("--dry-run", action="store_true", help="Validate and write, then roll back")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -93,7 +96,8 @@ class Command(BatchCommand):
                 returns=opts["returns"], defaults=parse_values(opts["default"]),
                 exclude=parse_values(opts["exclude"], multi=True), id_prefix=opts["id_prefix"],
                 default_status=opts["status"], default_currency=opts["currency"].upper(), channel=opts["channel"],
-                service_codes=_service_codes(opts["service_codes"]), decimal=opts["decimal"])
+                service_codes=_service_codes(opts["service_codes"]), decimal=opts["decimal"],
+                sheet=opts["sheet"])
             report = None
             if opts["orders"] or opts["customers"]:
                 report = import_orders(opts["orders"], customers_path=opts["customers"], options=options,
