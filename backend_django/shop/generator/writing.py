@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from ml_predictions.data import mark_changed
 
 from ..bulk import insert_frame
+from ..bulk_schema import late_indexes_and_keys
 from .config import SyntheticShop
 
 TABLE_COLUMNS = {
@@ -48,9 +49,10 @@ def write_shop(shop: SyntheticShop, *, clear: bool = False, progress: Callable[[
     with transaction.atomic(), connection.cursor() as cursor, _large_sqlite_page_cache(cursor, vendor):
         if clear:
             clear_shop()
-        for name in ("categories", "products", "customers", "orders", "order_items"):
-            table, columns, frame = _prepare(getattr(shop, name), name, vendor)
-            insert_frame(cursor, table, columns, frame, chunk_size=chunk_size, progress=progress)
+        with late_indexes_and_keys(cursor, [table for table, _ in TABLE_COLUMNS.values()]):
+            for name in ("categories", "products", "customers", "orders", "order_items"):
+                table, columns, frame = _prepare(getattr(shop, name), name, vendor)
+                insert_frame(cursor, table, columns, frame, chunk_size=chunk_size, progress=progress)
         mark_changed()  # COPY bypasses the ORM's signals: tell the plugin's caches
 
 
