@@ -23,23 +23,33 @@ def insert_frame(cursor, table: str, columns: list[str], frame: pd.DataFrame, *,
     vendor = cursor.db.vendor
     frame = frame[columns]
     n = len(frame)
+    if vendor == "postgresql":
+        # one COPY per table, fed chunk by chunk: the server parses a chunk while the next is rendered
+        # (a COPY per chunk made each side wait for the other at every statement's end)
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv, NULL '{_PG_NULL}')"
+        with cursor.cursor.copy(sql) as copy:
+            for lo in range(0, n, chunk_size):
+                chunk = frame.iloc[lo:lo + chunk_size]
+                copy.write(_csv_text(chunk))
+                if progress:
+                    progress(len(chunk))
+        return n
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     for lo in range(0, n, chunk_size):
         chunk = frame.iloc[lo:lo + chunk_size]
-        if vendor == "postgresql":
-            text = _plain_csv(chunk)
-            if text is None:
-                buffer = io.StringIO()
-                chunk.to_csv(buffer, header=False, index=False, na_rep=_PG_NULL)
-                text = buffer.getvalue()
-            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv, NULL '{_PG_NULL}')"
-            with cursor.cursor.copy(sql) as copy:
-                copy.write(text)
-        else:
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-            cursor.executemany(sql, _python_rows(chunk))
+        cursor.executemany(sql, _python_rows(chunk))
         if progress:
             progress(len(chunk))
     return n
+
+
+def _csv_text(frame: pd.DataFrame) -> str:
+    text = _plain_csv(frame)
+    if text is None:
+        buffer = io.StringIO()
+        frame.to_csv(buffer, header=False, index=False, na_rep=_PG_NULL)
+        text = buffer.getvalue()
+    return text
 
 
 def _plain_csv(frame: pd.DataFrame) -> str | None:

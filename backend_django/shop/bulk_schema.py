@@ -55,6 +55,11 @@ def late_indexes_and_keys(cursor, tables: Sequence[str]) -> Iterator[None]:
         keys = cursor.fetchall()
         cursor.execute(_PG_PLAIN_INDEXES, [list(tables)])
         indexes = cursor.fetchall()
+        if keys:
+            # a DELETE earlier in the transaction (write_shop(clear=True)) leaves these keys' deferred
+            # checks pending, and PostgreSQL refuses to alter a table with pending trigger events:
+            # run those checks now (only these keys, which are dropped next, change mode)
+            cursor.execute("SET CONSTRAINTS " + ", ".join(f'"{name}"' for _, name, _ in keys) + " IMMEDIATE")
         for table, name, _ in keys:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
