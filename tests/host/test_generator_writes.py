@@ -89,3 +89,28 @@ def test_a_line_of_a_missing_product_is_refused_and_the_schema_comes_back():
         write_shop(shop)
     assert _schema() == before
     assert OrderItem.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_checks_the_keys_once_outside_a_transaction_and_turns_them_back_on():
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's keys are dropped and re-added (tested above)")
+    from django.db import IntegrityError
+
+    from backend_django.shop.models import Order
+
+    shop = synthesize(GeneratorConfig(customers=30, products=10, orders=100, years=1, seed=4))
+    shop.order_items.loc[shop.order_items.index[5], "product_id"] = uuid.uuid4().hex
+    with pytest.raises(IntegrityError, match="shop_orderitem"):
+        write_shop(shop)
+    assert OrderItem.objects.count() == 0 and Order.objects.count() == 0
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA foreign_keys")
+        assert cursor.fetchone()[0] == 1
+    good = synthesize(GeneratorConfig(customers=30, products=10, orders=100, years=1, seed=4))
+    write_shop(good)
+    write_shop(good, clear=True)  # the delete runs with the keys off too, and the rewrite checks them
+    assert OrderItem.objects.count() == len(good.order_items)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA foreign_keys")
+        assert cursor.fetchone()[0] == 1
