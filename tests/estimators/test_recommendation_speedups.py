@@ -226,3 +226,48 @@ def test_shared_buy_again_tuning_picks_the_same_parameters_and_figures():
     assert trace == ref_trace and len(set(trace.values())) > 3  # the grid points do differ
     assert m.repeat_half_life_days == best["repeat_half_life_days"]
     np.testing.assert_array_equal(m.repeat_.toarray(), m.repeat_scores(best["repeat_half_life_days"]).toarray())
+
+
+def _reference_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: positive scores by decreasing value, equal scores in column order, padded with -1 / 0."""
+    idx = np.full((len(scores), k), -1, np.int32)
+    val = np.zeros((len(scores), k), np.float32)
+    for i, row in enumerate(scores):
+        cols = np.flatnonzero(row > 0)
+        order = cols[np.argsort(-row[cols], kind="stable")][:k]
+        idx[i, :len(order)] = order
+        val[i, :len(order)] = row[order]
+    return idx, val
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_blocked_threshold_top_k_equals_a_per_row_sort(seed, monkeypatch):
+    from ml_predictions.estimators.recommendation import kernels
+
+    rng = np.random.default_rng(seed)
+    # small blocks and a low width limit so the blocked path runs on a test-sized matrix
+    monkeypatch.setattr(kernels, "TOP_K_BLOCK", int(rng.integers(2, 9)))
+    monkeypatch.setattr(kernels, "TOP_K_BLOCKED_MIN_COLS", 16)
+    n_rows, n_cols, k = int(rng.integers(1, 60)), int(rng.integers(40, 400)), int(rng.integers(1, 12))
+    scores = np.where(rng.random((n_rows, n_cols)) < rng.uniform(0.01, 0.6), rng.integers(1, 5, (n_rows, n_cols)),
+                      0).astype(np.float32) / 4  # few distinct values: ties at the k-th place
+    scores[0] = 0.0  # a row without any positive score
+    if n_rows > 1:
+        scores[1, :] = 0.0
+        scores[1, : max(k // 2, 1)] = 0.5  # fewer positives than k
+    idx, val = kernels.top_k_dense(scores, k)
+    ref_idx, ref_val = _reference_top_k(scores, k)
+    assert np.array_equal(idx, ref_idx)
+    assert np.array_equal(val, ref_val)
+
+
+def test_blocked_top_k_on_a_catalogue_sized_block_equals_a_per_row_sort():
+    from ml_predictions.estimators.recommendation import kernels
+
+    rng = np.random.default_rng(3)
+    scores = (rng.random((40, 10_000)) ** 6).astype(np.float32)  # continuous: no ties
+    scores[:, rng.random(10_000) < 0.3] = 0.0
+    idx, val = kernels.top_k_dense(scores, 50)
+    ref_idx, ref_val = _reference_top_k(scores, 50)
+    assert np.array_equal(idx, ref_idx)
+    assert np.array_equal(val, ref_val)
