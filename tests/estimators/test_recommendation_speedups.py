@@ -271,3 +271,41 @@ def test_blocked_top_k_on_a_catalogue_sized_block_equals_a_per_row_sort():
     ref_idx, ref_val = _reference_top_k(scores, 50)
     assert np.array_equal(idx, ref_idx)
     assert np.array_equal(val, ref_val)
+
+
+def test_the_history_product_is_built_once_and_equals_the_plain_formulas(monkeypatch):
+    from ml_predictions.estimators.recommendation.kernels import drop_diagonal
+
+    lines, products = _shop(seed=4)
+    built = []
+    original = features_module.FeaturesMixin._history_cooccurrence
+
+    def counting(self, H):
+        if self.__dict__.get("_hth") is None:
+            built.append(H.shape)
+        return original(self, H)
+
+    monkeypatch.setattr(features_module.FeaturesMixin, "_history_cooccurrence", counting)
+    m = ProductRecommender(normalization="conditional", customer_weight=0.25, buy_again_neighbours="history",
+                           max_neighbors=10, top_k=8, random_state=0).fit(lines, products, precompute=False)
+    assert len(built) == 1  # the buy-again cosine and the bought-together counts shared one product
+    assert "_hth" not in m.__dict__  # freed at the end of the fit
+    # the plain formulas, on the fitted baskets and histories
+    B, H = m._baskets, m.history_
+    counts = np.asarray(B.sum(axis=0)).ravel() + 0.25 * np.asarray(H.sum(axis=0)).ravel()
+    raw = drop_diagonal((B.T @ B + 0.25 * (H.T @ H)).tocsr()).toarray()
+    _assert_pruned_from(m.bought_together_, raw / np.maximum(counts, 1e-9)[:, None], 10)
+    hc = np.asarray(H.sum(axis=0)).ravel()
+    cos = drop_diagonal((H.T @ H).tocsr()).toarray() / np.sqrt(np.maximum(np.outer(hc, hc), 1e-12))
+    _assert_pruned_from(m.repeat_neighbours_, cos, 8)
+
+
+def _assert_pruned_from(pruned: sp.csr_matrix, full: np.ndarray, keep: int) -> None:
+    """Each kept entry is the full matrix's value, and each row kept its `keep` largest values (which
+    of several equal values at the threshold is kept may differ by float rounding)."""
+    got = pruned.toarray()
+    kept = got != 0
+    np.testing.assert_allclose(got[kept], full[kept], rtol=1e-5)
+    for row_got, row_full in zip(got, full, strict=True):
+        top = np.sort(row_full[row_full > 0])[::-1][:keep]
+        np.testing.assert_allclose(np.sort(row_got[row_got > 0])[::-1], top, rtol=1e-5)
