@@ -226,3 +226,86 @@ def test_shared_buy_again_tuning_picks_the_same_parameters_and_figures():
     assert trace == ref_trace and len(set(trace.values())) > 3  # the grid points do differ
     assert m.repeat_half_life_days == best["repeat_half_life_days"]
     np.testing.assert_array_equal(m.repeat_.toarray(), m.repeat_scores(best["repeat_half_life_days"]).toarray())
+
+
+def _reference_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: positive scores by decreasing value, equal scores in column order, padded with -1 / 0."""
+    idx = np.full((len(scores), k), -1, np.int32)
+    val = np.zeros((len(scores), k), np.float32)
+    for i, row in enumerate(scores):
+        cols = np.flatnonzero(row > 0)
+        order = cols[np.argsort(-row[cols], kind="stable")][:k]
+        idx[i, :len(order)] = order
+        val[i, :len(order)] = row[order]
+    return idx, val
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_blocked_threshold_top_k_equals_a_per_row_sort(seed, monkeypatch):
+    from ml_predictions.estimators.recommendation import kernels
+
+    rng = np.random.default_rng(seed)
+    # small blocks and a low width limit so the blocked path runs on a test-sized matrix
+    monkeypatch.setattr(kernels, "TOP_K_BLOCK", int(rng.integers(2, 9)))
+    monkeypatch.setattr(kernels, "TOP_K_BLOCKED_MIN_COLS", 16)
+    n_rows, n_cols, k = int(rng.integers(1, 60)), int(rng.integers(40, 400)), int(rng.integers(1, 12))
+    scores = np.where(rng.random((n_rows, n_cols)) < rng.uniform(0.01, 0.6), rng.integers(1, 5, (n_rows, n_cols)),
+                      0).astype(np.float32) / 4  # few distinct values: ties at the k-th place
+    scores[0] = 0.0  # a row without any positive score
+    if n_rows > 1:
+        scores[1, :] = 0.0
+        scores[1, : max(k // 2, 1)] = 0.5  # fewer positives than k
+    idx, val = kernels.top_k_dense(scores, k)
+    ref_idx, ref_val = _reference_top_k(scores, k)
+    assert np.array_equal(idx, ref_idx)
+    assert np.array_equal(val, ref_val)
+
+
+def test_blocked_top_k_on_a_catalogue_sized_block_equals_a_per_row_sort():
+    from ml_predictions.estimators.recommendation import kernels
+
+    rng = np.random.default_rng(3)
+    scores = (rng.random((40, 10_000)) ** 6).astype(np.float32)  # continuous: no ties
+    scores[:, rng.random(10_000) < 0.3] = 0.0
+    idx, val = kernels.top_k_dense(scores, 50)
+    ref_idx, ref_val = _reference_top_k(scores, 50)
+    assert np.array_equal(idx, ref_idx)
+    assert np.array_equal(val, ref_val)
+
+
+def test_the_history_product_is_built_once_and_equals_the_plain_formulas(monkeypatch):
+    from ml_predictions.estimators.recommendation.kernels import drop_diagonal
+
+    lines, products = _shop(seed=4)
+    built = []
+    original = features_module.FeaturesMixin._history_cooccurrence
+
+    def counting(self, H):
+        if self.__dict__.get("_hth") is None:
+            built.append(H.shape)
+        return original(self, H)
+
+    monkeypatch.setattr(features_module.FeaturesMixin, "_history_cooccurrence", counting)
+    m = ProductRecommender(normalization="conditional", customer_weight=0.25, buy_again_neighbours="history",
+                           max_neighbors=10, top_k=8, random_state=0).fit(lines, products, precompute=False)
+    assert len(built) == 1  # the buy-again cosine and the bought-together counts shared one product
+    assert "_hth" not in m.__dict__  # freed at the end of the fit
+    # the plain formulas, on the fitted baskets and histories
+    B, H = m._baskets, m.history_
+    counts = np.asarray(B.sum(axis=0)).ravel() + 0.25 * np.asarray(H.sum(axis=0)).ravel()
+    raw = drop_diagonal((B.T @ B + 0.25 * (H.T @ H)).tocsr()).toarray()
+    _assert_pruned_from(m.bought_together_, raw / np.maximum(counts, 1e-9)[:, None], 10)
+    hc = np.asarray(H.sum(axis=0)).ravel()
+    cos = drop_diagonal((H.T @ H).tocsr()).toarray() / np.sqrt(np.maximum(np.outer(hc, hc), 1e-12))
+    _assert_pruned_from(m.repeat_neighbours_, cos, 8)
+
+
+def _assert_pruned_from(pruned: sp.csr_matrix, full: np.ndarray, keep: int) -> None:
+    """Each kept entry is the full matrix's value, and each row kept its `keep` largest values (which
+    of several equal values at the threshold is kept may differ by float rounding)."""
+    got = pruned.toarray()
+    kept = got != 0
+    np.testing.assert_allclose(got[kept], full[kept], rtol=1e-5)
+    for row_got, row_full in zip(got, full, strict=True):
+        top = np.sort(row_full[row_full > 0])[::-1][:keep]
+        np.testing.assert_allclose(np.sort(row_got[row_got > 0])[::-1], top, rtol=1e-5)

@@ -67,11 +67,22 @@ class FeaturesMixin:
         if H.shape[0] == 0 or H.nnz == 0:
             return sp.csr_matrix((n, n), dtype=np.float32)
         counts = np.asarray(H.sum(axis=0)).ravel().astype(np.float64)
-        C = drop_diagonal((H.T.tocsr() @ H).tocsr())
+        C = self._history_cooccurrence(H)
         rows = np.repeat(np.arange(n), np.diff(C.indptr))
         data = C.data / np.sqrt(np.maximum(counts[rows] * counts[C.indices], 1e-12))
         C = sp.csr_matrix((data.astype(np.float32), C.indices, C.indptr), shape=(n, n))
         return prune_rows(C, self.top_k).astype(np.float32)
+
+    def _history_cooccurrence(self, H: sp.csr_matrix) -> sp.csr_matrix:
+        """H.T @ H without its diagonal, kept for the rest of the fit: the history cosine of the
+        buy-again list and the customer part of the bought-together counts are the same sparse product
+        (the costliest of a fit, customers' histories being longer than baskets), so it is built once."""
+        cached = self.__dict__.get("_hth")
+        if cached is not None and cached[0] is H:
+            return cached[1]
+        hth = drop_diagonal((H.T.tocsr() @ H).tocsr())
+        self._hth = (H, hth)
+        return hth
 
     def rebuild_cooccurrence(self, normalization: str, rows: np.ndarray | None = None) -> ProductRecommender:
         """Switch normalization on a model fitted in this process (tuning), without re-reading orders.
@@ -102,7 +113,7 @@ class FeaturesMixin:
         counts = np.asarray(B.sum(axis=0)).ravel().astype(np.float64)
         total = float(B.shape[0])
         if cw > 0 and H.shape[0]:
-            C = C + np.float32(cw) * (H.T.tocsr() @ H).astype(np.float32)
+            C = C + np.float32(cw) * self._history_cooccurrence(H).astype(np.float32)
             counts = counts + cw * np.asarray(H.sum(axis=0)).ravel()
             total += cw * H.shape[0]
         return drop_diagonal(C.tocsr()), counts, total

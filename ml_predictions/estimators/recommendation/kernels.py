@@ -167,24 +167,62 @@ def map_ids(values: pd.Series, index: dict[str, int]) -> np.ndarray:
     return out
 
 
+# top_k_dense: columns per block of the threshold pass, and the narrowest matrix it is used on (below
+# it the exact k-th largest score of each row, one np.partition, is the threshold)
+TOP_K_BLOCK = 32
+TOP_K_BLOCKED_MIN_COLS = 2048
+
+
 def top_k_dense(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-k of a dense chunk; positions with a score <= 0 come back as index -1."""
+    """Row-wise top-k of a dense chunk; positions with a score <= 0 come back as index -1.
+
+    An argpartition of every 10k-wide row was the largest single cost of a training (the tuning grid
+    and the precomputed lists rank ~100M cells each). Instead: the maximum of each block of
+    TOP_K_BLOCK columns is a real score of the row, so the k-th largest block maximum is a lower bound
+    of the row's k-th largest score; only the few cells at or above it (at most k blocks' worth) are
+    then ranked. Ties are ordered by column, so the result is deterministic and exact.
+    """
     n_rows, n_cols = scores.shape
     k_eff = min(k, n_cols)
     if k_eff <= 0:
         return np.full((n_rows, k), -1, np.int32), np.zeros((n_rows, k), np.float32)
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < n_cols else np.tile(
-        np.arange(n_cols), (n_rows, 1))
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int32)
-    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
-    idx[vals <= 0] = -1
-    vals[vals <= 0] = 0.0
-    if k_eff < k:
-        idx = np.hstack([idx, np.full((n_rows, k - k_eff), -1, np.int32)])
-        vals = np.hstack([vals, np.zeros((n_rows, k - k_eff), np.float32)])
-    return idx, vals
+    n_blocks = n_cols // TOP_K_BLOCK
+    # float32 throughout: a threshold rounded from float64 could exclude the very score it came from
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    if n_rows == 0:
+        return np.full((0, k), -1, np.int32), np.zeros((0, k), np.float32)
+    if n_cols < TOP_K_BLOCKED_MIN_COLS or n_blocks <= k_eff:
+        # narrow: the exact k-th largest score of each row is the threshold
+        threshold = np.partition(scores, n_cols - k_eff, axis=1)[:, n_cols - k_eff].astype(np.float32)
+    else:
+        # block b = columns b, b + n_blocks, b + 2 n_blocks, ...: a strided max is one pass over the rows
+        heads = scores[:, :n_blocks * TOP_K_BLOCK].reshape(n_rows, TOP_K_BLOCK, n_blocks).max(axis=1)
+        threshold = np.partition(heads, n_blocks - k_eff, axis=1)[:, n_blocks - k_eff].astype(np.float32)
+    # only positive scores are listed: the smallest positive float32 bounds the threshold from below
+    np.maximum(threshold, np.float32(np.finfo(np.float32).smallest_subnormal), out=threshold)
+    flat = np.flatnonzero(scores >= threshold[:, None])  # row-major: rows, then columns, ascending
+    rows, cols = np.divmod(flat, n_cols)
+    vals = np.ascontiguousarray(scores.ravel()[flat], dtype=np.float32)
+    return _rank_candidates(rows, cols, vals, n_rows, k)
+
+
+def _rank_candidates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
+                     k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of (row, col, positive value) candidates given row by row in column order: one stable
+    argsort of "row << 32 | inverted float32 bits" keys, so equal scores keep their column order."""
+    idx = np.full((n_rows, k), -1, np.int32)
+    val = np.zeros((n_rows, k), np.float32)
+    if not len(rows):
+        return idx, val
+    bits = vals.view(np.uint32)  # positive floats: the bit pattern orders like the value
+    order = np.argsort((rows.astype(np.uint64) << np.uint64(32)) | (~bits).astype(np.uint64), kind="stable")
+    counts = np.bincount(rows, minlength=n_rows)
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    take = rank < k
+    sel = order[take]
+    idx[rows[sel], rank[take]] = cols[sel]
+    val[rows[sel], rank[take]] = vals[sel]
+    return idx, val
 
 
 def contains(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -163,7 +163,8 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         parameters and availability match; otherwise it is ignored.
         """
         self._validate()
-        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events", "_content_dense"):
+        for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events", "_content_dense",
+                          "_hth"):
             self.__dict__.pop(transient, None)
         products = products.drop_duplicates("id").reset_index(drop=True)
         ids = products["id"].astype(str).to_numpy(dtype=object)
@@ -239,6 +240,7 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         self._baskets = B  # transient (not pickled): lets tuning try other normalizations without a refit
         self._raw = None  # transient raw counts, filled by _cooccurrence (shared by 3 normalizations)
         self.bought_together_ = prune_rows(self._cooccurrence(B, H), self.max_neighbors).astype(np.float32)
+        self.__dict__.pop("_hth", None)  # shared by the two products above only: free it before the lists
 
         # --- content ---
         donor = content_from if self._same_catalogue(content_from) else None
@@ -365,7 +367,7 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
-        for name in ("_neighbour_cache", "_baskets", "_raw", "_available_by_popularity", "_repeat_events",
+        for name in ("_neighbour_cache", "_baskets", "_raw", "_available_by_popularity", "_repeat_events", "_hth",
                      "_content_dense"):  # rebuilt on demand; keeps the artifact small
             state.pop(name, None)
         return state
