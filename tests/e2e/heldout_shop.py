@@ -232,7 +232,9 @@ def write(shop: HeldoutShop, path: Path, *, variant: str = "uci2") -> Path:
     """uci2: the Online Retail II CSV (Invoice, Price, Customer ID; dates '12/1/2010 8:26');
     uci1: the Excel-saved first release (InvoiceNo, UnitPrice, CustomerID as '17850.0', ISO dates,
     Windows-1252);
-    semicolon: a European spreadsheet (';' separated, decimal comma, ISO dates)."""
+    semicolon: a European spreadsheet (';' separated, decimal comma, ISO dates);
+    xlsx: the Online Retail II workbook as published: one sheet per year under one header, date cells,
+    numeric cells for numeric invoices, codes and customers (floats, empty where unknown)."""
     frame = shop.frame.copy()
     when = frame["InvoiceDate"]
     if variant == "uci2":
@@ -248,6 +250,15 @@ def write(shop: HeldoutShop, path: Path, *, variant: str = "uci2") -> Path:
     elif variant == "semicolon":
         frame["InvoiceDate"] = when.dt.strftime("%Y-%m-%d %H:%M")
         frame.to_csv(path, index=False, sep=";", decimal=",")
+    elif variant == "xlsx":
+        for col in ("Invoice", "StockCode"):  # Excel stores digit-only codes as numbers
+            digits = frame[col].astype(str).str.fullmatch(r"\d+")
+            frame[col] = frame[col].astype(object).where(~digits, pd.to_numeric(frame[col].where(digits)))
+        frame["Customer ID"] = pd.to_numeric(frame["Customer ID"].replace("", None)).astype(float)
+        middle = when.min() + (when.max() - when.min()) / 2
+        with pd.ExcelWriter(path) as writer:
+            frame[when < middle].to_excel(writer, sheet_name="Year 1", index=False)
+            frame[when >= middle].to_excel(writer, sheet_name="Year 2", index=False)
     else:
         raise ValueError(variant)
     return path

@@ -45,12 +45,13 @@ def _ok(res) -> dict:
     return res.json()
 
 
-@pytest.mark.parametrize("variant", ["uci2", "uci1", "semicolon"])
+@pytest.mark.parametrize("variant", ["uci2", "uci1", "semicolon", "xlsx"])
 def test_default_import_keeps_only_merchandise_sales(shop, tmp_path, capsys, variant):
     """`import_orders FILE` with no option (a semicolon file names its separator): the export imports (it
     used to abort on the bad-debt adjustments and zero quantities) and only merchandise sales of known
-    customers become orders, the same whichever of the three spellings of the export is given."""
-    path = heldout_shop.write(shop, tmp_path / f"online_retail_{variant}.csv", variant=variant)
+    customers become orders, the same whichever of the four spellings of the export is given."""
+    suffix = ".xlsx" if variant == "xlsx" else ".csv"
+    path = heldout_shop.write(shop, tmp_path / f"online_retail_{variant}{suffix}", variant=variant)
     call_command("import_orders", str(path), *(["--sep", "semicolon"] if variant == "semicolon" else []))
     out = capsys.readouterr().out
     frame = shop.frame
