@@ -16,7 +16,7 @@ import pandas as pd
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.db import DatabaseError, connections, models
-from django.db.models import Count, F, FloatField, IntegerField, Max, Sum, TextField
+from django.db.models import BigIntegerField, Count, F, FloatField, Func, IntegerField, Max, Sum, TextField
 from django.db.models.functions import Cast
 
 from ml_predictions.conf import ml_settings
@@ -64,6 +64,26 @@ def canonical_ids(values: pd.Series | np.ndarray, *, hex_uuids: bool = False) ->
     out[valid] = converted[codes[valid]]
     out[~valid] = None
     return pd.Series(out, index=index, dtype=object)
+
+
+_TIME_COLUMNS = {"ordered_at", "created_at"}
+
+
+class _EpochMicroseconds(Func):
+    """A timestamptz as microseconds since 1970 (PostgreSQL). Why: its text form ends in "+00", which
+    numpy refuses, and stripping it cost 1.3 s per million rows in Python; integers convert at once."""
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+def epoch_utc(micros: np.ndarray) -> pd.Series:
+    """Epoch microseconds (float64 holds them exactly below 2**53, i.e. until the year 2255) as UTC
+    timestamps of the same microsecond resolution `parse_utc` gives."""
+    out = np.full(len(micros), np.datetime64("NaT"), dtype="datetime64[us]")
+    known = ~np.isnan(micros)
+    out[known] = micros[known].astype(np.int64).astype("datetime64[us]")
+    return pd.Series(out).dt.tz_localize("UTC")
 
 
 def parse_utc(values: np.ndarray) -> pd.Series:
@@ -159,9 +179,13 @@ class DjangoORMDataSource(DataSource):
         (UUID, Decimal and datetime converters cost ~10 s per million rows)."""
         mapping = self.fields.get(table, {})
         present = [c for c in columns if mapping.get(c)]
+        vendor = connections[queryset.db].vendor
+        epoch = vendor == "postgresql"
         casts = {}
         for c in present:
-            if c in _FLOAT_COLUMNS:
+            if c in _TIME_COLUMNS and epoch:
+                casts[f"_ml_{c}"] = _EpochMicroseconds(mapping[c])
+            elif c in _FLOAT_COLUMNS:
                 casts[f"_ml_{c}"] = Cast(mapping[c], FloatField())
             elif c in _INT_COLUMNS:
                 casts[f"_ml_{c}"] = Cast(mapping[c], IntegerField())
@@ -178,7 +202,6 @@ class DjangoORMDataSource(DataSource):
             raise DataSourceError(
                 f"ML_PREDICTIONS['FIELDS']['{table}'] does not match {queryset.model.__name__}: {exc}"
             ) from exc
-        vendor = connections[queryset.db].vendor
         # columns straight from the row tuples (DataFrame.from_records infers every column's type first,
         # and zip(*rows) unpacks a million arguments)
         data: dict[str, object] = {}
@@ -190,7 +213,9 @@ class DjangoORMDataSource(DataSource):
                     data[c] = pd.Series(np.array(values, dtype=object), dtype=object)
                 else:
                     data[c] = canonical_ids(np.array(values, dtype=object), hex_uuids=uuid)
-            elif c in {"ordered_at", "created_at"}:
+            elif c in _TIME_COLUMNS and epoch:
+                data[c] = epoch_utc(np.array(values, dtype=np.float64))  # None -> NaN -> NaT
+            elif c in _TIME_COLUMNS:
                 data[c] = parse_utc(np.array(values, dtype=object))
             elif c in _FLOAT_COLUMNS or c in _INT_COLUMNS:
                 data[c] = pd.Series(np.array(values, dtype=np.float64))  # None -> NaN

@@ -100,6 +100,29 @@ def test_orm_source_on_the_shop_and_csv_roundtrip(small_shop, tmp_path):
 
 
 @pytest.mark.django_db
+def test_timestamps_are_the_databases_own_to_the_microsecond(small_shop):
+    """PostgreSQL sends epoch microseconds, SQLite text: both must give the stored instants exactly,
+    before 1970 and with sub-second parts included."""
+    from backend_django.shop.models import Customer, Order
+
+    stamps = [datetime(1969, 7, 20, 20, 17, 40, 250000, tzinfo=UTC), datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC),
+              datetime(2038, 1, 19, 3, 14, 8, 1, tzinfo=UTC)]
+    picked = list(Order.objects.filter(status="paid").order_by("id")[:3])
+    for order, stamp in zip(picked, stamps, strict=True):
+        order.created_at = stamp
+        order.save(update_fields=["created_at"])
+    Customer.objects.filter(pk=picked[0].customer_id).update(created_at=stamps[0])
+    lines = get_data_source().order_lines()
+    got = lines.groupby("order_id")["ordered_at"].first()
+    for order, stamp in zip(picked, stamps, strict=True):
+        assert got[str(order.pk)] == pd.Timestamp(stamp)
+    expected = {str(o): pd.Timestamp(t) for o, t in Order.objects.values_list("pk", "created_at")}
+    assert all(got[k] == expected[k] for k in got.index)
+    customers = get_data_source().customers().set_index("id")
+    assert customers.loc[str(picked[0].customer_id), "created_at"] == pd.Timestamp(stamps[0])
+
+
+@pytest.mark.django_db
 def test_reads_are_one_query_per_table(small_shop):
     source = get_data_source()
     with CaptureQueriesContext(connection) as ctx:

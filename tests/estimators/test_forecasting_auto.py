@@ -241,3 +241,27 @@ def test_95_band_covers_real_rolling_windows():
         inside80 += ((test >= narrow.lower_[0]) & (test <= narrow.upper_[0])).tolist()
     assert 0.90 <= np.mean(inside95) <= 0.99
     assert 0.65 <= np.mean(inside80) < np.mean(inside95)
+
+
+def test_auto_fits_with_blas_on_one_thread_and_restores_it(monkeypatch):
+    """statsmodels' small matrices only make OpenBLAS's extra threads spin (CPU time doubled under load)."""
+    from threadpoolctl import threadpool_info
+
+    import ml_predictions.estimators.forecasting.statistical as statistical
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    seen: list[list[int]] = []
+    naive = statistical.seasonal_naive
+
+    def recording_naive(z: np.ndarray, steps: int, period: int) -> np.ndarray:
+        seen.append(blas_threads())
+        return naive(z, steps, period)
+
+    monkeypatch.setitem(statistical.STATISTICAL_MODELS, "seasonal_naive", recording_naive)
+    before = blas_threads()
+    model = AutoSeriesForecaster(("ets", "seasonal_naive"), horizon=14, max_horizon=14).fit(_series(200))
+    assert model.forecast_.shape == (1, 14)
+    assert seen and all(t and set(t) == {1} for t in seen)
+    assert blas_threads() == before

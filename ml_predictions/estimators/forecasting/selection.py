@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from threadpoolctl import threadpool_limits
 
 from ml_predictions.errors import InvalidParameterError
 from ml_predictions.estimators.forecasting.backtest import (
@@ -137,6 +138,13 @@ class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, Y: pd.DataFrame, y: Any = None) -> AutoSeriesForecaster:
+        # BLAS on one thread: statsmodels' fits multiply matrices a few dozen wide, where OpenBLAS's
+        # second thread only spins; on the shared 2-core machine (load ~3) total-level training on
+        # two years took 9.1-11.6 s CPU with it and 5.7-6.0 s without (benchmarks/results/forecasting_auto.md).
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(Y)
+
+    def _fit(self, Y: pd.DataFrame) -> AutoSeriesForecaster:
         self._validate()
         if not isinstance(Y.index, pd.DatetimeIndex):
             raise InvalidParameterError("Y must be indexed by day (DatetimeIndex).")

@@ -82,3 +82,22 @@ def test_choose_keeps_exponential_smoothing_unless_another_is_ten_percent_better
     # without any exponential smoothing candidate, the lowest backtest MASE wins
     assert [order[2:][j] for j in choose(order[2:], table[2:])] == ["random_forest", "combination_weighted",
                                                                "random_forest", "combination_weighted"]
+
+
+def test_ets_estimates_initial_states_only_below_twenty_weeks(monkeypatch):
+    """Short histories (Bread Basket's 93-128 open days) fit estimated initial states; longer ones keep
+    the cheap heuristic ones."""
+    import ml_predictions.estimators.forecasting.statistical as statistical
+
+    def with_threshold(z: np.ndarray, below: int) -> np.ndarray:
+        monkeypatch.setattr(statistical, "_ESTIMATED_STATES_BELOW", below)
+        return statistical.ets(z, 14, 7)
+
+    assert statistical._ESTIMATED_STATES_BELOW == 140
+    short, long_ = _multiplicative(100, seed=2), _multiplicative(200, seed=2)
+    default_short, default_long = statistical.ets(short, 14, 7), statistical.ets(long_, 14, 7)
+    assert default_short.shape == (14,) and (default_short > 0).all()
+    np.testing.assert_allclose(default_short, with_threshold(short, 10_000))
+    assert np.abs(default_short - with_threshold(short, 0)).max() > 1e-3
+    np.testing.assert_allclose(default_long, with_threshold(long_, 0))
+    assert np.abs(default_long - with_threshold(long_, 10_000)).max() > 1e-3
