@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import gzip
 import lzma
 import re
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -82,20 +83,22 @@ WORKBOOK_SUFFIXES = {".xlsx", ".xlsm"}
 SHEET_STRIDE = 10_000_000
 
 
-def _open_bytes(path: Path):
+@contextlib.contextmanager
+def _open_bytes(path: Path) -> Iterator[IO[bytes]]:
     """The file's decompressed bytes: .gz, .bz2, .xz, or a .zip holding exactly one file."""
     suffix = path.suffix.lower()
-    if suffix in _OPENERS:
-        return _OPENERS[suffix](path, "rb")
-    if suffix == ".zip":
-        archive = zipfile.ZipFile(path)
+    if suffix != ".zip":
+        with _OPENERS.get(suffix, open)(path, "rb") as fh:
+            yield fh
+        return
+    with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
         if len(names) != 1:
             raise ValueError(f"{path.name} holds {len(names)} files; a zipped export must hold exactly one")
         if Path(names[0]).suffix.lower() in WORKBOOK_SUFFIXES:
             raise ValueError(f"{path.name} holds the workbook {names[0]}; unzip it and import the workbook")
-        return archive.open(names[0])
-    return open(path, "rb")
+        with archive.open(names[0]) as fh:
+            yield fh
 
 
 def read_table(path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
