@@ -6,7 +6,7 @@ PORT ?= 8000
 # without a real SECRET_KEY). A deployment sets its own environment (docs/operations.md).
 demo serve worker: export DEBUG ?= 1
 
-.PHONY: install test lint demo serve worker clean dist second-host
+.PHONY: install test eval lint demo serve worker clean dist second-host
 
 # The pinned host and tools, then the plugin from this tree (editable, without re-resolving its ranges).
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -23,6 +23,11 @@ lint: install
 
 test: lint
 	$(VENV)/bin/pytest
+
+# The estimators' quality evaluations on the real data in ../shared/data (marker `eval`, under a minute):
+# left out of `make test` because they score the math, not the app, and do not depend on the database.
+eval: install
+	$(VENV)/bin/pytest -q -m eval
 
 demo: install
 	$(PY) manage.py migrate --noinput

@@ -183,6 +183,7 @@ def cdnow_tx() -> pd.DataFrame:
 
 
 @pytest.mark.slow
+@pytest.mark.eval
 def test_cdnow_39_39_weeks_chosen_at_least_naive(cdnow_tx):
     chosen, naive, method = _outer(cdnow_tx, "1997-10-01", 273, 90)
     # measured (benchmarks/results/segmentation.md): chosen 0.446, naive 0.397, lifetimes BG/NBD x GG 0.420
@@ -191,6 +192,7 @@ def test_cdnow_39_39_weeks_chosen_at_least_naive(cdnow_tx):
 
 
 @pytest.mark.slow
+@pytest.mark.eval
 def test_cdnow_cut_to_half_a_year_chosen_at_least_naive(cdnow_tx):
     """A shop with only 26 weeks of history, scored on the next 26 weeks."""
     cut = cdnow_tx[cdnow_tx["ordered_at"] < "1997-12-31"]

@@ -134,6 +134,7 @@ def _hard_cases() -> dict[str, pd.Series]:
 
 
 @pytest.mark.slow
+@pytest.mark.eval
 def test_auto_is_at_or_below_an_ets_baseline_on_real_rising_cuts():
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
@@ -225,6 +226,7 @@ def test_recent_level_leaves_closed_days_out():
 
 
 @pytest.mark.slow
+@pytest.mark.eval
 def test_95_band_covers_real_rolling_windows():
     """Out of sample: fit on the history before each of 4 rolling 30-day windows of the pharmacy's
     total (14 days apart, the last ending on the last day), score the served band on the window."""

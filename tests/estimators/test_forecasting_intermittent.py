@@ -86,6 +86,7 @@ BREAD = SHARED_DATA / "bread_basket"
 
 
 @pytest.mark.slow
+@pytest.mark.eval
 def test_bread_basket_items_are_intermittent_and_the_croston_family_beats_a_flat_mean():
     """Real data: the bakery's daily item counts; the rarer items are intermittent/lumpy and the
     chosen Croston-family method errs less than the 28-day mean over rolling origins."""

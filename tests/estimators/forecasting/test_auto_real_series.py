@@ -27,7 +27,7 @@ CDNOW = SHARED_DATA / "cdnow" / "CDNOW_master.txt"
 BREAD = SHARED_DATA / "bread_basket" / "BreadBasket_DMS.csv"
 H = 30
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.eval]
 
 
 def _daily(values: pd.Series) -> pd.Series:
