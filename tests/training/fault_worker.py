@@ -41,6 +41,18 @@ def _state() -> dict:
     }
 
 
+def _wait_for_start(go_file: str) -> None:
+    """Say READY once Django is imported, then wait for the test to create `go_file`: a barrier, so two
+    processes start their training within a few milliseconds of each other (a fixed start time had to
+    allow for the slowest import under load, 6 s of idle waiting per pair)."""
+    print("READY", flush=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(go_file):
+        if time.monotonic() > deadline:
+            raise SystemExit("no start signal within 120 s")
+        time.sleep(0.002)
+
+
 def main(mode: str, *args: str) -> None:
     import django
 
@@ -60,15 +72,15 @@ def main(mode: str, *args: str) -> None:
         call_command("migrate", verbosity=0)
         register_model(model_type="inventory", artifact={"kind": "first"}, algorithm="fake")
     elif mode in ("slow", "fast"):
-        if args:  # a start time shared with a sibling process, so both really run at once
-            time.sleep(max(0.0, float(args[0]) - time.time()))
+        if args:  # a start signal shared with a sibling process, so both really run at once
+            _wait_for_start(args[0])
         try:
             log = train_now("inventory", {"sleep": 1.0} if args else {})
             print(json.dumps({"status": log.status, "error": log.error[:200]}), flush=True)
         except TrainingInProgressError as exc:
             print(json.dumps({"status": "refused", "error": str(exc)}), flush=True)
     elif mode == "register":
-        time.sleep(max(0.0, float(args[0]) - time.time()))
+        _wait_for_start(args[0])
         model = register_model(model_type="inventory", artifact={"pid": os.getpid()}, algorithm="fake")
         print(json.dumps({"version": model.version}), flush=True)
     elif mode == "age":  # the stale timeout passes: the dead worker's log has not moved for hours

@@ -56,6 +56,17 @@ def _lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def _started_together(env: dict, go_file: Path, mode: str) -> list[subprocess.Popen]:
+    """Two workers in `mode`, released at once: each says READY when Django is up, then the go file is
+    created and both start within milliseconds."""
+    procs = [_popen(env, mode, str(go_file)) for _ in range(2)]
+    for proc in procs:
+        line = proc.stdout.readline().strip()
+        assert line == "READY", (line, proc.stderr.read()[-3000:] if proc.poll() is not None else "")
+    go_file.touch()
+    return procs
+
+
 def _run(env: dict, *args: str) -> list[dict]:
     proc = _popen(env, *args)
     out, err = proc.communicate(timeout=180)
@@ -86,9 +97,8 @@ def test_kill_9_mid_training_keeps_the_previous_version_and_frees_the_slot(worke
     assert state["state"]["active"] == [2] and state["state"]["versions"] == [1, 2]
 
 
-def test_two_trainings_at_once_leave_one_active_version(worker_env):
-    start = f"{time.time() + 6:.3f}"  # both processes have imported Django by then
-    procs = [_popen(worker_env, "fast", start) for _ in range(2)]
+def test_two_trainings_at_once_leave_one_active_version(worker_env, tmp_path):
+    procs = _started_together(worker_env, tmp_path / "go-train", "fast")
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=180)
@@ -99,8 +109,7 @@ def test_two_trainings_at_once_leave_one_active_version(worker_env):
     assert len(state["active"]) == 1 and state["active"][0] == max(state["versions"])
 
     # The registry alone (no runner slot) under two simultaneous writers: both register, one is active.
-    start = f"{time.time() + 6:.3f}"
-    procs = [_popen(worker_env, "register", start) for _ in range(2)]
+    procs = _started_together(worker_env, tmp_path / "go-register", "register")
     versions = []
     for proc in procs:
         out, err = proc.communicate(timeout=180)
