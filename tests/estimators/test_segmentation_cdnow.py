@@ -10,7 +10,7 @@ from tests.helpers import SHARED_DATA
 
 CDNOW = SHARED_DATA / "cdnow" / "CDNOW_master.txt"
 
-pytestmark = [pytest.mark.slow, pytest.mark.eval, pytest.mark.django_db]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 @pytest.fixture
