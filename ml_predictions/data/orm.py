@@ -2,7 +2,8 @@
 
 The mapping in ML_PREDICTIONS["FIELDS"] turns canonical columns into ORM lookup paths on the
 configured models, so a shop whose models are named differently plugs in without code. Each table is
-read with a single `values_list` query (joins done by the database), never a query per row.
+read with a single `values_list` query (joins done by the database), never a query per row; on SQLite
+the whole history is two scans, the lines and their orders, matched in pandas (`_split_plan`).
 """
 from __future__ import annotations
 
