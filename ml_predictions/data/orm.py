@@ -36,6 +36,7 @@ from ml_predictions.data.orm_values import (  # noqa: F401  (canonical_ids, pars
     canonical_ids,
     column_arrays,
     convert_column,
+    end_field,
     parse_utc,
     select_expression,
     uuid_field,
@@ -52,14 +53,7 @@ def _values_of_field_type(model: type[models.Model], path: str, values: list[str
     """The values the field at `path` can hold. Why: ANONYMOUS_CUSTOMER_KEYS defaults to ["guest"], and
     a shop that maps no customer key matches them against its id; an integer or UUID id cannot be
     "guest", and filtering with it would raise instead of matching nothing."""
-    field: models.Field | None = None
-    current = model
-    for part in path.split("__"):
-        field = current._meta.get_field(part)
-        if field.is_relation and field.related_model is not None:
-            current = field.related_model
-    if field is not None and field.is_relation and getattr(field, "target_field", None) is not None:
-        field = field.target_field
+    field = end_field(model, path)
     kept = []
     for value in values:  # a handful of configured keys
         try:

@@ -71,19 +71,25 @@ def convert_column(column: str, values: np.ndarray, *, uuid: bool, vendor: str, 
     return pd.Series(np.array(values, dtype=object), dtype=object)
 
 
-def uuid_field(model: type[models.Model], path: str) -> bool:
-    """Whether the lookup path (e.g. "order__customer_id") ends at a UUIDField, following foreign keys."""
+def end_field(model: type[models.Model], path: str) -> models.Field:
+    """The field a lookup path (e.g. "order__customer_id") ends at, following foreign keys to the field
+    they point to; FieldDoesNotExist names a wrong part."""
     field = None
+    for part in path.split("__"):
+        field = model._meta.get_field(part)
+        if field.is_relation and field.related_model is not None:
+            model = field.related_model
+    while field is not None and field.is_relation and getattr(field, "target_field", None) is not None:
+        field = field.target_field
+    return field
+
+
+def uuid_field(model: type[models.Model], path: str) -> bool:
+    """Whether the lookup path ends at a UUIDField (`end_field`)."""
     try:
-        for part in path.split("__"):
-            field = model._meta.get_field(part)
-            if field.is_relation and field.related_model is not None:
-                model = field.related_model
-        while field is not None and field.is_relation and getattr(field, "target_field", None) is not None:
-            field = field.target_field
+        return isinstance(end_field(model, path), models.UUIDField)
     except Exception:  # noqa: BLE001 - an unusual path only loses the fast path; the query names errors
         return False
-    return isinstance(field, models.UUIDField)
 
 
 def canonical_ids(values: pd.Series | np.ndarray, *, hex_uuids: bool = False, unique: bool = False) -> pd.Series:
