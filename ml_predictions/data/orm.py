@@ -157,7 +157,7 @@ class DjangoORMDataSource(DataSource):
         """Whether the whole history can be read as two table scans, and how: every mapped column either
         on the line's own table or behind one many-to-one hop (the order), joined on a non-null foreign
         key to a unique key. Why: SQLite joins with one index lookup per line; reading the lines and
-        the orders apart and matching them in pandas costs a third less, and the order's columns are
+        the orders apart and matching them in pandas costs less (the fetch alone a quarter less), and the order's columns are
         then converted once per order instead of once per line (1M lines, 380k orders)."""
         used = {c: mapping[c] for c in [*ORDER_LINE_COLUMNS, "status"] if mapping.get(c)}
         hops = {path.split("__", 1)[0] for path in used.values() if "__" in path}
