@@ -309,3 +309,20 @@ def _assert_pruned_from(pruned: sp.csr_matrix, full: np.ndarray, keep: int) -> N
     for row_got, row_full in zip(got, full, strict=True):
         top = np.sort(row_full[row_full > 0])[::-1][:keep]
         np.testing.assert_allclose(np.sort(row_got[row_got > 0])[::-1], top, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_grouped_threshold_sparse_top_k_equals_a_per_row_sort(seed, monkeypatch):
+    from ml_predictions.estimators.recommendation import kernels
+
+    rng = np.random.default_rng(seed)
+    # groups of 1-5 entries and rows from empty to hundreds of entries, so every row shape is met
+    monkeypatch.setattr(kernels, "SPARSE_TOP_K_GROUP", int(rng.integers(1, 6)))
+    n_rows, n_cols, k = int(rng.integers(1, 60)), int(rng.integers(40, 400)), int(rng.integers(1, 12))
+    dense = np.where(rng.random((n_rows, n_cols)) < rng.uniform(0.01, 0.8), rng.integers(1, 5, (n_rows, n_cols)),
+                     0).astype(np.float32) / 4  # few distinct values: ties at the k-th place
+    dense[0] = 0.0
+    idx, val = kernels.sparse_top_k(sp.csr_matrix(dense), k)
+    ref_idx, ref_val = _reference_top_k(dense, k)
+    assert np.array_equal(idx, ref_idx)
+    assert np.array_equal(val, ref_val)
