@@ -326,3 +326,35 @@ def test_grouped_threshold_sparse_top_k_equals_a_per_row_sort(seed, monkeypatch)
     ref_idx, ref_val = _reference_top_k(dense, k)
     assert np.array_equal(idx, ref_idx)
     assert np.array_equal(val, ref_val)
+
+
+@pytest.mark.parametrize("normalization", ["conditional", "cosine", "lift", "bm25"])
+def test_unpruned_seed_rows_rank_like_the_pruned_matrix(normalization):
+    """The normalization comparison ranks its seeds' rows unpruned: the first k scores must not change
+    (which of several products tied at the k-th score is listed may: pruning keeps ties in stored order)."""
+    lines, products = _shop(seed=4, n_products=80, n_orders=900)
+    model = ProductRecommender(normalization=normalization, max_neighbors=12, top_k=8).fit(
+        lines, products, precompute=False)
+    rows = np.arange(0, 80, 3)
+    pruned = model.score_top_k(rows, "bought_together", 10)
+    model.rebuild_cooccurrence(normalization, rows=rows, prune=False)
+    assert np.diff(model.bought_together_.indptr).max() > 12  # the rows really are longer than the cap
+    unpruned = model.score_top_k(rows, "bought_together", 10)
+    np.testing.assert_allclose(pruned[1], unpruned[1], rtol=1e-6)
+    above = pruned[1] > pruned[1][:, -1:] * (1 + 1e-6)  # strictly above the k-th score: no tie involved
+    assert np.array_equal(pruned[0][above], unpruned[0][above])
+
+
+def test_a_fit_without_cooccurrence_rebuilds_to_the_plain_fit():
+    """Tuning fits without the normalized co-occurrence and rebuilds it: the matrix must equal a plain fit's."""
+    from ml_predictions.errors import InvalidParameterError
+
+    lines, products = _shop(seed=5)
+    plain = ProductRecommender(normalization="lift", random_state=0).fit(lines, products, precompute=False)
+    lazy = ProductRecommender(random_state=0).fit(lines, products, precompute=False, cooccurrence=False)
+    assert lazy.bought_together_.nnz == 0
+    lazy.rebuild_cooccurrence("lift")
+    assert lazy.bought_together_.nnz > 0
+    assert (lazy.bought_together_ != plain.bought_together_).nnz == 0
+    with pytest.raises(InvalidParameterError):
+        ProductRecommender().fit(lines, products, cooccurrence=False)

@@ -84,20 +84,23 @@ class FeaturesMixin:
         self._hth = (H, hth)
         return hth
 
-    def rebuild_cooccurrence(self, normalization: str, rows: np.ndarray | None = None) -> ProductRecommender:
+    def rebuild_cooccurrence(self, normalization: str, rows: np.ndarray | None = None, *,
+                             prune: bool = True) -> ProductRecommender:
         """Switch normalization on a model fitted in this process (tuning), without re-reading orders.
 
         `rows` (sorted product indices) builds only those rows, the others left empty: tuning compares
         normalizations on its validation seeds alone, and normalizing + pruning 10k full rows four
-        times was a third of a training.
+        times was a third of a training. `prune=False` keeps every co-occurrence of the rows: the
+        comparison only ranks each row's first k, which pruning to `max_neighbors` (> k) never changes
+        (ties included: both keep equal scores in stored order), and pruning was most of its cost.
         """
         self._check_fitted()
         if getattr(self, "_baskets", None) is None:
             raise NotFittedError("rebuild_cooccurrence needs a model fitted in this process.")
         self.normalization = normalization
         self._validate()
-        self.bought_together_ = prune_rows(self._cooccurrence(self._baskets, self.history_, rows),
-                                            self.max_neighbors).astype(np.float32)
+        C = self._cooccurrence(self._baskets, self.history_, rows)
+        self.bought_together_ = (prune_rows(C, self.max_neighbors) if prune else C).astype(np.float32)
         self.__dict__.pop("_neighbour_cache", None)
         return self
 

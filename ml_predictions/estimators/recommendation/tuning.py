@@ -49,14 +49,15 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
     trace: dict[str, Any] = {}
     # one fit; normalizations and weights are then varied on it (precompute=False: only the validation
     # seeds are scored)
-    m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False)
+    # (without its normalized co-occurrence when the normalization is tuned: it is rebuilt below)
+    m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False, cooccurrence=not tune_normalization)
     q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_), max_basket_size=m.max_basket_size,
                        max_queries=max_queries, random_state=params.get("random_state"))
     if tune_normalization:
         scores = {}
         seeds = np.unique(q.seeds)
         for norm in NORMALIZATIONS:  # only the validation seeds' rows are built for the comparison
-            m.rebuild_cooccurrence(norm, rows=seeds)
+            m.rebuild_cooccurrence(norm, rows=seeds, prune=False)
             scores[norm] = _recall_on(m, q, "bought_together", k)
         chosen["normalization"] = max(NORMALIZATIONS, key=lambda x: (scores[x], -NORMALIZATIONS.index(x)))
         trace["normalization_recall"] = scores
