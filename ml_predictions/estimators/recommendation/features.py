@@ -137,15 +137,14 @@ class FeaturesMixin:
         C, counts, total = raw
         if only is not None:
             C = _embed_rows(C[only], only, n)
-        rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
-        ci = np.maximum(counts[rows], 1e-9)
-        cj = np.maximum(counts[C.indices], 1e-9)
+        floor = np.maximum(counts, 1e-9)
+        ci = np.repeat(floor, np.diff(C.indptr))  # the row's count for each entry, in one pass
         if self.normalization == "conditional":  # P(j | i): ranks by raw count, favours best-sellers
             data = C.data / ci
         elif self.normalization == "cosine":
-            data = C.data / np.sqrt(ci * cj)
+            data = C.data / np.sqrt(ci * floor[C.indices])
         else:  # lift: P(i, j) / (P(i) P(j)), damped by a pseudo-count so one shared order is not "huge lift"
-            data = C.data * total / (ci * (cj + 5.0))
+            data = C.data * total / (ci * (floor[C.indices] + 5.0))
         return sp.csr_matrix((data.astype(np.float32), C.indices.copy(), C.indptr.copy()), shape=C.shape)
 
     def blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None, *,

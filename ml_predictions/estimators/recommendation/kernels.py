@@ -101,10 +101,17 @@ def _kth_largest_per_row(matrix: sp.csr_matrix, long_rows: np.ndarray, counts: n
 
 
 def drop_diagonal(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """The same matrix without its diagonal and explicit zeros, built straight from the CSR arrays."""
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    """The same matrix without its diagonal and explicit zeros, built straight from the CSR arrays.
+
+    Run on the 10-20M entries of every co-occurrence product: the rows are int32 and the new row
+    lengths come from the few dropped entries, not from a count of every kept one.
+    """
+    n = matrix.shape[0]
+    counts = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 else np.int64), counts)
     keep = (matrix.indices != rows) & (matrix.data != 0)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]))])
+    lengths = counts - np.bincount(rows[np.flatnonzero(~keep)], minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
     return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
 
 
