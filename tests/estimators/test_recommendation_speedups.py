@@ -358,3 +358,15 @@ def test_a_fit_without_cooccurrence_rebuilds_to_the_plain_fit():
     assert (lazy.bought_together_ != plain.bought_together_).nnz == 0
     with pytest.raises(InvalidParameterError):
         ProductRecommender().fit(lines, products, cooccurrence=False)
+
+
+def test_a_final_fit_frees_its_raw_counts_and_still_rebuilds_the_same_matrix():
+    """A fit with its lists frees the raw co-occurrence before pruning (peak memory); a rebuild recomputes it."""
+    lines, products = _shop(seed=6)
+    final = ProductRecommender(random_state=0).fit(lines, products)
+    assert final.__dict__.get("_raw") is None and "_hth" not in final.__dict__
+    tuning = ProductRecommender(random_state=0).fit(lines, products, precompute=False)
+    assert tuning._raw is not None
+    final.rebuild_cooccurrence("lift")
+    tuning.rebuild_cooccurrence("lift")
+    assert final.bought_together_.nnz > 0 and (final.bought_together_ != tuning.bought_together_).nnz == 0

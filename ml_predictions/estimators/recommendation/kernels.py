@@ -53,7 +53,7 @@ def prune_rows(matrix: sp.csr_matrix, keep: int, *, chunk_cells: int = 4_000_000
     n_rows = matrix.shape[0]
     in_long = np.zeros(n_rows, bool)
     in_long[long_rows] = True
-    rows = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
+    rows = np.repeat(np.arange(n_rows, dtype=np.int32 if n_rows < 2**31 else np.int64), counts)
     pos = np.flatnonzero(in_long[rows])
     r = rows[pos]
     vals = np.asarray(matrix.data[pos], dtype=np.float32)
@@ -89,7 +89,7 @@ def _kth_largest_per_row(matrix: sp.csr_matrix, long_rows: np.ndarray, counts: n
         lens = lengths[start:end]
         width = int(lens[-1])
         total = int(lens.sum())
-        row_id = np.repeat(np.arange(len(block)), lens)
+        row_id = np.repeat(np.arange(len(block), dtype=np.int32), lens)
         offs = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
         pad = np.full((len(block), width), -np.inf, np.float32)
         pad[row_id, offs] = matrix.data[np.repeat(matrix.indptr[block], lens) + offs]

@@ -162,9 +162,8 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
         three times: tuning, holdout, final). The content features and the "similar" lists depend on the
         catalogue alone, so they are taken from it instead of being rebuilt, when its catalogue, content
         parameters and availability match; otherwise it is ignored.
-        `cooccurrence=False` (tuning, which then calls `rebuild_cooccurrence` for each normalization it
-        tries): only the raw counts are built, and `bought_together_` stays empty until that call, instead
-        of being normalized and pruned once for nothing. It needs `precompute=False`.
+        `cooccurrence=False` (tuning, which then rebuilds it under each normalization it tries, with
+        precompute=False): raw counts only, `bought_together_` left empty instead of built for nothing.
         """
         self._validate()
         if precompute and not cooccurrence:
@@ -237,16 +236,22 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
             w = np.power(0.5, age_days / max(self.popularity_half_life_days, 1e-9))
             per_order = pd.DataFrame({"o": o_codes, "p": lines["p"].to_numpy(), "w": w}).drop_duplicates(["o", "p"])
             pop = np.bincount(per_order["p"], weights=per_order["w"], minlength=n)
+            del per_order, w, age_days
         else:
             pop = np.zeros(n)
         self.purchase_counts_ = np.asarray(B.sum(axis=0)).ravel().astype(np.int64)
         self.popularity_ = (pop / pop.max() if pop.max() > 0 else pop).astype(np.float32)
 
-        # --- bought together ---
+        # --- bought together --- (the line-level frames are freed first: the co-occurrence is a fit's peak)
+        del lines, hist, ev, o_codes, c_all, epoch_s
         self._baskets = B  # transient (not pickled): lets tuning try other normalizations without a refit
         self._raw = None  # transient raw counts, filled by _cooccurrence (shared by 3 normalizations)
         if cooccurrence:
-            self.bought_together_ = prune_rows(self._cooccurrence(B, H), self.max_neighbors).astype(np.float32)
+            C = self._cooccurrence(B, H)
+            self.__dict__.pop("_hth", None)
+            self._raw = None if precompute else self._raw  # a final normalization: freed before pruning
+            self.bought_together_ = prune_rows(C, self.max_neighbors).astype(np.float32)
+            del C
         else:  # the raw counts only, while H.T @ H is still at hand (bm25 builds its own weights)
             if self.normalization != "bm25":
                 self._raw = self._raw_cooccurrence(B, H)
