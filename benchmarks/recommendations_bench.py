@@ -9,7 +9,8 @@ Run from the repository root in the benchmark venv (implicit must never touch th
 Sub-commands: `customer` (per-customer recall for each neighbour list x popularity weight, on the
 validation window and on the holdout), `quality` (generator + Bread Basket, every method, popularity, implicit ItemItem cosine /
 BM25 and ALS on the same time split and the same queries), `perf` (1M order lines over 10k products:
-fit time and peak memory in a fresh child process, request latency), `all`.
+fit time and peak memory in a fresh child process, request latency, and implicit's CosineRecommender
+fitted on the same orders x products matrix in the same run, in the benchmark venv), `all`.
 Figures are printed as Markdown; benchmarks/results/recommendations.md records one run.
 """
 from __future__ import annotations
@@ -235,18 +236,13 @@ def fit_child(kind: str) -> None:
     else:
         from implicit.nearest_neighbours import CosineRecommender
 
-        ids = {p: i for i, p in enumerate(products["id"].astype(str))}
-        p = lines["product_id"].astype(str).map(ids).to_numpy()
-        o, _ = pd.factorize(lines["order_id"])
-        m = sp.csr_matrix((np.ones(len(p), np.float32), (o, p)), shape=(int(o.max()) + 1, len(ids)))
-        m.sum_duplicates()
-        m.data[:] = 1.0
+        m = orders_matrix(lines, products)
         rec = CosineRecommender(K=50)
         rec.fit(m, show_progress=False)
-        rec.similar_items(np.arange(len(ids)), N=50)
+        rec.similar_items(np.arange(m.shape[1]), N=50)
         label = "implicit CosineRecommender(K=50): matrix + fit + top-50 similar items of every product"
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(f"- {label}: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss:.0f} MB (load before {load})")
 
 
@@ -338,15 +334,31 @@ def customer_blend(name: str, lines: pd.DataFrame, products: pd.DataFrame) -> No
 # ------------------------------------------------------------------------------------------ performance
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started its program, in MB.
+
+    VmHWM, not ru_maxrss: a child started by fork + exec inherits the parent's high-water mark in
+    ru_maxrss, so a child of the benchmark (which holds the generated shop) would report the parent's.
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def perf_child(kind: str) -> None:
-    """Runs in a fresh process so ru_maxrss is this measurement's peak, not the parent's."""
+    """Runs in a fresh process so the peak memory is this measurement's, not the parent's."""
     import pickle
 
     t0 = time.perf_counter()
     with open(os.environ["RECO_BENCH_DATA"], "rb") as handle:  # generated once by the parent
         lines, products = pickle.load(handle)
     gen_s = time.perf_counter() - t0
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base_rss = peak_rss_mb()
     out = {"lines": len(lines), "orders": int(lines["order_id"].nunique()), "products": len(products),
            "customers": int(lines["customer_id"].nunique()), "load_seconds": round(gen_s, 2),
            "rss_after_data_mb": round(base_rss)}
@@ -358,12 +370,18 @@ def perf_child(kind: str) -> None:
         lines = encode_lines(lines)
         result = tune_and_evaluate(lines, products, {"random_state": SEED}, test_fraction=TEST_FRACTION)
         out["evaluation_seconds"] = round(time.perf_counter() - t0, 2)
+        out["evaluation_cpu_seconds"] = round(time.process_time() - cpu0, 2)
+        t1, cpu1 = time.perf_counter(), time.process_time()
         model = ProductRecommender(**result["params"]).fit(lines, products, content_from=result.pop("catalogue"))
+        out["final_fit_seconds"] = round(time.perf_counter() - t1, 2)
+        out["final_fit_cpu_seconds"] = round(time.process_time() - cpu1, 2)
         out["hybrid_recall"] = result["evaluation"]["item"]["hybrid"]["recall_at_10"]
         out["popularity_recall"] = result["evaluation"]["item"]["popularity"]["recall_at_10"]
+        out["customer_recall"] = result["evaluation"]["customer"]["hybrid"]["recall_at_10"]
+        out["buy_again_recall"] = result["evaluation"]["buy_again"]["buy_again"]["recall_at_10"]
     out["seconds"] = round(time.perf_counter() - t0, 2)
     out["cpu_seconds"] = round(time.process_time() - cpu0, 2)  # fairer than wall time on a shared machine
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["peak_rss_mb"] = round(peak_rss_mb())
     out["summary"] = {k: model.summary()[k] for k in ("nnz", "content_nnz", "avg_similarity", "normalization")}
     import joblib, io  # noqa: E401, I001
     buf = io.BytesIO()
@@ -410,7 +428,10 @@ def perf() -> None:
     data = generator_data(customers=100_000, products=10_000, orders=400_000, seed=3)
     with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as handle:
         pickle.dump(data, handle)
+    matrix = tempfile.NamedTemporaryFile(suffix=".npz", delete=False).name
+    sp.save_npz(matrix, orders_matrix(*data))  # the orders x products matrix implicit is given
     del data
+    cpu: dict[str, float] = {}
     for kind in ("fit", "train"):
         proc = subprocess.run([sys.executable, __file__, "perf-child", kind], capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT), "RECO_BENCH_DATA": handle.name})
@@ -419,14 +440,19 @@ def perf() -> None:
             print(f"{kind} failed:\n{proc.stderr[-3000:]}")
             continue
         r = json.loads(line[0][7:])
+        cpu[kind] = r["cpu_seconds"]
+        if kind == "train":
+            cpu["final fit inside the training"] = r["final_fit_cpu_seconds"]
         label = "final fit (co-occurrence, content, top-50 lists for 3 methods)" if kind == "fit" else \
             "whole training as the endpoint runs it (tuning fits + holdout evaluation + final fit)"
         print(f"- {label}: **{r['seconds']} s** wall ({r['cpu_seconds']} s CPU), peak RSS **{r['peak_rss_mb']} MB** (of which "
               f"{r['rss_after_data_mb']} MB after loading the data, before the work); {r['lines']:,} lines, "
               f"{r['orders']:,} orders, {r['customers']:,} customers, {r['products']:,} products; "
               f"artifact {r['artifact_mb']} MB; {json.dumps(r['summary'])}"
-              + (f"; evaluation part {r['evaluation_seconds']} s, hybrid recall@10 {r['hybrid_recall']} vs "
-                 f"popularity {r['popularity_recall']}" if kind == "train" else ""))
+              + (f"; tuning + holdout evaluation {r['evaluation_seconds']} s wall ({r['evaluation_cpu_seconds']} s CPU), "
+                 f"final fit {r['final_fit_seconds']} s wall ({r['final_fit_cpu_seconds']} s CPU); hybrid recall@10 "
+                 f"{r['hybrid_recall']} vs popularity {r['popularity_recall']}, customer {r['customer_recall']}, "
+                 f"buy again {r['buy_again_recall']}" if kind == "train" else ""))
         print(f"  (load average after: {tuple(round(x, 2) for x in os.getloadavg())})")
         if "latency_ms" in r:
             print("\nRequest latency of the service call (in-process, artifact loaded):\n")
@@ -436,6 +462,51 @@ def perf() -> None:
                 print(f"| {k} | {v['p50']} | {v['p95']} | {v['p99']} | {v['n']} |")
         print()
     os.unlink(handle.name)
+    # implicit lives only in the benchmark venv: the same matrix, saved as .npz, fitted there
+    python = os.environ.get("BENCH_PYTHON") or next(
+        (p for p in (str(ROOT / "benchmarks" / ".venv" / "bin" / "python"), "/work/bench-venv/bin/python")
+         if Path(p).exists()), sys.executable)
+    proc = subprocess.run([python, __file__, "implicit-child", matrix], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    os.unlink(matrix)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if not line:
+        print(f"implicit ({python}) failed:\n{proc.stderr[-3000:]}")
+        return
+    r = json.loads(line[0][7:])
+    print(f"- implicit {r['version']} CosineRecommender(K=50) on the same {r['shape'][0]:,} orders x {r['shape'][1]:,} "
+          f"products matrix ({r['nnz']:,} entries): fit + top-50 similar items of every product **{r['seconds']} s** "
+          f"wall ({r['cpu_seconds']} s CPU), peak RSS {r['peak_rss_mb']} MB")
+    print("  ratio of our CPU time to implicit's (target for the final fit: <= 2): "
+          + ", ".join(f"{k} {v / r['cpu_seconds']:.1f}x" for k, v in cpu.items() if k != "train"))
+    print(f"  (load average after: {tuple(round(x, 2) for x in os.getloadavg())})")
+
+
+def orders_matrix(lines: pd.DataFrame, products: pd.DataFrame) -> sp.csr_matrix:
+    """Binary orders x products matrix of the order lines (what an item-item library is fitted on)."""
+    ids = {p: i for i, p in enumerate(products["id"].astype(str))}
+    p = lines["product_id"].astype(str).map(ids).to_numpy()
+    o, _ = pd.factorize(lines["order_id"])
+    m = sp.csr_matrix((np.ones(len(p), np.float32), (o, p)), shape=(int(o.max()) + 1, len(ids)))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def implicit_child(path: str) -> None:
+    """implicit's CosineRecommender on a saved matrix (runs in the benchmark venv; needs scipy + implicit)."""
+    import implicit
+    from implicit.nearest_neighbours import CosineRecommender
+
+    m = sp.load_npz(path).tocsr()
+    t0, c0 = time.perf_counter(), time.process_time()
+    rec = CosineRecommender(K=50)
+    rec.fit(m, show_progress=False)
+    rec.similar_items(np.arange(m.shape[1]), N=50)
+    out = {"version": implicit.__version__, "shape": list(m.shape), "nnz": int(m.nnz),
+           "seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2),
+           "peak_rss_mb": round(peak_rss_mb())}
+    print("RESULT " + json.dumps(out))
 
 
 def _plain(frame: pd.DataFrame) -> dict:
@@ -462,7 +533,7 @@ def _frame(plain: dict) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["quality", "quality-real", "perf", "customer", "all", "perf-child", "buy-again",
-                                         "fit-vs-implicit", "fit-child"])
+                                         "fit-vs-implicit", "fit-child", "implicit-child"])
     parser.add_argument("kind", nargs="?", default="fit")
     args = parser.parse_args()
     if args.what == "perf-child":
@@ -470,6 +541,9 @@ def main() -> None:
         return
     if args.what == "fit-child":
         fit_child(args.kind)
+        return
+    if args.what == "implicit-child":
+        implicit_child(args.kind)
         return
     if args.what == "fit-vs-implicit":
         fit_vs_implicit()

@@ -309,3 +309,64 @@ def _assert_pruned_from(pruned: sp.csr_matrix, full: np.ndarray, keep: int) -> N
     for row_got, row_full in zip(got, full, strict=True):
         top = np.sort(row_full[row_full > 0])[::-1][:keep]
         np.testing.assert_allclose(np.sort(row_got[row_got > 0])[::-1], top, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_grouped_threshold_sparse_top_k_equals_a_per_row_sort(seed, monkeypatch):
+    from ml_predictions.estimators.recommendation import kernels
+
+    rng = np.random.default_rng(seed)
+    # groups of 1-5 entries and rows from empty to hundreds of entries, so every row shape is met
+    monkeypatch.setattr(kernels, "SPARSE_TOP_K_GROUP", int(rng.integers(1, 6)))
+    n_rows, n_cols, k = int(rng.integers(1, 60)), int(rng.integers(40, 400)), int(rng.integers(1, 12))
+    dense = np.where(rng.random((n_rows, n_cols)) < rng.uniform(0.01, 0.8), rng.integers(1, 5, (n_rows, n_cols)),
+                     0).astype(np.float32) / 4  # few distinct values: ties at the k-th place
+    dense[0] = 0.0
+    idx, val = kernels.sparse_top_k(sp.csr_matrix(dense), k)
+    ref_idx, ref_val = _reference_top_k(dense, k)
+    assert np.array_equal(idx, ref_idx)
+    assert np.array_equal(val, ref_val)
+
+
+@pytest.mark.parametrize("normalization", ["conditional", "cosine", "lift", "bm25"])
+def test_unpruned_seed_rows_rank_like_the_pruned_matrix(normalization):
+    """The normalization comparison ranks its seeds' rows unpruned: the first k scores must not change
+    (which of several products tied at the k-th score is listed may: pruning keeps ties in stored order)."""
+    lines, products = _shop(seed=4, n_products=80, n_orders=900)
+    model = ProductRecommender(normalization=normalization, max_neighbors=12, top_k=8).fit(
+        lines, products, precompute=False)
+    rows = np.arange(0, 80, 3)
+    pruned = model.score_top_k(rows, "bought_together", 10)
+    model.rebuild_cooccurrence(normalization, rows=rows, prune=False)
+    assert np.diff(model.bought_together_.indptr).max() > 12  # the rows really are longer than the cap
+    unpruned = model.score_top_k(rows, "bought_together", 10)
+    np.testing.assert_allclose(pruned[1], unpruned[1], rtol=1e-6)
+    above = pruned[1] > pruned[1][:, -1:] * (1 + 1e-6)  # strictly above the k-th score: no tie involved
+    assert np.array_equal(pruned[0][above], unpruned[0][above])
+
+
+def test_a_fit_without_cooccurrence_rebuilds_to_the_plain_fit():
+    """Tuning fits without the normalized co-occurrence and rebuilds it: the matrix must equal a plain fit's."""
+    from ml_predictions.errors import InvalidParameterError
+
+    lines, products = _shop(seed=5)
+    plain = ProductRecommender(normalization="lift", random_state=0).fit(lines, products, precompute=False)
+    lazy = ProductRecommender(random_state=0).fit(lines, products, precompute=False, cooccurrence=False)
+    assert lazy.bought_together_.nnz == 0
+    lazy.rebuild_cooccurrence("lift")
+    assert lazy.bought_together_.nnz > 0
+    assert (lazy.bought_together_ != plain.bought_together_).nnz == 0
+    with pytest.raises(InvalidParameterError):
+        ProductRecommender().fit(lines, products, cooccurrence=False)
+
+
+def test_a_final_fit_frees_its_raw_counts_and_still_rebuilds_the_same_matrix():
+    """A fit with its lists frees the raw co-occurrence before pruning (peak memory); a rebuild recomputes it."""
+    lines, products = _shop(seed=6)
+    final = ProductRecommender(random_state=0).fit(lines, products)
+    assert final.__dict__.get("_raw") is None and "_hth" not in final.__dict__
+    tuning = ProductRecommender(random_state=0).fit(lines, products, precompute=False)
+    assert tuning._raw is not None
+    final.rebuild_cooccurrence("lift")
+    tuning.rebuild_cooccurrence("lift")
+    assert final.bought_together_.nnz > 0 and (final.bought_together_ != tuning.bought_together_).nnz == 0

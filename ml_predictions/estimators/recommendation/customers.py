@@ -53,6 +53,26 @@ class BuyAgainParts:
     mask: np.ndarray
 
 
+@dataclass
+class DiscoveryParts:
+    """What `customer_top_k_from_parts` re-blends: per chunk of customers the history rows and their
+    scaled neighbour product, plus the popularity candidates and the availability mask."""
+
+    chunks: list[tuple[sp.csr_matrix, sp.csr_matrix]]
+    pop: np.ndarray
+    pop_cand: np.ndarray
+    in_pop: np.ndarray
+    mask: np.ndarray
+
+
+def _neighbour_part(weights: sp.csr_matrix, neigh: sp.csr_matrix) -> sp.csr_matrix:
+    """Each customer's mean neighbour score: history (or repeat) rows x neighbour lists, over the row's weight."""
+    size = np.maximum(np.asarray(weights.sum(axis=1)).ravel(), 1e-6).astype(np.float32)
+    S = (weights @ neigh).tocsr()
+    S.data = (S.data / np.repeat(size, np.diff(S.indptr))).astype(np.float32)
+    return S
+
+
 class CustomerListsMixin:
     def recommend_for_customer(self, customer_id: str, *, top_n: int = 10, include_purchased: bool = False,
                                with_filtered: bool = False) -> Any:
@@ -125,31 +145,62 @@ class CustomerListsMixin:
             out = [self._rank_buy_again(parts, chunk, k, filtered) for chunk in parts.chunks]
             return np.vstack([o[0] for o in out]), np.vstack([o[1] for o in out])
         neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"), with_excluded=with_excluded)
-        w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
         pop, pop_cand, in_pop = self._popularity_candidates(Hq, k, mask, filtered is not None)
         out_i, out_v = [], []
         step = self._customer_chunk(Hq, k)
         for start in range(0, n_c, step):
             sub = Hq[start:start + step]
-            m = sub.shape[0]
             # buy again: the neighbours of every product bought, weighted by its own repeat score
             weights = repeat[start:start + sub.shape[0]].astype(np.float32) if buying_again else sub
-            size = np.maximum(np.asarray(weights.sum(axis=1)).ravel(), 1e-6).astype(np.float32)
-            S = (weights @ neigh).tocsr()
-            S.data = (S.data / np.repeat(size, np.diff(S.indptr))).astype(np.float32)
-            S.data += w_pop * pop[S.indices] * ~in_pop[S.indices]
-            P = sp.csr_matrix((np.tile(w_pop * pop[pop_cand], m), np.tile(pop_cand, m),
-                               np.arange(m + 1) * len(pop_cand)), shape=(m, n))
-            S = (S + P).tocsr()
+            S = self._blend_discovery(sub, _neighbour_part(weights, neigh), pop, pop_cand, in_pop)
             if buying_again:
                 wr = np.float32(self.buy_again_weight)
-                S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + m].astype(np.float32)).tocsr()
+                S = (np.float32(1.0 - wr) * S + wr * repeat[start:start + sub.shape[0]].astype(np.float32)).tocsr()
             if not include_purchased:
                 S = S - S.multiply(sub)
             i, v = self._rank_available(S.tocsr(), k, mask, filtered)
             out_i.append(i)
             out_v.append(v)
         return np.vstack(out_i), np.vstack(out_v)
+
+    def customer_parts(self, histories: sp.csr_matrix, k: int) -> DiscoveryParts:
+        """The costly part of these customers' discovery lists under the current `customer_neighbours`:
+        per chunk, history x neighbour lists scaled by the history length. It does not depend on
+        `customer_popularity_weight`, so the tuning tries its 6 values on one sparse product per
+        neighbour list (`customer_top_k_from_parts`) instead of one per grid point."""
+        self._check_fitted()
+        n = len(self.product_ids_)
+        Hq = sp.csr_matrix(histories, dtype=np.float32, copy=True)
+        Hq.data[:] = 1.0
+        mask = ~self.available_ if self.exclude_unavailable else np.zeros(n, bool)
+        neigh = self._neighbour_matrix(getattr(self, "customer_neighbours", "hybrid"))
+        step = self._customer_chunk(Hq, k)
+        chunks = [(sub, _neighbour_part(sub, neigh)) for sub in
+                  (Hq[start:start + step] for start in range(0, Hq.shape[0], step))]
+        return DiscoveryParts(chunks, *self._popularity_candidates(Hq, k, mask, False), mask)
+
+    def customer_top_k_from_parts(self, parts: DiscoveryParts, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The lists of `customer_parts` under the current customer_popularity_weight: the same scores,
+        bit for bit, as `customer_top_k(histories, k)` (which runs the same steps)."""
+        if not parts.chunks:
+            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
+        out = []
+        for sub, neighbour_part in parts.chunks:
+            S = self._blend_discovery(sub, neighbour_part, parts.pop, parts.pop_cand, parts.in_pop)
+            out.append(self._rank_available((S - S.multiply(sub)).tocsr(), k, parts.mask, None))
+        return np.vstack([o[0] for o in out]), np.vstack([o[1] for o in out])
+
+    def _blend_discovery(self, sub: sp.csr_matrix, neighbour_part: sp.csr_matrix, pop: np.ndarray,
+                         pop_cand: np.ndarray, in_pop: np.ndarray) -> sp.csr_matrix:
+        """The neighbour part plus customer_popularity_weight x popularity, the popular candidates
+        included (`neighbour_part` is left unchanged: the tuning re-blends it)."""
+        m, n = sub.shape[0], len(self.product_ids_)
+        w_pop = np.float32(max(self.customer_popularity_weight, 1e-6))
+        data = neighbour_part.data + w_pop * pop[neighbour_part.indices] * ~in_pop[neighbour_part.indices]
+        S = sp.csr_matrix((data, neighbour_part.indices, neighbour_part.indptr), shape=neighbour_part.shape)
+        P = sp.csr_matrix((np.tile(w_pop * pop[pop_cand], m), np.tile(pop_cand, m),
+                           np.arange(m + 1) * len(pop_cand)), shape=(m, n))
+        return (S + P).tocsr()
 
     def _customer_chunk(self, Hq: sp.csr_matrix, k: int) -> int:
         n_pop = int(k + np.diff(Hq.indptr).max(initial=0))

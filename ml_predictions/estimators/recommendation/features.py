@@ -84,20 +84,23 @@ class FeaturesMixin:
         self._hth = (H, hth)
         return hth
 
-    def rebuild_cooccurrence(self, normalization: str, rows: np.ndarray | None = None) -> ProductRecommender:
+    def rebuild_cooccurrence(self, normalization: str, rows: np.ndarray | None = None, *,
+                             prune: bool = True) -> ProductRecommender:
         """Switch normalization on a model fitted in this process (tuning), without re-reading orders.
 
         `rows` (sorted product indices) builds only those rows, the others left empty: tuning compares
         normalizations on its validation seeds alone, and normalizing + pruning 10k full rows four
-        times was a third of a training.
+        times was a third of a training. `prune=False` keeps every co-occurrence of the rows: the
+        comparison only ranks each row's first k, which pruning to `max_neighbors` (> k) never changes
+        (ties included: both keep equal scores in stored order), and pruning was most of its cost.
         """
         self._check_fitted()
         if getattr(self, "_baskets", None) is None:
             raise NotFittedError("rebuild_cooccurrence needs a model fitted in this process.")
         self.normalization = normalization
         self._validate()
-        self.bought_together_ = prune_rows(self._cooccurrence(self._baskets, self.history_, rows),
-                                            self.max_neighbors).astype(np.float32)
+        C = self._cooccurrence(self._baskets, self.history_, rows)
+        self.bought_together_ = (prune_rows(C, self.max_neighbors) if prune else C).astype(np.float32)
         self.__dict__.pop("_neighbour_cache", None)
         return self
 
@@ -134,15 +137,14 @@ class FeaturesMixin:
         C, counts, total = raw
         if only is not None:
             C = _embed_rows(C[only], only, n)
-        rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
-        ci = np.maximum(counts[rows], 1e-9)
-        cj = np.maximum(counts[C.indices], 1e-9)
+        floor = np.maximum(counts, 1e-9)
+        ci = np.repeat(floor, np.diff(C.indptr))  # the row's count for each entry, in one pass
         if self.normalization == "conditional":  # P(j | i): ranks by raw count, favours best-sellers
             data = C.data / ci
         elif self.normalization == "cosine":
-            data = C.data / np.sqrt(ci * cj)
+            data = C.data / np.sqrt(ci * floor[C.indices])
         else:  # lift: P(i, j) / (P(i) P(j)), damped by a pseudo-count so one shared order is not "huge lift"
-            data = C.data * total / (ci * (cj + 5.0))
+            data = C.data * total / (ci * (floor[C.indices] + 5.0))
         return sp.csr_matrix((data.astype(np.float32), C.indices.copy(), C.indptr.copy()), shape=C.shape)
 
     def blend(self, bt: np.ndarray, cold: np.ndarray, ct: np.ndarray | None, *,

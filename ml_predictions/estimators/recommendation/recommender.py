@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -154,15 +155,19 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
             raise InvalidParameterError("top_k >= 1, max_basket_size >= 2 and max_history_items >= 1 are required")
 
     def fit(self, order_lines: pd.DataFrame, products: pd.DataFrame, *, precompute: bool = True,
-            content_from: ProductRecommender | None = None) -> ProductRecommender:
+            content_from: ProductRecommender | None = None, cooccurrence: bool = True) -> ProductRecommender:
         """Learn co-occurrence, content features and popularity; precompute the top-k lists.
 
         `content_from`: a model fitted in this process on the *same products table* (a training fits
         three times: tuning, holdout, final). The content features and the "similar" lists depend on the
         catalogue alone, so they are taken from it instead of being rebuilt, when its catalogue, content
         parameters and availability match; otherwise it is ignored.
+        `cooccurrence=False` (tuning, which then rebuilds it under each normalization it tries, with
+        precompute=False): raw counts only, `bought_together_` left empty instead of built for nothing.
         """
         self._validate()
+        if precompute and not cooccurrence:
+            raise InvalidParameterError("cooccurrence=False needs precompute=False", field="cooccurrence")
         for transient in ("_neighbour_cache", "_available_by_popularity", "_raw", "_repeat_events", "_content_dense",
                           "_hth"):
             self.__dict__.pop(transient, None)
@@ -231,15 +236,26 @@ class ProductRecommender(FeaturesMixin, ProductListsMixin, CustomerListsMixin, B
             w = np.power(0.5, age_days / max(self.popularity_half_life_days, 1e-9))
             per_order = pd.DataFrame({"o": o_codes, "p": lines["p"].to_numpy(), "w": w}).drop_duplicates(["o", "p"])
             pop = np.bincount(per_order["p"], weights=per_order["w"], minlength=n)
+            del per_order, w, age_days
         else:
             pop = np.zeros(n)
         self.purchase_counts_ = np.asarray(B.sum(axis=0)).ravel().astype(np.int64)
         self.popularity_ = (pop / pop.max() if pop.max() > 0 else pop).astype(np.float32)
 
-        # --- bought together ---
+        # --- bought together --- (the line-level frames are freed first: the co-occurrence is a fit's peak)
+        del lines, hist, ev, o_codes, c_all, epoch_s
         self._baskets = B  # transient (not pickled): lets tuning try other normalizations without a refit
         self._raw = None  # transient raw counts, filled by _cooccurrence (shared by 3 normalizations)
-        self.bought_together_ = prune_rows(self._cooccurrence(B, H), self.max_neighbors).astype(np.float32)
+        if cooccurrence:
+            C = self._cooccurrence(B, H)
+            self.__dict__.pop("_hth", None)
+            self._raw = None if precompute else self._raw  # a final normalization: freed before pruning
+            self.bought_together_ = prune_rows(C, self.max_neighbors).astype(np.float32)
+            del C
+        else:  # the raw counts only, while H.T @ H is still at hand (bm25 builds its own weights)
+            if self.normalization != "bm25":
+                self._raw = self._raw_cooccurrence(B, H)
+            self.bought_together_ = sp.csr_matrix((n, n), dtype=np.float32)
         self.__dict__.pop("_hth", None)  # shared by the two products above only: free it before the lists
 
         # --- content ---

@@ -18,7 +18,6 @@ from ml_predictions.estimators.recommendation.evaluation import (
     basket_queries,
     customer_targets,
     encode_lines,
-    evaluate_customers,
     evaluate_model,
     ranking_metrics,
     time_split,
@@ -49,14 +48,15 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
     trace: dict[str, Any] = {}
     # one fit; normalizations and weights are then varied on it (precompute=False: only the validation
     # seeds are scored)
-    m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False)
+    # (without its normalized co-occurrence when the normalization is tuned: it is rebuilt below)
+    m = ProductRecommender(**chosen).fit(fit_lines, products, precompute=False, cooccurrence=not tune_normalization)
     q = basket_queries(valid_lines, m.product_index_, len(m.product_ids_), max_basket_size=m.max_basket_size,
                        max_queries=max_queries, random_state=params.get("random_state"))
     if tune_normalization:
         scores = {}
         seeds = np.unique(q.seeds)
         for norm in NORMALIZATIONS:  # only the validation seeds' rows are built for the comparison
-            m.rebuild_cooccurrence(norm, rows=seeds)
+            m.rebuild_cooccurrence(norm, rows=seeds, prune=False)
             scores[norm] = _recall_on(m, q, "bought_together", k)
         chosen["normalization"] = max(NORMALIZATIONS, key=lambda x: (scores[x], -NORMALIZATIONS.index(x)))
         trace["normalization_recall"] = scores
@@ -92,13 +92,17 @@ def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, An
         # to end at "popularity" itself: the largest weight)
         c_grid = {}
         c_targets = customer_targets(m, valid_lines, max_queries=max_queries, random_state=params.get("random_state"))
-        for nb in CUSTOMER_NEIGHBOURS:
+        for nb in CUSTOMER_NEIGHBOURS if c_targets is not None else ():
+            m.set_params(customer_neighbours=nb)
+            parts = m.customer_parts(c_targets[2], k)  # one history x neighbours product per list
             for wcp in (0.001, 0.1, 0.3, 1.0, 3.0, 10.0):
-                m.set_params(customer_neighbours=nb, customer_popularity_weight=wcp)
-                figures = evaluate_customers(m, valid_lines, k=k, targets=c_targets)
-                if figures["hybrid"]["queries"] == 0:
+                m.set_params(customer_popularity_weight=wcp)
+                figures = ranking_metrics(m.customer_top_k_from_parts(parts, k)[0], c_targets[1],
+                                          len(m.product_ids_), k)
+                if figures["queries"] == 0:
                     break
-                c_grid[(nb, wcp)] = figures["hybrid"]["recall_at_10"]
+                c_grid[(nb, wcp)] = figures["recall_at_10"]
+            del parts
         if c_grid:
             best_c = max(c_grid, key=lambda key: (c_grid[key], -CUSTOMER_NEIGHBOURS.index(key[0]), -key[1]))
             chosen["customer_neighbours"], chosen["customer_popularity_weight"] = best_c
