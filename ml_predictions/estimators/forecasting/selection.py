@@ -196,7 +196,8 @@ class AutoSeriesForecaster(StoredForecastMixin, BaseEstimator):
         order = list(preds)
         table = np.vstack([np.nan_to_num(mase[c], nan=np.inf) for c in order])  # candidates x series
         short = int(self.calendar_.weekday_open(day_range(first_day, T)).sum()) < SHORT_HISTORY_DAYS
-        chosen_idx = choose(order, table, family=SHORT_FAMILY if short else ETS_FAMILY)
+        family = SHORT_FAMILY if short and set(SHORT_FAMILY) <= set(order) else ETS_FAMILY
+        chosen_idx = choose(order, table, family=family)
         self.chosen_ = [order[j] for j in chosen_idx]
         self.scores_ = mase
         self.origins_ = [str(first_day + o) for o in origins]

@@ -118,6 +118,13 @@ def test_auto_switches_family_below_twenty_weeks_of_open_days():
         chosen = model.chosen_[0]
         assert chosen in family or scores[chosen] < (1 - FAMILY_MARGIN) * best_family, (days, chosen, scores)
         assert SHORT_FAMILY[0] in scores
+    # without the median among the candidates, a short history keeps the exponential-smoothing family
+    y = pd.DataFrame({"x": _multiplicative(130, seed=4)}, index=pd.date_range("2024-01-01", periods=130, freq="D"))
+    model = AutoSeriesForecaster(("ets", "ets_mul_error", "theta", "seasonal_naive"), horizon=14, max_horizon=14,
+                                 min_history_days=90).fit(y)
+    scores = {c: float(v[0]) for c, v in model.scores_.items()}
+    chosen = model.chosen_[0]
+    assert chosen in ETS_FAMILY or scores[chosen] < (1 - FAMILY_MARGIN) * min(scores[c] for c in ETS_FAMILY)
 
 
 def test_ets_estimates_initial_states_only_below_twenty_weeks(monkeypatch):
