@@ -60,6 +60,25 @@ def test_calendar_forecast_is_zero_on_closed_days_and_fits_open_days_only():
     assert (out[(weekdays(future) != 5) & (future != np.datetime64("2024-07-31"))] > 50).all()
 
 
+def test_a_closure_is_filled_from_its_neighbours_not_copied_from_a_spike_a_week_before():
+    """Bread Basket's shape: a closure a week after an exceptional day. The cheap fill copies the
+    spike; the refined fill (what the models see) is the one-step forecast, near the usual day."""
+    frame = _series(120)
+    y = frame["total"].to_numpy().copy()
+    days = frame.index.to_numpy().astype("datetime64[D]")
+    y[100] = 400.0  # a one-off rush (a Wednesday: usual ~100)
+    cal = OpenCalendar((), frozenset({days[107]}))
+    cheap = open_days_series(y, days, cal)
+    refined = open_days_series(y, days, cal, refine=True)
+    assert cheap[107] == 400.0
+    assert 60 < refined[107] < 160
+    assert np.array_equal(np.delete(refined, 107), np.delete(y, 107))  # open days untouched
+    # twenty weeks and more: the copy stays (four copied days weigh little in a long fit)
+    long_y = np.concatenate([_series(20)["total"].to_numpy(), y])
+    long_days = pd.date_range("2023-12-12", periods=140, freq="D").to_numpy().astype("datetime64[D]")
+    assert open_days_series(long_y, long_days, OpenCalendar((), frozenset({long_days[127]})), refine=True)[127] == 400.0
+
+
 @pytest.fixture(scope="module")
 def fitted() -> AutoSeriesForecaster:
     return AutoSeriesForecaster(STAT, horizon=28, max_horizon=60).fit(_series(300, closed_saturday=True, rise=0.8))

@@ -89,12 +89,12 @@ def test_auto_is_at_or_below_auto_ets_on_cdnow_revenue():
     assert np.mean(ours) <= np.mean(bar), (ours, bar)
 
 
-@pytest.mark.xfail(strict=True, reason="open gap: 0.664 vs AutoETS 0.645 over these windows (0.675 before "
-                   "estimated ETS states on short histories); ETS(A,N,A) on the raw series (Christmas zeros "
-                   "kept) scores 0.645, on the open-days series 0.670; theta alone 0.643")
 def test_auto_is_at_or_below_auto_ets_on_bread_basket():
     """Bread Basket: 162 days, so 6 windows 7 days apart on 97-132 days of history, closed over
-    Christmas (and open for one sale on New Year's Day). Strict: passing means the gap closed."""
+    Christmas (and open for one sale on New Year's Day). It lost 0.664 vs 0.645 while its closures
+    were refilled by week-earlier copies and the backtest picked among ETS variants it could not
+    rank on such short fits; now the closures are refilled by a one-step forecast and the median
+    of the three best stands in for the family (benchmarks/results/forecasting_auto.md)."""
     ours, bar = _rolling(_bread(), windows=6, spacing=7, min_history=90)
     assert np.mean(ours) <= np.mean(bar), (ours, bar)
 

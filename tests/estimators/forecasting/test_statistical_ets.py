@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ml_predictions.estimators.forecasting.calendar import detect_calendar
-from ml_predictions.estimators.forecasting.selection import choose
+from ml_predictions.estimators.forecasting.selection import (
+    ETS_FAMILY,
+    FAMILY_MARGIN,
+    SHORT_FAMILY,
+    AutoSeriesForecaster,
+    choose,
+)
 from ml_predictions.estimators.forecasting.statistical import STATISTICAL_MODELS, ets_mul_error
 
 WEEK = np.array([1.0, 1.1, 1.0, 1.2, 1.6, 0.7, 0.5])
@@ -82,6 +89,42 @@ def test_choose_keeps_exponential_smoothing_unless_another_is_ten_percent_better
     # without any exponential smoothing candidate, the lowest backtest MASE wins
     assert [order[2:][j] for j in choose(order[2:], table[2:])] == ["random_forest", "combination_weighted",
                                                                "random_forest", "combination_weighted"]
+
+
+def test_on_a_short_history_the_median_combination_stands_in_for_exponential_smoothing():
+    order = ["ets", "ets_mul_error", "theta", "combination_median", "combination_weighted"]
+    table = np.array([
+        # series: family within 10 % | another 12 % better | the median unavailable
+        [0.80, 0.90, 0.80],
+        [0.78, 0.95, 0.78],
+        [0.74, 0.85, 0.72],
+        [0.76, 0.90, np.inf],
+        [0.75, 0.79, 0.75],
+    ])
+    assert [order[j] for j in choose(order, table, family=SHORT_FAMILY)] == [
+        "combination_median", "combination_weighted", "theta"]
+    assert [order[j] for j in choose(order, table)] == ["ets_mul_error", "combination_weighted", "ets_mul_error"]
+
+
+def test_auto_switches_family_below_twenty_weeks_of_open_days():
+    """The switch reads the history's open weekdays: 130 days fall under it, 150 do not."""
+    for days, family in ((130, SHORT_FAMILY), (150, ETS_FAMILY)):
+        y = pd.DataFrame({"x": _multiplicative(days, seed=4)},
+                         index=pd.date_range("2024-01-01", periods=days, freq="D"))
+        model = AutoSeriesForecaster(("ets", "ets_mul_error", "theta", "seasonal_naive", "combination_median"),
+                                     horizon=14, max_horizon=14, min_history_days=90).fit(y)
+        scores = {c: float(v[0]) for c, v in model.scores_.items()}
+        best_family = min(scores[c] for c in family)
+        chosen = model.chosen_[0]
+        assert chosen in family or scores[chosen] < (1 - FAMILY_MARGIN) * best_family, (days, chosen, scores)
+        assert SHORT_FAMILY[0] in scores
+    # without the median among the candidates, a short history keeps the exponential-smoothing family
+    y = pd.DataFrame({"x": _multiplicative(130, seed=4)}, index=pd.date_range("2024-01-01", periods=130, freq="D"))
+    model = AutoSeriesForecaster(("ets", "ets_mul_error", "theta", "seasonal_naive"), horizon=14, max_horizon=14,
+                                 min_history_days=90).fit(y)
+    scores = {c: float(v[0]) for c, v in model.scores_.items()}
+    chosen = model.chosen_[0]
+    assert chosen in ETS_FAMILY or scores[chosen] < (1 - FAMILY_MARGIN) * min(scores[c] for c in ETS_FAMILY)
 
 
 def test_ets_estimates_initial_states_only_below_twenty_weeks(monkeypatch):
