@@ -234,7 +234,10 @@ def artifact_integrity(model: MLModel) -> str:
 
 
 def get_active_model(model_type: str) -> MLModel:
-    model = MLModel.objects.filter(model_type=model_type, is_active=True).first()
+    """The active row of `model_type`, read on every serving call (so an activation by any process is seen
+    at once). Its two large JSON columns are left for a caller that reads them: decoding ~7 KB of metrics
+    was the largest part of this read, and serving needs only the id, version and artifact fields."""
+    model = MLModel.objects.filter(model_type=model_type, is_active=True).defer("metrics", "parameters").first()
     if model is None:
         raise NoActiveModelError(
             f"No active {model_type} model. Train one first (POST /api/ml/train-{_train_slug(model_type)}/ "
