@@ -153,6 +153,10 @@ DEFAULTS: dict[str, Any] = {
     # fingerprint's queries. A write nobody signalled (QuerySet.update() or SQL without mark_changed())
     # shows within this time. 0 = check the data on every request (exact, ~200 ms at 10k products).
     "INVENTORY_FINGERPRINT_SECONDS": 60,
+    # Read answers (GET /models/, predict-sales, the dashboard summary) are kept this many seconds in the
+    # cache INVENTORY_CACHE_ALIAS, keyed on the request and the registry/data stamps they are computed from
+    # (ml_predictions/answer_cache.py), so a training, an activation or a new row is a new key. 0 = off.
+    "ANSWER_CACHE_SECONDS": 300,
     # --- customer segmentation -------------------------------------------------------------------
     # RFM window in days before calc_date (the RFM + K-means peer system's RFM_WINDOW_DAYS).
     "SEGMENTATION_WINDOW_DAYS": 365,

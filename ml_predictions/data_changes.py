@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 VERSION_KEY = "ml_predictions:data_version"
 ALERTS_KEY = "ml_predictions:inventory_alerts_version"
+REGISTRY_KEY = "ml_predictions:registry_version"
 # the data-source tables whose writes are signalled (customers are not read by any cached result)
 TRACKED_TABLES = (("ORDER_ITEM_MODEL", "order_line"), ("PRODUCT_MODEL", "product"))
 
@@ -112,6 +113,18 @@ def mark_alerts_changed() -> None:
     _bump_now_and_on_commit(ALERTS_KEY)
 
 
+def registry_version() -> str | None:
+    """The model registry's stamp: moved by every save/delete of an MLModel and by the registry's bulk
+    writes (activation, restore, a monitoring note in `metrics`), so a cached answer that shows models
+    (GET /models/, the dashboard) is reused only while none of them changed in a way it shows."""
+    return _read_stamp(REGISTRY_KEY)
+
+
+def mark_registry_changed() -> None:
+    """Called after a write of MLModel rows that bypasses save() (`QuerySet.update()`)."""
+    _bump_now_and_on_commit(REGISTRY_KEY)
+
+
 def _related_models(model: type[models.Model], path: str) -> list[type[models.Model]]:
     """The models a lookup path such as "order__created_at" passes through after `model` (the last part is
     the column itself: "order__customer_id" is a value stored on the order, not a customer's)."""
@@ -154,6 +167,8 @@ def _on_write(sender: type[models.Model], **kwargs: Any) -> None:
         mark_changed()
     elif sender._meta.label == "ml_predictions.InventoryAlert":
         mark_alerts_changed()
+    elif sender._meta.label == "ml_predictions.MLModel":
+        mark_registry_changed()
 
 
 def connect_change_signals() -> None:

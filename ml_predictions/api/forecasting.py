@@ -237,8 +237,9 @@ class PredictSalesView(MLAPIView):
     def post(self, request: Request) -> Response:
         data = ForecastQueryInput(data=request.data or {})
         data.is_valid(raise_exception=True)
-        result = sales_forecast_predict(**data.validated_data, user=request.user)
-        return Response(PredictSalesOutput(result).data)
+        body = sales_forecast_predict(**data.validated_data, user=request.user,
+                                      present=lambda result: PredictSalesOutput(result).data)
+        return Response(body)
 
 
 class SalesForecastPlotView(MLAPIView):

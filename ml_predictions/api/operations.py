@@ -17,11 +17,13 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from ml_predictions.api.answers import rendered_answer
 from ml_predictions.api.base import MLAPIView
 from ml_predictions.api.fields import StrictInputSerializer
 from ml_predictions.api.plots import new_figure, png_response
 from ml_predictions.api.serializers import error_responses
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
+from ml_predictions.dashboard.answer import dashboard_expiry, dashboard_identity
 from ml_predictions.dashboard.segment_points import DEFAULT_POINTS, MAX_POINTS, segment_points
 from ml_predictions.dashboard.selectors import (
     daily_sales,
@@ -158,13 +160,16 @@ class DashboardSummaryView(MLAPIView):
         ],
     )
     def get(self, request):
-        body = {
-            "success": True,
-            "summary": dashboard_summary(),
-            "recent_models": RecentModelSerializer(recent_models(), many=True).data,
-            "recent_trainings": RecentTrainingSerializer(recent_trainings(), many=True).data,
-        }
-        return Response(body)
+        def build() -> dict:
+            return {
+                "success": True,
+                "summary": dashboard_summary(),
+                "recent_models": RecentModelSerializer(recent_models(), many=True).data,
+                "recent_trainings": RecentTrainingSerializer(recent_trainings(), many=True).data,
+            }
+
+        # reused while no prediction, training log, alert or model changed, and until the clock moves a figure
+        return rendered_answer(self, request, "dashboard", dashboard_identity(), build, timeout=dashboard_expiry)
 
 
 RETRAIN_CHOICES = list(dict.fromkeys([*ModelType.values, *MODEL_TYPE_ALIASES]))

@@ -203,8 +203,9 @@ class ProductRecommendationsView(MLAPIView):
     def get(self, request, product_id: str):
         query = ProductRecommendationQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        body = services.product_recommendations(product_id, user=request.user, **query.validated_data)
-        return Response(ProductRecommendationsOutput(body).data)
+        return Response(services.product_recommendations(
+            product_id, user=request.user, present=lambda body: ProductRecommendationsOutput(body).data,
+            **query.validated_data))
 
 
 class CustomerRecommendationsView(MLAPIView):
@@ -228,8 +229,9 @@ class CustomerRecommendationsView(MLAPIView):
     def get(self, request, customer_id: str):
         query = CustomerRecommendationQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        body = services.customer_recommendations(customer_id, user=request.user, **query.validated_data)
-        return Response(CustomerRecommendationsOutput(body).data)
+        return Response(services.customer_recommendations(
+            customer_id, user=request.user, present=lambda body: CustomerRecommendationsOutput(body).data,
+            **query.validated_data))
 
 
 urlpatterns: list[URLPattern] = [

@@ -55,6 +55,7 @@ from ml_predictions.api.segmentation_serializers import (  # noqa: F401  (TrainI
     TrainInput,
 )
 from ml_predictions.api.training import TRAIN_RESPONSES, training_response
+from ml_predictions.capabilities.segmentation.lookup import customer_segment_lookup
 from ml_predictions.capabilities.segmentation.scoring import (
     apply_segmentation,
     plot_points,
@@ -66,8 +67,6 @@ from ml_predictions.capabilities.segmentation.scoring import (
 from ml_predictions.capabilities.segmentation.selectors import (
     CUSTOMER_FIELDS,
     clustering_input_rows,
-    customer_segment,
-    marketing_actions,
     plotted_customers,
     resolve_run,
     rfm_rows,
@@ -75,9 +74,6 @@ from ml_predictions.capabilities.segmentation.selectors import (
     segment_export_rows,
     segment_members,
     segment_summaries,
-)
-from ml_predictions.capabilities.segmentation.services import (
-    record_customer_lookup,
 )
 from ml_predictions.data import canonical_id
 from ml_predictions.exports import safe_row
@@ -129,35 +125,8 @@ class CustomerSegmentView(MLAPIView):
     def get(self, request: Request, customer_id: str) -> Response:
         query = RunQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        model = resolve_run(query.validated_data.get("calc_date"))
-        row = customer_segment(model, canonical_id(customer_id))
-        body = {
-            "success": True,
-            "customer_id": row["customer_id"],
-            "cluster": row["cluster"],
-            "cluster_name": row["cluster_name"],
-            "segment_type": row["segment_type"],
-            "confidence_score": row["confidence"],
-            "characteristics": {
-                "recency_days": row["recency_days"],
-                "total_orders": row["frequency"],
-                "total_spent": row["monetary"],
-                "avg_order_value": row["avg_order_value"],
-                "purchase_frequency_monthly": row["purchases_per_month"],
-                "unique_products": row["unique_products"],
-                "tenure_days": row["tenure_days"],
-            },
-            "lifetime_value_prediction": row["clv"],
-            "probability_alive": row["p_alive"],
-            "expected_purchases_30d": row["expected_purchases"],
-            "rfm_segment": row["rfm_segment"],
-            "rfm_name": row["rfm_name"],
-            "recommendations": marketing_actions(row["segment_type"]),
-            "calc_date": row["calc_date"].isoformat(),
-            "model_id": str(model.pk),
-        }
-        record_customer_lookup(model, body, calc_date=query.validated_data.get("calc_date"), user=request.user)
-        return Response(CustomerSegmentOut(body).data)
+        return Response(customer_segment_lookup(customer_id, calc_date=query.validated_data.get("calc_date"),
+                                                user=request.user, present=lambda body: CustomerSegmentOut(body).data))
 
 
 

@@ -9,6 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ml_predictions.answer_cache import registry_identity
+from ml_predictions.api.answers import rendered_answer
 from ml_predictions.api.base import MLReadOnlyViewSet, SettingClasses
 from ml_predictions.api.permissions import MLAPIPermission
 from ml_predictions.api.serializers import (
@@ -62,6 +64,12 @@ class MLModelViewSet(MLReadOnlyViewSet):
     filterset_fields = ["model_type", "is_active", "algorithm"]
     ordering_fields = ["trained_at", "version", "model_type"]
     search_fields = ["algorithm"]
+
+    def list(self, request, *args, **kwargs):
+        # The page for this URL (filters, ordering, search, page) from the answer cache while the registry
+        # is unchanged: a training, a pruning, an activation or a metrics note is a new key.
+        return rendered_answer(self, request, "models", registry_identity(),
+                               lambda: super(MLModelViewSet, self).list(request, *args, **kwargs).data)
 
     @extend_schema(
         summary="Activate this version (rollback)",

@@ -28,6 +28,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
+from ml_predictions.data_changes import mark_registry_changed
 from ml_predictions.errors import ArtifactError, ConflictError, InvalidParameterError
 from ml_predictions.models import CustomerSegmentAssignment, CustomerSegmentHistory, MLModel, ModelType
 from ml_predictions.training.registry import clear_artifact_cache, get_storage, library_versions
@@ -248,6 +249,7 @@ def _activate_from_backup(entries: list[dict[str, Any]]) -> list[str]:
         list(MLModel.objects.select_for_update().filter(model_type=entry["model_type"]).values_list("id"))
         MLModel.objects.filter(model_type=entry["model_type"], is_active=True).exclude(pk=entry["id"]).update(is_active=False)
         MLModel.objects.filter(pk=entry["id"]).update(is_active=True)
+        mark_registry_changed()
         activated.append(f"{entry['model_type']} v{entry['version']}")
     return activated
 

@@ -34,6 +34,7 @@ def fail_stale_trainings(model_type: str | None = None) -> int:
         error=STALE_ERROR,
         message="Failed",
         finished_at=timezone.now(),
+        updated_at=timezone.now(),
     )
 
 

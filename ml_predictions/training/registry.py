@@ -33,6 +33,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from ml_predictions.conf import ml_settings
+from ml_predictions.data_changes import mark_registry_changed
 from ml_predictions.errors import ArtifactError, ConflictError, NoActiveModelError, NotFoundError
 from ml_predictions.models import MLModel, ModelType
 from ml_predictions.training.dbretry import retry_on_lock
@@ -107,6 +108,7 @@ def register_model(
                     # Lock the type's rows so two activations serialize; the partial unique index is the backstop.
                     list(MLModel.objects.select_for_update().filter(model_type=model_type).values_list("id"))
                     MLModel.objects.filter(model_type=model_type, is_active=True).update(is_active=False)
+                    mark_registry_changed()
                 model = MLModel.objects.create(
                     model_type=model_type,
                     version=next_version,
@@ -232,7 +234,10 @@ def artifact_integrity(model: MLModel) -> str:
 
 
 def get_active_model(model_type: str) -> MLModel:
-    model = MLModel.objects.filter(model_type=model_type, is_active=True).first()
+    """The active row of `model_type`, read on every serving call (so an activation by any process is seen
+    at once). Its two large JSON columns are left for a caller that reads them: decoding ~7 KB of metrics
+    was the largest part of this read, and serving needs only the id, version and artifact fields."""
+    model = MLModel.objects.filter(model_type=model_type, is_active=True).defer("metrics", "parameters").first()
     if model is None:
         raise NoActiveModelError(
             f"No active {model_type} model. Train one first (POST /api/ml/train-{_train_slug(model_type)}/ "
@@ -286,6 +291,7 @@ def model_activate(*, model_id: Any) -> Activation:
             MLModel.objects.filter(model_type=model.model_type, is_active=True).exclude(pk=model.pk).update(
                 is_active=False)
             MLModel.objects.filter(pk=model.pk).update(is_active=True)
+            mark_registry_changed()  # update() sends no signal; cached answers show which version is active
         return previous
 
     previous = retry_on_lock(switch, what=f"activating {model}")

@@ -253,6 +253,7 @@ def run_training(
             finished_at=timezone.now(),
             duration_seconds=duration,
             result={"success": False, "error": error},
+            updated_at=timezone.now(),
         ), what=f"recording training {log.pk}'s failure")
         if is_domain:
             logger.warning("training %s failed: %s", log.pk, exc)
@@ -286,6 +287,7 @@ def run_training(
         metrics=metrics,
         result=result,
         ml_model=model,
+        updated_at=timezone.now(),
     ), what=f"recording training {log.pk}'s success")
     log.refresh_from_db()
     return log

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from ml_predictions.errors import InvalidParameterError
 from ml_predictions.models import MLTrainingLog
@@ -24,10 +25,11 @@ def _enqueue(log_id: str, activation: str) -> None:
     except Exception:
         # The task never reached the queue: free the slot so the type is not blocked until the stale timeout.
         MLTrainingLog.objects.filter(pk=log_id).update(
-            status=MLTrainingLog.Status.FAILED, error="Could not enqueue the training task.", message="Failed"
+            status=MLTrainingLog.Status.FAILED, error="Could not enqueue the training task.", message="Failed",
+            updated_at=timezone.now(),  # update() skips auto_now; the dashboard's cache key reads it
         )
         raise
-    MLTrainingLog.objects.filter(pk=log_id).update(task_id=str(result.id)[:64])
+    MLTrainingLog.objects.filter(pk=log_id).update(task_id=str(result.id)[:64], updated_at=timezone.now())
 
 
 def training_queue(

@@ -13,15 +13,13 @@ Only with the reused fingerprint (INVENTORY_FINGERPRINT_SECONDS > 0, the default
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache import caches
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from ml_predictions.answer_cache import KEY_PREFIX, answer_key, read_answer, store_answer
 from ml_predictions.capabilities.inventory.reports import (
     health_report,
     inventory_analysis_report,
@@ -34,7 +32,7 @@ from ml_predictions.data_changes import alerts_version
 
 logger = logging.getLogger(__name__)
 
-ANSWER_KEY_PREFIX = "ml_predictions:inventory_answer:"
+ANSWER_KEY_PREFIX = f"{KEY_PREFIX}inventory_"  # + kind (answer_cache.answer_key)
 REPORTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "analysis": inventory_analysis_report, "reorder": reorder_report, "health": health_report,
 }
@@ -52,10 +50,9 @@ def _analysis_key(filters: dict[str, Any]) -> str | None:
 
 
 def answer_cache_key(kind: str, filters: dict[str, Any], analysis_key: str, alerts: str) -> str:
-    """One rendered answer's key: what it is cut from, how, in which language, with which stored alerts."""
-    identity = json.dumps({"kind": kind, "filters": filters, "language": translation.get_language(),
-                           "analysis": analysis_key, "alerts": alerts}, sort_keys=True, default=str)
-    return ANSWER_KEY_PREFIX + hashlib.sha256(identity.encode()).hexdigest()
+    """One rendered answer's key: what it is cut from, how, in which language (answer_key adds it), with
+    which stored alerts."""
+    return answer_key(f"inventory_{kind}", {"filters": filters, "analysis": analysis_key, "alerts": alerts})
 
 
 def inventory_answer(kind: str, filters: dict[str, Any], render: Callable[[dict[str, Any]], bytes]) -> bytes:
@@ -70,21 +67,12 @@ def inventory_answer(kind: str, filters: dict[str, Any], render: Callable[[dict[
     alerts = alerts_version() if analysis_key is not None else None
     if analysis_key is None or alerts is None:
         return render(REPORTS[kind](filters))
-    cache = caches[ml_settings.INVENTORY_CACHE_ALIAS]
-    try:
-        body = cache.get(answer_cache_key(kind, filters, analysis_key, alerts))
-    except Exception:  # noqa: BLE001 — an unreachable cache must not fail the request
-        logger.warning("inventory answer cache unreadable", exc_info=True)
-        body = None
+    body = read_answer(answer_cache_key(kind, filters, analysis_key, alerts))
     if isinstance(body, bytes):
         return body
     analysis, _sync = inventory_analysis_refresh(as_of=filters.get("as_of"), service_level=filters.get("service_level"))
     alerts = alerts_version()
     body = render(REPORTS[kind](filters, analysis=analysis))
     if alerts is not None:
-        try:
-            cache.set(answer_cache_key(kind, filters, analysis_key, alerts), body,
-                      int(ml_settings.INVENTORY_CACHE_SECONDS))
-        except Exception:  # noqa: BLE001 — e.g. an item larger than memcached's limit
-            logger.warning("inventory answer not cached", exc_info=True)
+        store_answer(answer_cache_key(kind, filters, analysis_key, alerts), body, int(ml_settings.INVENTORY_CACHE_SECONDS))
     return body

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from ml_predictions.capabilities.monitoring.selectors import forecast_check
 from ml_predictions.conf import ml_settings
+from ml_predictions.data_changes import mark_registry_changed
 from ml_predictions.estimators.monitoring import summarise_errors
 from ml_predictions.models import MLModel, MLTrainingLog, ModelType
 
@@ -59,6 +60,7 @@ def forecast_drift_check(*, days: int = 60, today: date | None = None) -> dict[s
         was_drifting = bool((metrics.get("monitoring") or {}).get("drifting"))
         metrics["monitoring"] = result
         MLModel.objects.filter(pk=model.pk).update(metrics=metrics)
+        mark_registry_changed()  # the model list and the dashboard show metrics
         if drifting and not was_drifting:  # one log entry when the drift starts, not one per check
             message = (f"Forecast drift: realised MASE {realised:.2f} over {len(check.errors)} days vs "
                        f"{promised:.2f} in the backtest; retrain suggested")
