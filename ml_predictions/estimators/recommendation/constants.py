@@ -13,3 +13,8 @@ COLD_START_POPULARITY_SHARE = 0.05
 # Buy again: popular products enter at this fraction of their popularity, far below any product the
 # customer's history scores (a decayed repeat of 0.5 ** 20 is still ~1e-6), so they only fill short lists.
 BUY_AGAIN_FILL = 1e-9
+# Offline evaluation: at most this many held-out baskets and customers per query set (a seeded sample),
+# and at most TUNING_QUERIES of them on the tuning's validation split. The recall of a 5,000-query sample
+# is within ~0.005 of every query's on the benchmarked shops (benchmarks/results/recommendations.md).
+EVALUATION_QUERIES = 5000
+TUNING_QUERIES = 3000
