@@ -100,3 +100,15 @@ def test_tune_and_evaluate_caps_the_holdout_at_max_queries():
     sample = capped["evaluation"]["sample"]
     assert sample["max_queries"] == 15 and sample["baskets"] == 15 and sample["customers"] == 15
     assert capped["evaluation"]["item"]["hybrid"]["queries"] <= 15
+
+
+def test_repeat_scores_of_sampled_rows_equal_those_rows_of_the_full_matrix():
+    lines, products = _shop()
+    model = ProductRecommender(top_k=10).fit(lines, products, precompute=False)
+    rows = np.array([5, 0, 77, 31])
+    for half_life in (None, 30.0, 365.0):
+        full = model.repeat_scores(half_life)[rows]
+        part = model.repeat_scores(half_life, rows=rows)
+        assert part.shape == (4, 30) and part.nnz == full.nnz > 0
+        assert np.array_equal(part.indptr, full.indptr) and np.array_equal(part.indices, full.indices)
+        assert np.array_equal(part.data, full.data)  # bit for bit, not approximately

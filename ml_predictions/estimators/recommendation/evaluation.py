@@ -277,7 +277,7 @@ def evaluate_buy_again(model: ProductRecommender, test_lines: pd.DataFrame, *, k
     idx, _ = model.customer_top_k(Hc, k, include_purchased=True, repeat=model.repeat_[cust])
     out = {"buy_again": ranking_metrics(idx, T, n, k)}
     if baselines:
-        out["own_top10"] = ranking_metrics(_available_top_k(model, model.repeat_scores(None)[cust], k), T, n, k)
+        out["own_top10"] = ranking_metrics(_available_top_k(model, model.repeat_scores(None, rows=cust), k), T, n, k)
         pop = model.popularity_.astype(float).copy()
         if model.exclude_unavailable:
             pop[~model.available_] = -np.inf

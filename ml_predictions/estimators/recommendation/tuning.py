@@ -152,7 +152,7 @@ def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int,
     def parts_for(nb: str, h: float) -> Any:
         if (nb, h) not in parts:
             m.set_params(buy_again_neighbours=nb)
-            parts[(nb, h)] = m.buy_again_parts(Hc, m.repeat_scores(h)[cust], k)
+            parts[(nb, h)] = m.buy_again_parts(Hc, m.repeat_scores(h, rows=cust), k)
         return parts[(nb, h)]
 
     def score(part: Any, label: dict[str, Any], **weights: Any) -> tuple[float, float]:
