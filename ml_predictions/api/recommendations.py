@@ -32,6 +32,10 @@ class TrainRecommendationInput(StrictInputSerializer):
     test_fraction = serializers.FloatField(required=False, min_value=0.02, max_value=0.5)
     evaluate = serializers.BooleanField(required=False, default=True,
                                         help_text="Run the offline evaluation (time-based holdout) first.")
+    evaluation_queries = serializers.IntegerField(
+        required=False, min_value=1, max_value=1_000_000,
+        help_text="At most this many held-out baskets and customers are evaluated (a seeded sample); "
+                  "default RECOMMENDATION_EVALUATION_QUERIES (5,000).")
 
 
 def _top_n_field() -> serializers.IntegerField:

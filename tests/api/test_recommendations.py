@@ -105,6 +105,26 @@ def test_raw_bad_parameters_fail_cleanly():
     assert "customer_weight" in log.error or "lots" in log.error
 
 
+@pytest.mark.django_db
+def test_raw_non_positive_query_cap_fails_cleanly():
+    from ml_predictions.training.runner import train_now
+
+    log = train_now("product_recommendation", {"evaluation_queries": 0})
+    assert log.status == "failed" and log.result["error"]["status"] == 400
+    assert "evaluation_queries" in log.error
+
+
+def test_evaluation_queries_caps_the_scored_sample(small_shop, staff_client):
+    assert_error(staff_client.post(TRAIN_URL, {"evaluation_queries": 0}, format="json"), 400, "evaluation_queries")
+    res = staff_client.post(TRAIN_URL, {"evaluation_queries": 5}, format="json")
+    assert res.status_code == 200, res.content[:300]
+    evaluation = res.json()["metrics"]["offline_evaluation"]
+    assert evaluation["sample"]["max_queries"] == 5
+    assert evaluation["sample"]["baskets"] == 5 < evaluation["sample"]["baskets_held_out"]
+    assert evaluation["sample"]["customers"] == 5 < evaluation["sample"]["customers_held_out"]
+    assert 0 < evaluation["item"]["hybrid"]["queries"] <= 5
+
+
 def test_product_without_purchases_gets_content_neighbours(small_shop, staff_client):
     from backend_django.shop.models import Category, Product
 
@@ -149,6 +169,9 @@ class TestTrainedRecommender:
             assert {"precision_at_10", "recall_at_10", "ndcg_at_10", "coverage"} <= set(figures)
             assert 0 <= figures["recall_at_10"] <= 1
         assert metrics["offline_evaluation"]["test_orders"] > 0
+        sample = metrics["offline_evaluation"]["sample"]  # the default cap, and what was scored under it
+        assert sample["max_queries"] == 5000
+        assert sample["baskets"] == min(5000, sample["baskets_held_out"]) == item["hybrid"]["queries"]
         assert metrics["recall_at_10"] == item["hybrid"]["recall_at_10"]
         model = MLModel.objects.get(pk=body["model_id"])
         assert model.is_active and model.model_type == "product_recommendation"

@@ -28,7 +28,7 @@ from ml_predictions.training.types import ProgressCallback, TrainingOutcome
 MODEL_TYPE = ModelType.PRODUCT_RECOMMENDATION
 # Every parameter `train` reads; `manage.py train` rejects other keys and routes `train all` keys by it.
 TRAIN_PARAMS = ("normalization", "customer_weight", "content_weight", "popularity_weight", "max_basket_size",
-                "test_fraction", "evaluate")
+                "test_fraction", "evaluate", "evaluation_queries")
 
 
 def _number(params: dict[str, Any], key: str, cast: type, default: Any) -> Any:
@@ -85,6 +85,9 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
     """Trainer for the runner (TRAINERS['product_recommendation'])."""
     started = time.perf_counter()
     est_params, tune_norm, tune_weights = _settings_params(params)
+    queries = _number(params, "evaluation_queries", int, ml_settings.RECOMMENDATION_EVALUATION_QUERIES)
+    if queries < 1:
+        raise InvalidParameterError(f"evaluation_queries must be at least 1; got {queries}.", field="evaluation_queries")
     source = get_data_source()
     progress(5, "Reading order lines and products")
     lines = source.order_lines()
@@ -108,7 +111,7 @@ def train(params: dict[str, Any], progress: ProgressCallback) -> TrainingOutcome
         progress(20, "Offline evaluation on the last orders (tuning on the period before)")
         t0 = time.perf_counter()
         result = tune_and_evaluate(lines, products, est_params, test_fraction=test_fraction,
-                                   tune_normalization=tune_norm, tune_weights=tune_weights)
+                                   tune_normalization=tune_norm, tune_weights=tune_weights, max_queries=queries)
         est_params = result["params"]
         evaluation = {**result["evaluation"], "seconds": round(time.perf_counter() - t0, 3)}
         tuning = result["tuning"]

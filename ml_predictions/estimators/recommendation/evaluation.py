@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ml_predictions.errors import InsufficientDataError
-from ml_predictions.estimators.recommendation.constants import METHODS
+from ml_predictions.estimators.recommendation.constants import EVALUATION_QUERIES, METHODS
 from ml_predictions.estimators.recommendation.kernels import binary_matrix, contains, map_ids, sparse_top_k
 from ml_predictions.estimators.recommendation.recommender import ProductRecommender
 
@@ -52,6 +52,7 @@ class BasketQueries:
 
     seeds: np.ndarray  # product index per query
     targets: sp.csr_matrix  # queries x products, binary
+    held_out: int = 0  # eligible baskets before sampling (the sample is at most max_queries of them)
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -71,16 +72,24 @@ def basket_queries(test_lines: pd.DataFrame, product_index: dict[str, int], n_pr
     M = binary_matrix(o_codes, frame["p"].to_numpy(), (int(o_codes.max()) + 1, n_products))
     sizes = np.diff(M.indptr)
     M = M[(sizes >= 2) & (sizes <= max_basket_size)]
+    held_out = M.shape[0]
     if max_queries is not None and M.shape[0] > max_queries:
-        M = M[np.sort(rng.choice(M.shape[0], max_queries, replace=False))]
+        M = M[sample_rows(M.shape[0], max_queries, rng)]
     sizes = np.diff(M.indptr)
     pick = M.indptr[:-1] + (rng.random(len(sizes)) * sizes).astype(np.int64)
     seeds = M.indices[pick].astype(np.int64)
-    targets = M.tolil(copy=True)
-    targets[np.arange(len(seeds)), seeds] = 0
-    targets = targets.tocsr()
-    targets.eliminate_zeros()
-    return BasketQueries(seeds, targets)
+    # the targets are the basket minus its seed: drop that one stored entry of each row
+    keep = np.ones(M.nnz, bool)
+    keep[pick] = False
+    indptr = np.concatenate([[0], np.cumsum(sizes - 1)]).astype(M.indptr.dtype)
+    targets = sp.csr_matrix((M.data[keep], M.indices[keep], indptr), shape=M.shape)
+    return BasketQueries(seeds, targets, held_out)
+
+
+def sample_rows(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A seeded sample of `size` of `n` query rows, sorted (one vectorised draw, so a given seed and
+    query set always give the same sample)."""
+    return np.sort(rng.choice(n, size, replace=False))
 
 
 def ranking_metrics(recs: np.ndarray, targets: sp.spmatrix, n_catalogue: int, k: int = 10) -> dict[str, float]:
@@ -137,7 +146,7 @@ def popularity_recs(popularity: np.ndarray, seeds: np.ndarray, k: int,
 
 
 def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
-                   max_queries: int | None = 20000, random_state: int | None = None) -> dict[str, Any]:
+                   max_queries: int | None = EVALUATION_QUERIES, random_state: int | None = None) -> dict[str, Any]:
     """Basket completion figures of every method and of popularity, plus per-customer figures."""
     n = len(model.product_ids_)
     q = basket_queries(test_lines, model.product_index_, n, max_basket_size=model.max_basket_size,
@@ -157,21 +166,38 @@ def evaluate_model(model: ProductRecommender, test_lines: pd.DataFrame, *, k: in
         result["item"][method] = ranking_metrics(idx[inv] if len(q) else idx, q.targets, n, k)
     result["item"]["popularity"] = ranking_metrics(popularity_recs(model.popularity_, q.seeds, k, exclude),
                                                    q.targets, n, k)
-    result["customer"] = evaluate_customers(model, test_lines, k=k, max_queries=max_queries,
-                                            random_state=random_state)
-    result["buy_again"] = evaluate_buy_again(model, test_lines, k=k, max_queries=max_queries,
-                                             random_state=random_state)
+    counts: dict[str, int] = {}
+    targets = customer_targets(model, test_lines, max_queries=max_queries, random_state=random_state,
+                               new_only=False, counts=counts)
+    result["customer"] = evaluate_customers(model, test_lines, k=k, targets=_new_only(targets))
+    result["buy_again"] = evaluate_buy_again(model, test_lines, k=k, targets=targets)
+    # how many queries each figure stands on (each figure's own "queries" counts those with a target)
+    result["sample"] = {"max_queries": max_queries, "baskets_held_out": q.held_out, "baskets": len(q),
+                        "customers_held_out": counts.get("held_out", 0), "customers": counts.get("sampled", 0)}
     return result
 
 
-def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *, max_queries: int | None = 20000,
-                     random_state: int | None = None, new_only: bool = True,
+def _new_only(targets: tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None,
+              ) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None:
+    """Discovery queries from the buy-again ones (the same sampled customers): only new products count."""
+    if targets is None:
+        return None
+    cust, T, Hc = targets
+    T = (T - T.multiply(Hc)).tocsr()
+    T.eliminate_zeros()
+    return cust, T, Hc
+
+
+def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *,
+                     max_queries: int | None = EVALUATION_QUERIES, random_state: int | None = None,
+                     new_only: bool = True, counts: dict[str, int] | None = None,
                      ) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None:
     """The per-customer queries: sampled known customers, their held-out products, their histories.
 
     `new_only` (discovery): only products new to the customer count; otherwise (buy again) every
     product the customer bought in the holdout. Built once per split so the tuning grid does not
-    re-map 100k lines of string ids each time.
+    re-map 100k lines of string ids each time. `counts` (a dict to fill) receives how many known
+    customers ordered in the holdout ("held_out") and how many were sampled ("sampled").
     """
     n = len(model.product_ids_)
     frame = pd.DataFrame({
@@ -181,21 +207,23 @@ def customer_targets(model: ProductRecommender, test_lines: pd.DataFrame, *, max
     frame = frame[(frame["c"] >= 0) & (frame["p"] >= 0)].drop_duplicates()
     if frame.empty:
         return None
-    cust = np.unique(frame["c"].to_numpy())
+    c = frame["c"].to_numpy()
+    cust = np.unique(c)
+    if counts is not None:
+        counts["held_out"] = len(cust)
     if max_queries is not None and len(cust) > max_queries:
-        cust = np.sort(np.random.default_rng(random_state).choice(cust, max_queries, replace=False))
-    pos = {c: i for i, c in enumerate(cust)}
-    frame = frame[frame["c"].isin(pos)]
-    T = binary_matrix(frame["c"].map(pos).to_numpy(), frame["p"].to_numpy(), (len(cust), n))
+        cust = cust[sample_rows(len(cust), max_queries, np.random.default_rng(random_state))]
+    if counts is not None:
+        counts["sampled"] = len(cust)
+    row = np.searchsorted(cust, c)  # cust is sorted: a line's query row, if its customer was sampled
+    sampled = cust[np.minimum(row, len(cust) - 1)] == c
+    T = binary_matrix(row[sampled], frame["p"].to_numpy()[sampled], (len(cust), n))
     Hc = model.history_[cust]
-    if new_only:
-        T = (T - T.multiply(Hc)).tocsr()  # only products new to the customer count as hits
-        T.eliminate_zeros()
-    return cust, T, Hc
+    return _new_only((cust, T, Hc)) if new_only else (cust, T, Hc)
 
 
 def evaluate_customers(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
-                       max_queries: int | None = 20000, random_state: int | None = None,
+                       max_queries: int | None = EVALUATION_QUERIES, random_state: int | None = None,
                        targets: tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None = None) -> dict[str, Any]:
     """Known customers: recommend from their training history; targets = products new to them in the holdout."""
     n = len(model.product_ids_)
@@ -232,7 +260,7 @@ def _available_top_k(model: ProductRecommender, scores: sp.csr_matrix, k: int) -
 
 
 def evaluate_buy_again(model: ProductRecommender, test_lines: pd.DataFrame, *, k: int = 10,
-                       max_queries: int | None = 20000, random_state: int | None = None,
+                       max_queries: int | None = EVALUATION_QUERIES, random_state: int | None = None,
                        targets: tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix] | None = None,
                        baselines: bool = True) -> dict[str, Any]:
     """Buy again (include_purchased=true) on the customers who ordered in the holdout: targets are every
@@ -249,7 +277,7 @@ def evaluate_buy_again(model: ProductRecommender, test_lines: pd.DataFrame, *, k
     idx, _ = model.customer_top_k(Hc, k, include_purchased=True, repeat=model.repeat_[cust])
     out = {"buy_again": ranking_metrics(idx, T, n, k)}
     if baselines:
-        out["own_top10"] = ranking_metrics(_available_top_k(model, model.repeat_scores(None)[cust], k), T, n, k)
+        out["own_top10"] = ranking_metrics(_available_top_k(model, model.repeat_scores(None, rows=cust), k), T, n, k)
         pop = model.popularity_.astype(float).copy()
         if model.exclude_unavailable:
             pop[~model.available_] = -np.inf

@@ -37,18 +37,27 @@ CONTENT_DENSE_CELLS = 16_000_000
 
 
 class FeaturesMixin:
-    def repeat_scores(self, half_life_days: float | None = None) -> sp.csr_matrix:
+    def repeat_scores(self, half_life_days: float | None = None, rows: np.ndarray | None = None) -> sp.csr_matrix:
         """Customers x products: each past order of the product weighs 0.5 ** (age / half-life), the row
         scaled to a maximum of 1. A product bought every month outweighs one bought once a year ago;
-        `half_life_days=None` counts orders (the "most bought" baseline). Needs this process's fit."""
+        `half_life_days=None` counts orders (the "most bought" baseline). Needs this process's fit.
+        `rows` (customer indices): only those rows, in that order, from only their events (the
+        evaluation's sampled customers), equal bit for bit to the same rows of the full matrix."""
         events = self.__dict__.get("_repeat_events")
         if events is None:
             raise NotFittedError("repeat_scores needs a model fitted in this process.")
         c, p, age = events
+        n_rows = len(self.customer_ids_)
+        if rows is not None:
+            position = np.full(n_rows, -1, np.int64)
+            position[np.asarray(rows, dtype=np.int64)] = np.arange(len(rows))
+            row = position[c]
+            keep = row >= 0  # each row keeps its events in their order, so its sums are the same
+            c, p, age, n_rows = row[keep], p[keep], age[keep], len(rows)
         w = np.ones(len(age)) if half_life_days is None else np.power(0.5, age / max(half_life_days, 1e-9))
         if half_life_days is None:  # ties of the count go to the more recent product
             w = w + 1e-6 * np.power(0.5, age / 365.0)
-        m = sp.csr_matrix((w.astype(np.float32), (c, p)), shape=(len(self.customer_ids_), len(self.product_ids_)))
+        m = sp.csr_matrix((w.astype(np.float32), (c, p)), shape=(n_rows, len(self.product_ids_)))
         m.sum_duplicates()
         top = m.max(axis=1).toarray().ravel()
         m.data /= np.repeat(np.where(top > 0, top, 1), np.diff(m.indptr)).astype(np.float32)

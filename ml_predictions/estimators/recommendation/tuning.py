@@ -12,7 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_predictions.estimators.recommendation.constants import CUSTOMER_NEIGHBOURS, NORMALIZATIONS
+from ml_predictions.estimators.recommendation.constants import (
+    CUSTOMER_NEIGHBOURS,
+    EVALUATION_QUERIES,
+    NORMALIZATIONS,
+    TUNING_QUERIES,
+)
 from ml_predictions.estimators.recommendation.evaluation import (
     BasketQueries,
     basket_queries,
@@ -37,7 +42,7 @@ def _recall_on(model: ProductRecommender, q: BasketQueries, method: str, k: int)
 
 def tune(train_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
          validation_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
-         tune_buy_again: bool = True, max_queries: int = 3000, k: int = 10) -> dict[str, Any]:
+         tune_buy_again: bool = True, max_queries: int | None = TUNING_QUERIES, k: int = 10) -> dict[str, Any]:
     """Pick normalization, then hybrid weights, by recall@k on the last orders of the *training* period.
 
     Greedy (normalization first with bought-together alone, then a small weight grid) so the tuning
@@ -127,7 +132,7 @@ BUY_AGAIN_POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
 BUY_AGAIN_TUNED_NEIGHBOURS = ("history", "hybrid")
 
 
-def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int, max_queries: int,
+def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int, max_queries: int | None,
                     random_state: int | None) -> tuple[dict[str, Any] | None, dict[str, float]]:
     """The buy-again blend, by recall@k on the validation orders (every product the customer bought
     there), NDCG@k breaking ties: neighbour source x own-history weight, then the repeat half-life,
@@ -147,7 +152,7 @@ def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int,
     def parts_for(nb: str, h: float) -> Any:
         if (nb, h) not in parts:
             m.set_params(buy_again_neighbours=nb)
-            parts[(nb, h)] = m.buy_again_parts(Hc, m.repeat_scores(h)[cust], k)
+            parts[(nb, h)] = m.buy_again_parts(Hc, m.repeat_scores(h, rows=cust), k)
         return parts[(nb, h)]
 
     def score(part: Any, label: dict[str, Any], **weights: Any) -> tuple[float, float]:
@@ -179,16 +184,20 @@ def _tune_buy_again(m: ProductRecommender, valid_lines: pd.DataFrame, *, k: int,
 
 def tune_and_evaluate(order_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any], *,
                       test_fraction: float = 0.1, tune_normalization: bool = True, tune_weights: bool = True,
-                      max_queries: int | None = 20000) -> dict[str, Any]:
+                      max_queries: int | None = EVALUATION_QUERIES) -> dict[str, Any]:
     """Time-based holdout: tune on the training period, then report every method on the held-out orders.
 
+    At most `max_queries` baskets and customers of the holdout are evaluated (a sample seeded by
+    params["random_state"]; None = every one), and at most min(TUNING_QUERIES, max_queries) on the
+    validation split.
     Returns the chosen parameters and the offline figures; the caller then fits the final model on all
     orders with those parameters.
     """
     order_lines = encode_lines(order_lines)
     train_lines, test_lines, cutoff = time_split(order_lines, test_fraction)
     tuned = tune(train_lines, products, params, validation_fraction=test_fraction,
-                 tune_normalization=tune_normalization, tune_weights=tune_weights)
+                 tune_normalization=tune_normalization, tune_weights=tune_weights,
+                 max_queries=TUNING_QUERIES if max_queries is None else min(TUNING_QUERIES, max_queries))
     # with its lists: the item figures and the customer lists of the evaluation share one scoring pass
     model = ProductRecommender(**tuned["params"]).fit(train_lines, products, precompute=True,
                                                       content_from=tuned.pop("catalogue"))
