@@ -11,6 +11,7 @@ from ml_predictions.estimators.segmentation.clv_candidates import (
     ModifiedBetaGeoModel,
     RevenueBooster,
     customer_features,
+    fit_probabilistic,
     predict_candidate,
 )
 from ml_predictions.estimators.segmentation.clv_data import (
@@ -120,6 +121,27 @@ def test_selection_scores_every_candidate_and_keeps_the_best(generated):
     for s in sel.scores.values():
         assert s["total_actual"] > 0 and s["mae"] > 0
     assert sel.scores["gradient_boosting"]["details"]["n_training_rows"] > 500
+
+
+def test_gamma_gamma_is_fitted_once_per_cut_and_shared_by_the_purchase_models(generated, monkeypatch):
+    from ml_predictions.estimators.segmentation import lifetime_value
+
+    fits = []
+    original = lifetime_value.GammaGammaModel.fit
+
+    def counting(self, x, m):
+        fits.append(len(x))
+        return original(self, x, m)
+
+    monkeypatch.setattr(lifetime_value.GammaGammaModel, "fit", counting)
+    h = purchase_history(generated)
+    cut = h.end - 90
+    ggs = [fit_probabilistic(h, cut, kind=k)[1] for k in ("bgnbd", "mbgnbd", "pnbd")]
+    assert len(fits) == 1 and ggs[0] is ggs[1] is ggs[2]
+    s = summary_at(h, cut)
+    alone = original(lifetime_value.GammaGammaModel(penalizer=1e-6), s["x"], s["monetary_value"])
+    assert ggs[0].params_ == alone.params_  # the shared fit is the one each model got before
+    assert fit_probabilistic(h, h.end, kind="bgnbd")[1] is not ggs[0] and len(fits) == 2  # another cut, own fit
 
 
 def test_chosen_clv_ranks_generated_holdout_at_least_as_well_as_naive(generated):
