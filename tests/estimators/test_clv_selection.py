@@ -195,6 +195,24 @@ def test_booster_needs_an_earlier_window_and_learns_from_it(generated):
     assert pred[recent].mean() > 2 * pred[~recent].mean()
 
 
+def test_booster_stops_adding_trees_early_only_on_large_training_sets(generated, monkeypatch):
+    from ml_predictions.estimators.segmentation import clv_candidates
+
+    h = purchase_history(generated)
+    small = RevenueBooster(90).fit(h, h.end - 90)
+    assert small.n_training_rows_ <= clv_candidates.EARLY_STOPPING_ROWS
+    assert small.model_.get_params()["early_stopping"] is False
+    monkeypatch.setattr(clv_candidates, "EARLY_STOPPING_ROWS", 100)  # as if this history were large
+    large = RevenueBooster(90).fit(h, h.end - 90)
+    assert large.model_.get_params()["early_stopping"] is True
+    assert 10 < large.n_trees_ < small.n_trees_
+    pred = large.predict(h, h.end - 90)
+    recent = customer_features(h, h.end - 90, 90)["days_recent"] > 0
+    assert pred[recent].mean() > 2 * pred[~recent].mean()
+    _, details = predict_candidate("gradient_boosting", h, h.end - 90, 90)
+    assert details["n_trees"] == large.n_trees_
+
+
 @pytest.fixture(scope="module")
 def cdnow_tx() -> pd.DataFrame:
     if not CDNOW.exists():
