@@ -6,6 +6,7 @@ read with a single `values_list` query (joins done by the database), never a que
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import warnings
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
-from django.db import DatabaseError, connections, models
+from django.db import DatabaseError, connections, models, transaction
 from django.db.models import BigIntegerField, Count, F, FloatField, Func, IntegerField, Max, Sum, TextField
 from django.db.models.functions import Cast
 
@@ -67,6 +68,10 @@ def canonical_ids(values: pd.Series | np.ndarray, *, hex_uuids: bool = False) ->
 
 
 _TIME_COLUMNS = {"ordered_at", "created_at"}
+# PostgreSQL's work_mem while a table is read (SET LOCAL: this read's transaction only). Why: the order
+# lines are a hash join of the item and order tables; at the 4MB default the hash of 450k orders spills
+# to 8 batches on disk (85 MB of temporary files written and read back), 1.2 s of a 5.7 s read at load 12.
+READ_WORK_MEM = "64MB"
 
 
 class _EpochMicroseconds(Func):
@@ -195,7 +200,10 @@ class DjangoORMDataSource(DataSource):
                 casts[f"_ml_{c}"] = F(mapping[c])
         try:
             sql, params = queryset.annotate(**casts).values_list(*casts).query.sql_with_params()
-            with connections[queryset.db].cursor() as cursor:
+            scope = transaction.atomic(using=queryset.db) if epoch else contextlib.nullcontext()
+            with scope, connections[queryset.db].cursor() as cursor:
+                if epoch:  # PostgreSQL: for this read's transaction only (see READ_WORK_MEM)
+                    cursor.execute(f"SET LOCAL work_mem = '{READ_WORK_MEM}'")
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
         except (FieldError, DatabaseError) as exc:  # tell the host which mapping is wrong
