@@ -68,9 +68,10 @@ def canonical_ids(values: pd.Series | np.ndarray, *, hex_uuids: bool = False) ->
 
 
 _TIME_COLUMNS = {"ordered_at", "created_at"}
-# PostgreSQL's work_mem while a table is read (SET LOCAL: this read's transaction only). Why: the order
-# lines are a hash join of the item and order tables; at the 4MB default the hash of 450k orders spills
-# to 8 batches on disk (85 MB of temporary files written and read back), 1.2 s of a 5.7 s read at load 12.
+# PostgreSQL's work_mem while a table is read (SET LOCAL: until the read's transaction ends, or the
+# caller's when the read runs inside one). Why: the order lines are a hash join of the item and order
+# tables; at the 4MB default the hash of 450k orders spills to 8 batches on disk (85 MB of temporary
+# files written and read back), 1.2 s of a 5.7 s read at load 12.
 READ_WORK_MEM = "64MB"
 
 
