@@ -32,3 +32,9 @@ def assert_error(response: Any, status: int, *words: str) -> dict:
     for word in words:
         assert word.lower() in text, (word, body)
     return body
+
+
+def selects(ctx: Any) -> list[str]:
+    """The data queries a CaptureQueriesContext saw (PostgreSQL wraps each read in a transaction that
+    sets work_mem: its SAVEPOINT/SET statements are not reads)."""
+    return [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]

@@ -11,6 +11,7 @@ from ml_predictions.estimators.segmentation.clv_candidates import (
     ModifiedBetaGeoModel,
     RevenueBooster,
     customer_features,
+    fit_probabilistic,
     predict_candidate,
 )
 from ml_predictions.estimators.segmentation.clv_data import (
@@ -122,6 +123,27 @@ def test_selection_scores_every_candidate_and_keeps_the_best(generated):
     assert sel.scores["gradient_boosting"]["details"]["n_training_rows"] > 500
 
 
+def test_gamma_gamma_is_fitted_once_per_cut_and_shared_by_the_purchase_models(generated, monkeypatch):
+    from ml_predictions.estimators.segmentation import lifetime_value
+
+    fits = []
+    original = lifetime_value.GammaGammaModel.fit
+
+    def counting(self, x, m):
+        fits.append(len(x))
+        return original(self, x, m)
+
+    monkeypatch.setattr(lifetime_value.GammaGammaModel, "fit", counting)
+    h = purchase_history(generated)
+    cut = h.end - 90
+    ggs = [fit_probabilistic(h, cut, kind=k)[1] for k in ("bgnbd", "mbgnbd", "pnbd")]
+    assert len(fits) == 1 and ggs[0] is ggs[1] is ggs[2]
+    s = summary_at(h, cut)
+    alone = original(lifetime_value.GammaGammaModel(penalizer=1e-6), s["x"], s["monetary_value"])
+    assert ggs[0].params_ == alone.params_  # the shared fit is the one each model got before
+    assert fit_probabilistic(h, h.end, kind="bgnbd")[1] is not ggs[0] and len(fits) == 2  # another cut, own fit
+
+
 def test_chosen_clv_ranks_generated_holdout_at_least_as_well_as_naive(generated):
     chosen, naive, method = _outer(generated, "2026-01-01", 180, 90)
     assert method in CANDIDATES
@@ -171,6 +193,24 @@ def test_booster_needs_an_earlier_window_and_learns_from_it(generated):
     # customers who bought in the last window are predicted to spend more than those who did not
     recent = feats["days_recent"] > 0
     assert pred[recent].mean() > 2 * pred[~recent].mean()
+
+
+def test_booster_stops_adding_trees_early_only_on_large_training_sets(generated, monkeypatch):
+    from ml_predictions.estimators.segmentation import clv_candidates
+
+    h = purchase_history(generated)
+    small = RevenueBooster(90).fit(h, h.end - 90)
+    assert small.n_training_rows_ <= clv_candidates.EARLY_STOPPING_ROWS
+    assert small.model_.get_params()["early_stopping"] is False
+    monkeypatch.setattr(clv_candidates, "EARLY_STOPPING_ROWS", 100)  # as if this history were large
+    large = RevenueBooster(90).fit(h, h.end - 90)
+    assert large.model_.get_params()["early_stopping"] is True
+    assert 10 < large.n_trees_ < small.n_trees_
+    pred = large.predict(h, h.end - 90)
+    recent = customer_features(h, h.end - 90, 90)["days_recent"] > 0
+    assert pred[recent].mean() > 2 * pred[~recent].mean()
+    _, details = predict_candidate("gradient_boosting", h, h.end - 90, 90)
+    assert details["n_trees"] == large.n_trees_
 
 
 @pytest.fixture(scope="module")

@@ -107,3 +107,37 @@ def test_pruning_keeps_newest_versions_and_the_active_one(settings):
     versions = sorted(MLModel.objects.filter(model_type="sales_forecast").values_list("version", flat=True))
     assert versions == [4, 5]
     assert not registry.get_storage().exists("sales_forecast_v1.pkl")
+
+
+@pytest.mark.django_db
+def test_pruning_deletes_a_runs_assignment_rows_in_one_statement(settings):
+    from datetime import date
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ml_predictions.models import CustomerSegmentAssignment, Prediction
+
+    settings.ML_PREDICTIONS = {**settings.ML_PREDICTIONS, "KEEP_VERSIONS": 10}
+    old = registry.register_model(model_type="customer_segmentation", artifact={"v": 1}, algorithm="kmeans")
+    CustomerSegmentAssignment.objects.bulk_create([
+        CustomerSegmentAssignment(model=old, customer_id=f"c{i}", calc_date=date(2026, 1, 1), cluster=0,
+                                  segment_type="vip", cluster_name="vip", rfm_segment="555", rfm_name="champions",
+                                  recency_days=1.0, frequency=2, monetary=10.0, confidence=1.0)
+        for i in range(2500)])
+    lookup = Prediction.objects.create(model=old, kind="customer_segmentation")
+    new = registry.register_model(model_type="customer_segmentation", artifact={"v": 2}, algorithm="kmeans")
+    kept = CustomerSegmentAssignment.objects.create(
+        model=new, customer_id="c0", calc_date=date(2026, 2, 1), cluster=0, segment_type="vip", cluster_name="vip",
+        rfm_segment="555", rfm_name="champions", recency_days=1.0, frequency=2, monetary=10.0, confidence=1.0)
+    registry.activate_model(new.pk)
+    table = CustomerSegmentAssignment._meta.db_table
+    with CaptureQueriesContext(connection) as ctx:
+        assert registry.prune_versions("customer_segmentation", keep=1) == 1
+    deletes = [q["sql"] for q in ctx.captured_queries
+               if table in q["sql"] and q["sql"].lstrip().upper().startswith("DELETE")]
+    assert len(deletes) == 1 and "IN (" not in deletes[0]  # by run, not in batches of fetched ids
+    assert not MLModel.objects.filter(pk=old.pk).exists()
+    assert list(CustomerSegmentAssignment.objects.values_list("pk", flat=True)) == [kept.pk]
+    lookup.refresh_from_db()
+    assert lookup.model_id is None  # SET_NULL relations are still Django's to handle

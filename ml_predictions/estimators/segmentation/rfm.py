@@ -82,7 +82,9 @@ def compute_rfm(
     grouped = per_order.groupby("c", sort=False)
     agg = grouped.agg(last=("t", "max"), first=("t", "min"), frequency=("t", "size"), monetary=("a", "sum"))
     prod_codes, prod_ids = pd.factorize(lines["product_id"])
-    pairs = np.unique(cust_codes.astype("int64") * max(len(prod_ids), 1) + prod_codes)
+    # distinct (customer, product) pairs by hashing: their order is irrelevant to the count, and sorting
+    # 1.1M pairs (np.unique) cost half a second more
+    pairs = pd.unique(cust_codes.astype("int64") * max(len(prod_ids), 1) + prod_codes)
     n_products = np.bincount(pairs // max(len(prod_ids), 1), minlength=len(cust_ids))
     index = pd.Index(np.asarray(cust_ids, dtype=object)[agg.index.to_numpy()]).astype(str)
     rfm = pd.DataFrame({"frequency": agg["frequency"].to_numpy(), "monetary": agg["monetary"].to_numpy(),
