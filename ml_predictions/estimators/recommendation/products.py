@@ -1,5 +1,6 @@
-"""Per-product lists: the precomputed lookups, the on-the-fly row, the cold-start chain, and how many
-unavailable products the availability filter left out of each list.
+"""Per-product lists: the scoring of product rows against every product (dense blocks, top k), the
+precomputed lookups, the on-the-fly row, the cold-start chain, and how many unavailable products the
+availability filter left out of each list.
 
 A mixin of ProductRecommender.
 """
@@ -9,10 +10,87 @@ import numpy as np
 
 from ml_predictions.errors import InvalidParameterError
 from ml_predictions.estimators.recommendation.constants import METHODS
-from ml_predictions.estimators.recommendation.kernels import left_out
+from ml_predictions.estimators.recommendation.kernels import left_out, sparse_row_top_k, top_k_dense
 
 
 class ProductListsMixin:
+    def score_blocks(self, rows: np.ndarray, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Dense scores of `rows` against every product for each method, each in [0, 1].
+
+        bought-together and content are computed once and shared by the hybrid. The content product is
+        sparse(n x d) @ dense(d x rows): a dense result from a sparse left operand stays in C loops,
+        whereas sparse @ sparse would build a nearly dense *sparse* matrix (shared words, categories).
+        """
+        for method in methods:
+            if method not in METHODS:
+                raise InvalidParameterError(f"method must be one of {METHODS}; got {method!r}", field="method")
+        wc = self.content_weight
+        out: dict[str, np.ndarray] = {}
+        # bought-together is always computed: the hybrid needs it to spot cold-start rows
+        bt = self.bought_together_[rows].toarray()
+        top = bt.max(axis=1, keepdims=True)
+        np.divide(bt, top, out=bt, where=top > 0)
+        cold = (top <= 0).ravel()
+        bt[cold] = 0.0
+        ct = None
+        need_ct = "similar" in methods or ("hybrid" in methods and (wc > 0 or cold.any()))
+        if need_ct:
+            ct = self.content_scores(rows)
+        if "hybrid" in methods:
+            out["hybrid"] = self.blend(bt, cold, ct)
+        if "bought_together" in methods:
+            out["bought_together"] = bt
+        if "similar" in methods:
+            out["similar"] = ct
+        return out
+
+    def score_top_k_many(self, rows: np.ndarray, methods: tuple[str, ...], k: int,
+                         exclude: np.ndarray | None = None,
+                         excluded_scores: dict[str, np.ndarray] | None = None,
+                         ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Top-k (indices, scores) per method for each product row; self and `exclude` (mask) left out.
+
+        With `excluded_scores` (a dict to fill), the k best (indices, scores) among the excluded products
+        are kept too, so a request can say how many products the filter left out of its list.
+        """
+        self._check_fitted()
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(self.product_ids_)
+        chunk = max(1, int(self.chunk_cells // max(n, 1)))
+        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        left: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in methods}
+        excluded_cols = np.flatnonzero(exclude) if exclude is not None and excluded_scores is not None else None
+        # bought-together alone needs no dense block: its rows are sparse, and ranking them sparsely
+        # gives the same lists as the dense path (one argpartition fewer per chunk)
+        dense_methods = tuple(m for m in methods if m != "bought_together")
+        if "bought_together" in methods:
+            parts["bought_together"], left["bought_together"] = sparse_row_top_k(
+                self.bought_together_, rows, k, exclude, with_excluded=excluded_cols is not None)
+        for start in range(0, len(rows), chunk):
+            sub = rows[start:start + chunk]
+            if not dense_methods:
+                break
+            for method, scores in self.score_blocks(sub, dense_methods).items():
+                scores[np.arange(len(sub)), sub] = 0.0
+                if excluded_cols is not None:
+                    li, lv = top_k_dense(scores[:, excluded_cols], k)
+                    left[method].append((np.where(li >= 0, excluded_cols[np.maximum(li, 0)], -1).astype(np.int32), lv))
+                if exclude is not None:
+                    scores[:, exclude] = 0.0
+                parts[method].append(top_k_dense(scores, k))
+        if excluded_cols is not None:
+            for method in methods:
+                parts_left = left[method] or [(np.zeros((0, k), np.int32), np.zeros((0, k), np.float32))]
+                excluded_scores[method] = (np.vstack([p[0] for p in parts_left]), np.vstack([p[1] for p in parts_left]))
+        empty = (np.empty((0, k), np.int32), np.empty((0, k), np.float32))
+        return {m: (np.vstack([p[0] for p in parts[m]]), np.vstack([p[1] for p in parts[m]])) if parts[m] else empty
+                for m in methods}
+
+    def score_top_k(self, rows: np.ndarray, method: str, k: int,
+                    exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (indices, scores) of one method for each product row."""
+        return self.score_top_k_many(rows, (method,), k, exclude)[method]
+
     def recommend_for_product(self, product_id: str, *, top_n: int = 10, method: str = "hybrid",
                               include_unavailable: bool = False) -> list[tuple[int, float]]:
         """(product index, score) pairs; a lookup in the precomputed lists unless unavailable are asked.
