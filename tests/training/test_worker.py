@@ -300,12 +300,25 @@ def redis_url():
     return url
 
 
+def _burst(queue) -> bool:
+    """Run what `queue` holds in this process (SimpleWorker: no fork, so the job shares the test database
+    connection), then return. The worker's pub/sub listener (remote stop commands, useless in a burst) is
+    left out: tearing it down waited on its 60 s poll, up to a minute per test."""
+    from django_tasks_rq import Job
+    from rq import SimpleWorker
+
+    class BurstWorker(SimpleWorker):
+        def subscribe(self) -> None:
+            pass
+
+    return BurstWorker([queue], connection=queue.connection, job_class=Job).work(burst=True)
+
+
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_rq_worker_runs_training_enqueued_over_the_api(settings, staff_client, fake_inventory, redis_url):
     import django_rq
     from django_tasks_rq import Job
-    from rq import SimpleWorker
 
     # the project's "default" queue, on the Redis database reserved for tests (REDIS_URL in CI)
     settings.RQ_QUEUES = {"default": {"URL": redis_url}}
@@ -318,10 +331,7 @@ def test_rq_worker_runs_training_enqueued_over_the_api(settings, staff_client, f
     assert queue.count == 1
     assert staff_client.get(body["status_url"]).json()["status"] == "queued"
 
-    # burst mode: run what is queued, then return; SimpleWorker keeps the job in this process (no fork),
-    # so it shares the test database connection
-    worker = SimpleWorker([queue], connection=queue.connection, job_class=Job)
-    assert worker.work(burst=True) is True
+    assert _burst(queue) is True
 
     log = staff_client.get(body["status_url"]).json()
     assert log["status"] == "succeeded" and log["progress"] == 100, log
@@ -373,7 +383,6 @@ def test_enqueue_waits_for_the_request_transaction(settings, staff_client, fake_
     import django_rq
     from django.db import transaction
     from django_tasks_rq import Job
-    from rq import SimpleWorker
 
     settings.RQ_QUEUES = {"default": {"URL": redis_url}}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
@@ -386,6 +395,6 @@ def test_enqueue_waits_for_the_request_transaction(settings, staff_client, fake_
     assert queue.count == 1
     log = MLTrainingLog.objects.get(pk=res.json()["training_log_id"])
     assert log.task_id and log.status == "queued"
-    SimpleWorker([queue], connection=queue.connection, job_class=Job).work(burst=True)
+    _burst(queue)
     log.refresh_from_db()
     assert log.status == "succeeded"
