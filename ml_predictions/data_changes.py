@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 VERSION_KEY = "ml_predictions:data_version"
 ALERTS_KEY = "ml_predictions:inventory_alerts_version"
 REGISTRY_KEY = "ml_predictions:registry_version"
+PREDICTIONS_KEY = "ml_predictions:predictions_version"
 # the data-source tables whose writes are signalled (customers are not read by any cached result)
 TRACKED_TABLES = (("ORDER_ITEM_MODEL", "order_line"), ("PRODUCT_MODEL", "product"))
 
@@ -125,6 +126,17 @@ def mark_registry_changed() -> None:
     _bump_now_and_on_commit(REGISTRY_KEY)
 
 
+def predictions_version() -> str | None:
+    """The Prediction log's stamp: moved by every save and delete of a row (cascades included), so the
+    dashboard's cached counts need no COUNT over the whole log per request."""
+    return _read_stamp(PREDICTIONS_KEY)
+
+
+def mark_predictions_changed() -> None:
+    """For writers of Prediction rows that bypass save()/delete() (`QuerySet.update()`, raw SQL)."""
+    _bump_now_and_on_commit(PREDICTIONS_KEY)
+
+
 def _related_models(model: type[models.Model], path: str) -> list[type[models.Model]]:
     """The models a lookup path such as "order__created_at" passes through after `model` (the last part is
     the column itself: "order__customer_id" is a value stored on the order, not a customer's)."""
@@ -169,6 +181,8 @@ def _on_write(sender: type[models.Model], **kwargs: Any) -> None:
         mark_alerts_changed()
     elif sender._meta.label == "ml_predictions.MLModel":
         mark_registry_changed()
+    elif sender._meta.label == "ml_predictions.Prediction":
+        mark_predictions_changed()
 
 
 def connect_change_signals() -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from ml_predictions.answer_cache import KEY_PREFIX
 from ml_predictions.conf import ml_settings
 from ml_predictions.dashboard.answer import dashboard_expiry
-from ml_predictions.data_changes import mark_registry_changed
+from ml_predictions.data_changes import mark_predictions_changed, mark_registry_changed
 from ml_predictions.models import InventoryAlert, MLModel, MLTrainingLog, Prediction
 from ml_predictions.training.registry import register_model
 from tests.helpers import assert_staff_only
@@ -177,6 +177,33 @@ def test_dashboard_shows_each_change_in_the_next_answer(staff_client, registry):
     new = register_model(model_type="product_recommendation", artifact={}, algorithm="hybrid")
     body = _summary(staff_client)
     assert body["summary"]["total_active_models"] == 4 and body["recent_models"][0]["id"] == str(new.pk)
+
+
+@pytest.mark.django_db
+def test_dashboard_sees_prediction_deletions_and_other_processes_rows(staff_client, registry):
+    """The prediction log is not counted per request: a new row is seen through the newest created_at
+    (a database read, so also a row another process wrote), a deletion or an edit through the stamp."""
+    rows = [Prediction.objects.create(kind="sales_forecast", target="total", input={}, output={}) for _ in range(3)]
+    assert _summary(staff_client)["summary"]["total_predictions"] == 3
+    rows[0].delete()
+    assert _summary(staff_client)["summary"]["total_predictions"] == 2
+    Prediction.objects.filter(pk=rows[1].pk).delete()  # a queryset delete sends the signal too
+    assert _summary(staff_client)["summary"]["total_predictions"] == 1
+    old = rows[2]
+    old.created_at = timezone.now() - timedelta(days=30)
+    old.save()
+    assert _summary(staff_client)["summary"]["predictions_last_7days"] == 0
+
+    # another process's insert: no signal here, no stamp move; its newer created_at changes the key
+    Prediction.objects.bulk_create([Prediction(kind="sales_forecast", target="total", input={}, output={})])
+    assert _summary(staff_client)["summary"] == {**_summary(staff_client)["summary"], "total_predictions": 2,
+                                                 "predictions_last_7days": 1}
+
+    # a deletion nobody signalled keeps the cached figures (until the entry's life ends) ...
+    Prediction.objects.filter(created_at__lt=timezone.now() - timedelta(days=7))._raw_delete("default")
+    assert _summary(staff_client)["summary"]["total_predictions"] == 2
+    mark_predictions_changed()  # ... which is what a raw writer of the log calls
+    assert _summary(staff_client)["summary"]["total_predictions"] == 1
 
 
 @pytest.mark.django_db
